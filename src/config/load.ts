@@ -1,0 +1,285 @@
+// Loads the configuration: YAML file, then OAC_PROXY_* environment variables, then flags; validates once.
+import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { parseDocument } from 'yaml'
+import { ProxyError } from '../errors.js'
+import { Secret } from '../secret.js'
+import { envName, OPTIONS, type OptionSpec } from './options.js'
+import { checkSchema } from './schema.js'
+import { resolveSecret, type SecretRef } from './secrets.js'
+import type { ProxyConfig } from './types.js'
+
+export interface LoadOptions {
+  /** Path of the YAML file; none means env and flags only. */
+  configPath?: string
+  env?: NodeJS.ProcessEnv
+  /** Flag values by option path, as typed on the command line. */
+  flags?: Record<string, string>
+  cwd?: string
+}
+
+type Tree = Record<string, unknown>
+
+/** Loads, merges, validates and resolves secrets. Throws one ProxyError listing every problem. */
+export function loadConfig(options: LoadOptions = {}): ProxyConfig {
+  const env = options.env ?? process.env
+  const cwd = options.cwd ?? process.cwd()
+  const configPath = options.configPath ? resolve(cwd, options.configPath) : undefined
+  const origins = new Map<string, string>()
+  const merged: Tree = {}
+
+  if (configPath) {
+    const fromFile = readYaml(configPath)
+    for (const [path, value] of flatten(fromFile)) {
+      setPath(merged, path, value)
+      origins.set(path, configPath)
+    }
+  }
+  for (const spec of OPTIONS) {
+    const name = envName(spec.path)
+    if (env[name] !== undefined && env[name] !== '') {
+      setPath(merged, spec.path, coerce(spec, env[name], 'value'))
+      origins.set(spec.path, `env ${name}`)
+    }
+    if (spec.type === 'secret' && env[`${name}_FILE`]) {
+      setPath(merged, spec.path, { file: env[`${name}_FILE`] })
+      origins.set(spec.path, `env ${name}_FILE`)
+    }
+  }
+  for (const [path, raw] of Object.entries(options.flags ?? {})) {
+    const spec = OPTIONS.find((o) => o.path === path)
+    if (!spec) throw new ProxyError('usage', `unknown option ${path}`)
+    setPath(merged, path, coerce(spec, raw, 'value'))
+    origins.set(path, `flag --${spec.flag ?? path}`)
+  }
+
+  const where = (key: string): string =>
+    origins.get(key) ?? (configPath ? configPath : 'the configuration (no file given)')
+  const problems = checkSchema(merged).map(({ key, problem }) => {
+    const suggestion = problem === 'unknown key' ? didYouMean(key) : ''
+    return `${key || '(root)'} ${problem === 'unknown key' ? 'is an unknown key' : problem}${suggestion} (${where(key)})`
+  })
+  if (problems.length === 0) problems.push(...checkUrls(merged, where))
+  if (problems.length > 0) throw configError(problems, configPath)
+
+  const baseDir = configPath ? dirname(configPath) : cwd
+  const secrets: Partial<Record<string, Secret | undefined>> = {}
+  for (const spec of OPTIONS.filter((o) => o.type === 'secret')) {
+    const ref = getPath(merged, spec.path) as SecretRef | undefined
+    if (ref === undefined) continue
+    try {
+      secrets[spec.path] = resolveSecret(ref, {
+        key: spec.path,
+        origin: where(spec.path),
+        baseDir,
+        env,
+        kind: spec.path === 'refreshToken' ? 'refresh_token' : 'plain',
+      })
+    } catch (err) {
+      problems.push((err as Error).message)
+    }
+  }
+  if (problems.length > 0) {
+    throw new ProxyError('secret_unreadable', problems.join('\n'), {
+      hint: 'Check that each secret file exists and is readable, and each named environment variable is set.',
+    })
+  }
+
+  const value = <T>(path: string): T => {
+    const v = getPath(merged, path)
+    if (v !== undefined) return v as T
+    return OPTIONS.find((o) => o.path === path)?.default as T
+  }
+  const seconds = (path: string): number => Math.round(value<number>(path) * 1000)
+  const config: ProxyConfig = {
+    ...(configPath === undefined ? {} : { sourceFile: configPath }),
+    oacUrl: stripSlash(value<string>('oacUrl')),
+    idcsUrl: stripSlash(value<string>('idcsUrl')),
+    clientId: value<string>('clientId'),
+    clientSecret: secrets.clientSecret,
+    scope: value<string>('scope'),
+    refreshToken: secrets.refreshToken,
+    stateFile: resolve(baseDir, value<string>('stateFile')),
+    listen: { host: value<string>('listen.host'), port: value<number>('listen.port') },
+    token: {
+      refreshAheadRatio: value<number>('token.refreshAheadRatio'),
+      refreshJitterRatio: value<number>('token.refreshJitterRatio'),
+      minLeadMs: seconds('token.minLeadSeconds'),
+      expirySafetyMs: seconds('token.expirySafetySeconds'),
+      backoffInitialMs: seconds('token.backoffInitialSeconds'),
+      backoffMaxMs: seconds('token.backoffMaxSeconds'),
+      idpTimeoutMs: seconds('token.idpTimeoutSeconds'),
+      clockJumpMs: seconds('token.clockJumpSeconds'),
+    },
+    proxy: {
+      replayBodyLimitBytes: value<number>('proxy.replayBodyLimitBytes'),
+      connectTimeoutMs: seconds('proxy.connectTimeoutSeconds'),
+      upstreamTimeoutMs: seconds('proxy.upstreamTimeoutSeconds'),
+      connections: value<number>('proxy.connections'),
+      shutdownGraceMs: seconds('proxy.shutdownGraceSeconds'),
+    },
+    log: { level: value<ProxyConfig['log']['level']>('log.level') },
+  }
+  return deepFreeze(config)
+}
+
+function readYaml(path: string): Tree {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new ProxyError('config_unreadable', `cannot read config file ${path} (${code ?? 'error'})`, {
+      cause: err,
+      hint: 'Check the path given to --config (or OAC_PROXY_CONFIG) and its permissions.',
+    })
+  }
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true })
+  if (doc.errors.length > 0) {
+    const lines = doc.errors.map((e) => {
+      const pos = e.linePos?.[0]
+      return `${path}${pos ? `:${pos.line}:${pos.col}` : ''}: ${e.message.split('\n')[0]}`
+    })
+    throw new ProxyError('config_unreadable', `config file is not valid YAML:\n${lines.join('\n')}`, {
+      hint: 'Fix the YAML syntax at the position shown (indentation, quotes, duplicate keys).',
+    })
+  }
+  const data: unknown = doc.toJS()
+  if (data === null || data === undefined) return {}
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new ProxyError('config_invalid', `${path}: the top level must be a mapping of keys to values`, {
+      hint: 'See config.example.yaml for the expected shape.',
+    })
+  }
+  return data as Tree
+}
+
+/** Leaves by dotted path; secret objects ({env|file|value}) count as leaves. */
+function flatten(tree: Tree, prefix = ''): Array<[string, unknown]> {
+  const out: Array<[string, unknown]> = []
+  for (const [k, v] of Object.entries(tree)) {
+    const path = prefix ? `${prefix}.${k}` : k
+    const spec = OPTIONS.find((o) => o.path === path)
+    const isBranch = v !== null && typeof v === 'object' && !Array.isArray(v) && spec === undefined
+    if (isBranch && OPTIONS.some((o) => o.path.startsWith(`${path}.`))) out.push(...flatten(v as Tree, path))
+    else out.push([path, v])
+  }
+  return out
+}
+
+function setPath(tree: Tree, path: string, value: unknown): void {
+  const parts = path.split('.')
+  let node = tree
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part]
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) node[part] = {}
+    node = node[part] as Tree
+  }
+  node[parts[parts.length - 1] as string] = value
+}
+
+function getPath(tree: Tree, path: string): unknown {
+  let node: unknown = tree
+  for (const part of path.split('.')) {
+    if (node === null || typeof node !== 'object') return undefined
+    node = (node as Tree)[part]
+  }
+  return node
+}
+
+/** Strings from env and flags become the option's type; unparsable values stay strings so the schema names them. */
+function coerce(spec: OptionSpec, raw: string | undefined, secretField: 'value'): unknown {
+  if (raw === undefined) return undefined
+  switch (spec.type) {
+    case 'integer':
+    case 'number': {
+      const n = Number(raw)
+      return raw.trim() !== '' && Number.isFinite(n) ? n : raw
+    }
+    case 'boolean':
+      return raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw
+    case 'secret':
+      return { [secretField]: raw }
+    default:
+      return raw
+  }
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
+
+function checkUrls(tree: Tree, where: (key: string) => string): string[] {
+  const problems: string[] = []
+  for (const spec of OPTIONS.filter((o) => o.type === 'url')) {
+    const raw = getPath(tree, spec.path)
+    if (typeof raw !== 'string') continue
+    let url: URL
+    try {
+      url = new URL(raw)
+    } catch {
+      problems.push(`${spec.path} is not a valid URL: expected https://host[:port] (${where(spec.path)})`)
+      continue
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      problems.push(`${spec.path} must start with https:// (${where(spec.path)})`)
+    } else if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+      problems.push(`${spec.path} must use https:// (plain http is only allowed to loopback hosts) (${where(spec.path)})`)
+    } else if (url.search || url.hash || url.username || url.password) {
+      problems.push(`${spec.path} must not contain a query, fragment or credentials (${where(spec.path)})`)
+    }
+  }
+  return problems
+}
+
+function didYouMean(key: string): string {
+  const parts = key.split('.')
+  const leaf = parts.pop() as string
+  const parent = parts.join('.')
+  const siblings = new Set(
+    OPTIONS.map((o) => o.path)
+      .filter((p) => (parent ? p.startsWith(`${parent}.`) : true))
+      .map((p) => p.slice(parent ? parent.length + 1 : 0).split('.')[0] as string),
+  )
+  let best: string | undefined
+  let bestDistance = 3
+  for (const s of siblings) {
+    const d = distance(leaf.toLowerCase(), s.toLowerCase())
+    if (d < bestDistance) {
+      best = s
+      bestDistance = d
+    }
+  }
+  return best ? ` (did you mean '${parent ? `${parent}.` : ''}${best}'?)` : ''
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] as number
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j] as number
+      row[j] = Math.min((row[j] as number) + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
+      prev = tmp
+    }
+  }
+  return row[b.length] as number
+}
+
+function configError(problems: string[], configPath: string | undefined): ProxyError {
+  const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`
+  return new ProxyError('config_invalid', `configuration has ${count}:\n  - ${problems.join('\n  - ')}`, {
+    hint: `Fix ${configPath ?? 'the settings'} (see config.example.yaml and docs/configuration.md).`,
+  })
+}
+
+function stripSlash(url: string): string {
+  return url.replace(/\/+$/, '')
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !(value instanceof Secret)) {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}

@@ -1,0 +1,58 @@
+// Resolves a secret reference (inline, {env}, {file}) to a Secret, with errors that name the key but never the value.
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { Secret } from '../secret.js'
+
+export type SecretRef = string | { value: string } | { env: string } | { file: string }
+
+export interface ResolveContext {
+  key: string
+  origin: string
+  baseDir: string
+  env: NodeJS.ProcessEnv
+  /** refresh_token: a JSON file may be an OAC profile tokens.json. */
+  kind: 'plain' | 'refresh_token'
+}
+
+export function resolveSecret(ref: SecretRef, ctx: ResolveContext): Secret {
+  if (typeof ref === 'string') return new Secret(ref, `inline in ${ctx.origin}`)
+  if ('value' in ref) return new Secret(ref.value, ctx.origin)
+  if ('env' in ref) {
+    const v = ctx.env[ref.env]
+    if (v === undefined || v === '') {
+      throw new Error(`${ctx.key}: environment variable ${ref.env} is not set or empty (${ctx.origin})`)
+    }
+    return new Secret(v.trim(), `env ${ref.env}`)
+  }
+  const path = resolve(ctx.baseDir, ref.file)
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error'
+    throw new Error(`${ctx.key}: cannot read file ${path} (${code}) (${ctx.origin})`)
+  }
+  const value = ctx.kind === 'refresh_token' ? refreshTokenFromFile(text, path, ctx.key) : text.trim()
+  if (value === '') throw new Error(`${ctx.key}: file ${path} is empty (${ctx.origin})`)
+  return new Secret(value, `file ${path}`)
+}
+
+/** A refresh-token file is either the bare token or an OAC profile tokens.json. */
+function refreshTokenFromFile(text: string, path: string, key: string): string {
+  const trimmed = text.trim()
+  if (!trimmed.startsWith('{')) return trimmed
+  let json: Record<string, unknown>
+  try {
+    json = JSON.parse(trimmed) as Record<string, unknown>
+  } catch {
+    throw new Error(`${key}: file ${path} looks like JSON but does not parse`)
+  }
+  const rt = json.refresh_token ?? json.refreshToken
+  if (typeof rt === 'string' && rt !== '') return rt
+  if ('app_access_token' in json || 'access_token' in json || 'accessToken' in json) {
+    throw new Error(
+      `${key}: file ${path} holds only an access token, not a refresh token; download tokens.json from the OAC profile page with a scope that includes offline_access`,
+    )
+  }
+  throw new Error(`${key}: file ${path} has no refresh_token field`)
+}

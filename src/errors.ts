@@ -1,0 +1,116 @@
+// Every error code the proxy can produce, in one place; callers switch on `code`.
+
+/** Stable codes. The HTTP ones appear in `{ "error": code }` bodies; docs/errors.md lists them all. */
+export const ERROR_CODES = {
+  // answered to HTTP callers
+  token_unavailable: { status: 503, summary: 'No valid access token right now; the identity provider is failing or unreachable. Retry after Retry-After.' },
+  login_required: { status: 503, summary: 'The refresh token was rejected (invalid_grant) or none is configured: log in again and restart.' },
+  credential_rejected: { status: 503, summary: 'The identity provider rejected the client or scope (invalid_client, unauthorized_client, invalid_scope): fix the configuration.' },
+  upstream_unreachable: { status: 502, summary: 'The upstream (OAC) could not be reached or closed the connection.' },
+  upstream_timeout: { status: 504, summary: 'The upstream (OAC) did not answer in time.' },
+  upstream_error: { status: 502, summary: 'The upstream answered something the proxy could not relay.' },
+  bad_request: { status: 400, summary: 'The request could not be read (malformed body or headers).' },
+  internal_error: { status: 500, summary: 'An unexpected error inside the proxy; the log has details.' },
+  admin_not_found: { status: 404, summary: 'No such admin endpoint under the reserved /-/ prefix.' },
+  // command-line and start-up errors
+  config_invalid: { status: 0, summary: 'The configuration has unknown keys, wrong types or missing values.' },
+  config_unreadable: { status: 0, summary: 'The configuration file could not be read or parsed.' },
+  secret_unreadable: { status: 0, summary: 'A secret (client secret, refresh token) could not be read from its file or environment variable.' },
+  state_locked: { status: 0, summary: 'Another live process uses the same state file.' },
+  state_corrupt: { status: 0, summary: 'The state file exists but is not valid JSON of the expected shape.' },
+  state_write_failed: { status: 0, summary: 'The state file could not be written.' },
+  idp_error: { status: 0, summary: 'The identity provider answered with an OAuth error.' },
+  idp_unreachable: { status: 0, summary: 'The identity provider could not be reached or timed out.' },
+  idp_bad_response: { status: 0, summary: 'The identity provider answered with a body that is not a token response.' },
+  no_refresh_token: { status: 0, summary: 'The identity provider returned no refresh token: the scope lacks offline_access.' },
+  usage: { status: 0, summary: 'Wrong command-line usage.' },
+} as const
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+export interface ProxyErrorOptions {
+  cause?: unknown
+  /** What the user should do about it; shown after the message. Never holds a secret. */
+  hint?: string
+  /** Seconds a caller should wait before trying again (HTTP Retry-After). */
+  retryAfterS?: number
+}
+
+/** Base class: `message` is safe to show and log; raw details go to `cause`. */
+export class ProxyError extends Error {
+  readonly code: ErrorCode
+  readonly hint: string | undefined
+  readonly retryAfterS: number | undefined
+
+  constructor(code: ErrorCode, message: string, options: ProxyErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'ProxyError'
+    this.code = code
+    this.hint = options.hint
+    this.retryAfterS = options.retryAfterS
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].status || 500
+  }
+
+  /** The JSON body sent to HTTP callers. */
+  toBody(): { error: ErrorCode; message: string; hint?: string } {
+    return this.hint === undefined
+      ? { error: this.code, message: this.message }
+      : { error: this.code, message: this.message, hint: this.hint }
+  }
+}
+
+/** An OAuth error answered by the identity provider (RFC 6749 5.2). */
+export class OAuthError extends ProxyError {
+  /** The `error` field, e.g. invalid_grant. */
+  readonly oauthError: string
+  readonly httpStatusFromIdp: number
+
+  constructor(
+    oauthError: string,
+    httpStatusFromIdp: number,
+    description: string | undefined,
+    options: ProxyErrorOptions = {},
+  ) {
+    super(
+      'idp_error',
+      `identity provider answered ${httpStatusFromIdp} ${oauthError}` +
+        (description ? `: ${sanitizeDescription(description)}` : ''),
+      options,
+    )
+    this.name = 'OAuthError'
+    this.oauthError = oauthError
+    this.httpStatusFromIdp = httpStatusFromIdp
+  }
+
+  /** Errors that retrying cannot fix: a human must change something. */
+  get isTerminal(): boolean {
+    return TERMINAL_OAUTH_ERRORS.has(this.oauthError)
+  }
+}
+
+export const TERMINAL_OAUTH_ERRORS = new Set([
+  'invalid_grant',
+  'invalid_client',
+  'unauthorized_client',
+  'invalid_scope',
+  'unsupported_grant_type',
+  'access_denied',
+])
+
+const MAX_DESCRIPTION_CHARS = 200
+
+/**
+ * IdP descriptions are shown to users, so they are cut short and stripped of
+ * anything that looks like a token (long base64/JWT-like runs).
+ */
+export function sanitizeDescription(text: string): string {
+  const oneLine = text.replace(/[\r\n\t]+/g, ' ').slice(0, MAX_DESCRIPTION_CHARS)
+  return oneLine.replace(/[A-Za-z0-9_\-.=+/]{32,}/g, '[redacted]')
+}
+
+export function isProxyError(err: unknown): err is ProxyError {
+  return err instanceof ProxyError
+}

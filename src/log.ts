@@ -1,0 +1,77 @@
+// The pino logger: JSON lines, noun.verb events, secrets redacted by path and by serializer.
+import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 'pino'
+import { sanitizeDescription } from './errors.js'
+
+export type { Logger }
+
+export const DEFAULT_LOG_LEVEL: LevelWithSilent = 'info'
+
+/** Paths whose values are never written, whatever the log call passes. */
+export const REDACT_PATHS = [
+  'authorization',
+  'headers.authorization',
+  'headers["proxy-authorization"]',
+  'headers.cookie',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  '*.authorization',
+  'accessToken',
+  'refreshToken',
+  'clientSecret',
+  'idToken',
+  'password',
+  'access_token',
+  'refresh_token',
+  'client_secret',
+  'client_assertion',
+  'id_token',
+  '*.accessToken',
+  '*.refreshToken',
+  '*.clientSecret',
+  '*.idToken',
+  '*.password',
+  '*.access_token',
+  '*.refresh_token',
+  '*.client_secret',
+  '*.client_assertion',
+  '*.id_token',
+]
+
+export interface LoggerOptions {
+  level?: LevelWithSilent
+  destination?: DestinationStream
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  return pino(
+    {
+      name: 'oac-token-proxy',
+      level: options.level ?? DEFAULT_LOG_LEVEL,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: { err: serializeError },
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    options.destination ?? pino.destination({ dest: 1, sync: false }),
+  )
+}
+
+/**
+ * Errors are logged by type, code, message and the codes along the cause
+ * chain. Stacks only for unexpected errors. Never a raw response body.
+ */
+export function serializeError(err: unknown, depth = 0): Record<string, unknown> {
+  if (!(err instanceof Error)) return { message: sanitizeDescription(String(err)) }
+  const out: Record<string, unknown> = {
+    type: err.name,
+    message: sanitizeDescription(err.message),
+  }
+  const code = (err as { code?: unknown }).code
+  if (typeof code === 'string' || typeof code === 'number') out.code = code
+  const hint = (err as { hint?: unknown }).hint
+  if (typeof hint === 'string') out.hint = hint
+  if (code === undefined && err.stack) out.stack = sanitizeDescription(err.stack.split('\n').slice(0, 6).join(' | '))
+  if (err.cause !== undefined && depth < 3) out.cause = serializeError(err.cause, depth + 1)
+  return out
+}

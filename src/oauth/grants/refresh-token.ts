@@ -1,0 +1,19 @@
+// The refresh_token grant: trades the newest refresh token for an access token and a rotated refresh token.
+import { ProxyError } from '../../errors.js'
+import { requestToken, type TokenEndpoint } from '../token-endpoint.js'
+import type { Grant } from '../types.js'
+
+export function refreshTokenGrant(endpoint: TokenEndpoint): Grant {
+  return {
+    name: 'refresh_token',
+    needsRefreshToken: true,
+    async run(ctx) {
+      if (!ctx.refreshToken) {
+        throw new ProxyError('login_required', 'no refresh token is available', {
+          hint: 'Give one with refreshToken (file, env or OAC tokens.json) or log in again.',
+        })
+      }
+      return requestToken(endpoint, { grant_type: 'refresh_token', refresh_token: ctx.refreshToken })
+    },
+  }
+}

@@ -1,0 +1,121 @@
+// Client for the IDCS token endpoint: form POST, client auth, RFC 6749 error mapping, Retry-After.
+import { request, type Dispatcher } from 'undici'
+import { OAuthError, ProxyError } from '../errors.js'
+import { applyClientAuth, type ClientAuth } from './client-auth.js'
+import type { TokenSet } from './types.js'
+
+export const TOKEN_PATH = '/oauth2/v1/token'
+/** Token responses are small; anything larger is not one. */
+export const MAX_TOKEN_RESPONSE_BYTES = 256 * 1024
+
+export interface TokenEndpoint {
+  idcsUrl: string
+  clientAuth: ClientAuth
+  timeoutMs: number
+  dispatcher?: Dispatcher
+}
+
+/** POSTs the grant parameters; resolves a TokenSet or rejects with a ProxyError/OAuthError. */
+export async function requestToken(endpoint: TokenEndpoint, grantParams: Record<string, string>): Promise<TokenSet> {
+  const params = new URLSearchParams(grantParams)
+  const headers: Record<string, string> = {
+    'content-type': 'application/x-www-form-urlencoded;charset=UTF-8',
+    accept: 'application/json',
+  }
+  applyClientAuth(endpoint.clientAuth, headers, params)
+  const url = endpoint.idcsUrl + TOKEN_PATH
+  const host = new URL(url).host
+
+  let res: Dispatcher.ResponseData
+  let text: string
+  try {
+    res = await request(url, {
+      method: 'POST',
+      headers,
+      body: params.toString(),
+      headersTimeout: endpoint.timeoutMs,
+      bodyTimeout: endpoint.timeoutMs,
+      signal: AbortSignal.timeout(endpoint.timeoutMs),
+      ...(endpoint.dispatcher ? { dispatcher: endpoint.dispatcher } : {}),
+    })
+    text = await readLimited(res)
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? (err as Error).name
+    throw new ProxyError('idp_unreachable', `cannot reach the identity provider at ${host} (${code})`, {
+      cause: err,
+      hint: 'Check idcsUrl, DNS, network and any HTTPS_PROXY setting.',
+    })
+  }
+
+  const retryAfterS = parseRetryAfter(res.headers['retry-after'])
+  const json = parseJson(text)
+  if (res.statusCode >= 200 && res.statusCode < 300) {
+    return toTokenSet(json, host)
+  }
+  const opts = retryAfterS === undefined ? {} : { retryAfterS }
+  if (json && typeof json.error === 'string') {
+    const desc = typeof json.error_description === 'string' ? json.error_description : undefined
+    throw new OAuthError(json.error, res.statusCode, desc, opts)
+  }
+  if (res.statusCode === 429) throw new OAuthError('rate_limited', 429, 'too many token requests', opts)
+  if (res.statusCode >= 500) throw new OAuthError('server_error', res.statusCode, undefined, opts)
+  throw new ProxyError('idp_bad_response', `identity provider at ${host} answered ${res.statusCode} without an OAuth error body`, {
+    ...opts,
+    hint: `Check that idcsUrl points at the identity domain (the token endpoint is ${TOKEN_PATH}).`,
+  })
+}
+
+async function readLimited(res: Dispatcher.ResponseData): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of res.body) {
+    size += (chunk as Buffer).length
+    if (size > MAX_TOKEN_RESPONSE_BYTES) {
+      res.body.destroy()
+      throw Object.assign(new Error('token response too large'), { code: 'RESPONSE_TOO_LARGE' })
+    }
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+function parseJson(text: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(text)
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function toTokenSet(json: Record<string, unknown> | undefined, host: string): TokenSet {
+  const bad = (what: string): ProxyError =>
+    new ProxyError('idp_bad_response', `identity provider at ${host} answered 200 but ${what}`, {
+      hint: 'This is usually a proxy or gateway in between answering instead of the identity domain.',
+    })
+  if (!json) throw bad('the body is not JSON')
+  if (typeof json.access_token !== 'string' || json.access_token === '') throw bad('without access_token')
+  const expiresIn = typeof json.expires_in === 'string' ? Number(json.expires_in) : json.expires_in
+  if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn <= 0) {
+    throw bad('without a valid expires_in')
+  }
+  const set: TokenSet = {
+    accessToken: json.access_token,
+    tokenType: typeof json.token_type === 'string' ? json.token_type : 'Bearer',
+    expiresInS: expiresIn,
+  }
+  if (typeof json.refresh_token === 'string' && json.refresh_token !== '') set.refreshToken = json.refresh_token
+  if (typeof json.scope === 'string') set.scope = json.scope
+  if (typeof json.id_token === 'string') set.idToken = json.id_token
+  return set
+}
+
+/** Retry-After as seconds (delta-seconds or HTTP-date). */
+export function parseRetryAfter(value: string | string[] | undefined, nowMs = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value
+  if (!v) return undefined
+  if (/^\d+$/.test(v.trim())) return Number(v.trim())
+  const at = Date.parse(v)
+  if (Number.isNaN(at)) return undefined
+  return Math.max(0, Math.ceil((at - nowMs) / 1000))
+}

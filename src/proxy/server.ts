@@ -1,0 +1,206 @@
+// Assembles the Fastify server: admin routes, then every other path proxied to OAC with a fresh token.
+import { Readable } from 'node:stream'
+import Fastify, {
+  LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
+import { fastifyHttpProxy } from '@fastify/http-proxy'
+import { Agent, type Dispatcher } from 'undici'
+import type { ProxyConfig } from '../config/types.js'
+import { ProxyError } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { TokenManager } from '../token/manager.js'
+import { registerAdmin, ADMIN_PREFIX } from '../admin/routes.js'
+import { mapUpstreamError } from './upstream-errors.js'
+import type { ProxyRequestState } from './request-state.js'
+
+export interface ServerDeps {
+  logger: Logger
+  manager: TokenManager
+  /** Dispatcher for upstream requests; by default an undici Agent sized from the config. */
+  dispatcher?: Dispatcher
+}
+
+/** Counters kept by the proxy for status and metrics. */
+export interface ProxyCounters {
+  requests: number
+  replays: number
+  upstreamErrors: number
+  tokenErrors: number
+}
+
+export interface BuiltServer {
+  app: FastifyInstance
+  counters: ProxyCounters
+}
+
+const HOP_BY_HOP_REQUEST_HEADERS = ['proxy-authorization', 'proxy-connection', 'keep-alive', 'te', 'trailer', 'upgrade']
+
+/** Builds (never listens). The caller starts the manager and calls app.listen(). */
+export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promise<BuiltServer> {
+  const { manager, logger } = deps
+  const counters: ProxyCounters = { requests: 0, replays: 0, upstreamErrors: 0, tokenErrors: 0 }
+  const upstream = new URL(config.oacUrl)
+  const upstreamOrigin = upstream.origin
+  const dispatcher =
+    deps.dispatcher ??
+    new Agent({
+      connections: config.proxy.connections,
+      keepAliveTimeout: 30_000,
+      headersTimeout: config.proxy.upstreamTimeoutMs,
+      bodyTimeout: config.proxy.upstreamTimeoutMs,
+      connect: { timeout: config.proxy.connectTimeoutMs },
+    })
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    requestTimeout: 0,
+  })
+  app.decorateRequest('proxyState', null)
+
+  app.setErrorHandler((err, request, reply) => {
+    sendError(reply, toProxyError(err, request))
+  })
+
+  registerAdmin(app, { manager, counters, config })
+
+  const replayLimit = config.proxy.replayBodyLimitBytes
+
+  async function preHandler(request: FastifyRequest): Promise<void> {
+    counters.requests++
+    let token = manager.peek()
+    if (token === undefined) {
+      try {
+        token = await manager.get()
+      } catch (err) {
+        counters.tokenErrors++
+        throw err
+      }
+    }
+    const state: ProxyRequestState = {
+      token: token.value,
+      bufferedBody: undefined,
+      replayable: true,
+      replayed: false,
+      dest: '',
+      fromOptions: undefined,
+      startedAt: 0,
+    }
+    request.proxyState = state
+    const body = request.body as Readable | undefined
+    if (body && typeof (body as Readable).pipe === 'function') {
+      const length = Number(request.headers['content-length'])
+      if (Number.isFinite(length) && length <= replayLimit && request.headers['transfer-encoding'] === undefined) {
+        state.bufferedBody = await readAll(body, replayLimit)
+        request.body = Readable.from([state.bufferedBody])
+      } else {
+        state.replayable = false
+      }
+    }
+  }
+
+  // the plugin's types predate async pre-handlers; options are checked at run time by the plugin
+  await app.register(fastifyHttpProxy as unknown as FastifyPluginAsync<Record<string, unknown>>, {
+    upstream: upstreamOrigin + upstream.pathname.replace(/\/$/, ''),
+    undici: dispatcher as unknown as Record<string, unknown>,
+    disableRequestLogging: true,
+    preHandler,
+    handler(request: FastifyRequest, reply: FastifyReply, dest: string, options: unknown) {
+      const state = request.proxyState as ProxyRequestState
+      state.dest = dest
+      state.fromOptions = options
+      return reply.from(dest, options as never)
+    },
+    replyOptions: {
+      retryDelay: () => null,
+      rewriteRequestHeaders(request: FastifyRequest, headers: Record<string, unknown>) {
+        for (const h of HOP_BY_HOP_REQUEST_HEADERS) delete headers[h]
+        delete headers.cookie
+        headers.authorization = `Bearer ${(request.proxyState as ProxyRequestState).token}`
+        return headers as never
+      },
+      rewriteHeaders(headers: Record<string, unknown>) {
+        const location = headers.location
+        if (typeof location === 'string' && location.startsWith(upstreamOrigin + '/')) {
+          headers.location = location.slice(upstreamOrigin.length)
+        }
+        return headers as never
+      },
+      onResponse(request: FastifyRequest, reply: FastifyReply, res: { statusCode: number; stream: Readable }) {
+        const state = request.proxyState as ProxyRequestState
+        if (res.statusCode === 401) {
+          if (state.replayable && !state.replayed) {
+            replay(request, reply, res, state)
+            return
+          }
+          // cannot replay (streamed body, or already replayed): pass the 401 on, but renew the token for the next caller
+          manager.forceRefresh(state.token).catch(() => {})
+        }
+        reply.send(res.stream)
+      },
+      onError(reply: FastifyReply, { error }: { error: unknown }) {
+        counters.upstreamErrors++
+        const mapped = mapUpstreamError(error, upstream.host)
+        reply.log.warn({ event: 'upstream.failed', err: mapped }, mapped.message)
+        sendError(reply, mapped)
+      },
+    },
+  })
+
+  function replay(request: FastifyRequest, reply: FastifyReply, res: { stream: Readable }, state: ProxyRequestState): void {
+    state.replayed = true
+    counters.replays++
+    res.stream.resume()
+    for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
+    const rejected = state.token
+    manager.forceRefresh(rejected).then(
+      (token) => {
+        state.token = token.value
+        if (state.bufferedBody) request.body = Readable.from([state.bufferedBody])
+        request.log.info({ event: 'upstream.replayed_after_401', fresh: token.value !== rejected }, 'upstream answered 401; replayed once with a refreshed token')
+        reply.from(state.dest, state.fromOptions as never)
+      },
+      (err: unknown) => {
+        counters.tokenErrors++
+        sendError(reply, toProxyError(err, request))
+      },
+    )
+  }
+
+  app.addHook('onClose', async () => {
+    if (!deps.dispatcher) await dispatcher.close()
+  })
+
+  return { app, counters }
+}
+
+async function readAll(stream: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length
+    if (size > limit) throw new ProxyError('bad_request', 'request body is longer than its Content-Length')
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks)
+}
+
+function toProxyError(err: unknown, request: FastifyRequest): ProxyError {
+  if (err instanceof ProxyError) return err
+  const status = (err as { statusCode?: number }).statusCode
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new ProxyError('bad_request', (err as Error).message, { cause: err })
+  }
+  request.log.error({ event: 'proxy.internal_error', err }, 'unexpected error')
+  return new ProxyError('internal_error', 'unexpected error in the proxy', { cause: err })
+}
+
+export function sendError(reply: FastifyReply, err: ProxyError): void {
+  if (reply.sent) return
+  if (err.retryAfterS !== undefined) reply.header('retry-after', String(err.retryAfterS))
+  reply.header('cache-control', 'no-store')
+  reply.code(err.httpStatus).type('application/json; charset=utf-8').send(err.toBody())
+}
+
+export { ADMIN_PREFIX }

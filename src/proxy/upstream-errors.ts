@@ -1,0 +1,58 @@
+// Maps upstream connection failures onto 502/504 with stable codes, in one place.
+import { ProxyError } from '../errors.js'
+
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'FST_REPLY_FROM_GATEWAY_TIMEOUT',
+  'ETIMEDOUT',
+])
+
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'FST_REPLY_FROM_SERVICE_UNAVAILABLE',
+  'FST_REPLY_FROM_CONNECTION_RESET_ERROR',
+  'FST_REPLY_FROM_UNDICI_SOCKET_ERROR',
+])
+
+/** The innermost recognisable code along the cause chain. */
+function codes(err: unknown): string[] {
+  const out: string[] = []
+  let e: unknown = err
+  for (let i = 0; i < 5 && e; i++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string') out.push(code)
+    e = (e as { cause?: unknown }).cause
+  }
+  return out
+}
+
+export function mapUpstreamError(err: unknown, upstreamHost: string): ProxyError {
+  const all = codes(err)
+  const timeout = all.find((c) => TIMEOUT_CODES.has(c))
+  if (timeout) {
+    return new ProxyError('upstream_timeout', `upstream ${upstreamHost} did not answer in time (${timeout})`, {
+      cause: err,
+      hint: 'Retry later; raise proxy.upstreamTimeoutSeconds for slow exports.',
+    })
+  }
+  const unreachable = all.find((c) => UNREACHABLE_CODES.has(c))
+  if (unreachable) {
+    return new ProxyError('upstream_unreachable', `upstream ${upstreamHost} could not be reached (${unreachable})`, {
+      cause: err,
+      hint: 'Check oacUrl, DNS, the network and any HTTPS_PROXY setting.',
+    })
+  }
+  return new ProxyError('upstream_error', `request to upstream ${upstreamHost} failed (${all[0] ?? 'error'})`, {
+    cause: err,
+  })
+}

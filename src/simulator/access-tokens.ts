@@ -1,0 +1,86 @@
+// Access tokens as IDCS mints them: scope parsing into audience + claims, and RS256 signing.
+
+import { randomUUID } from 'node:crypto'
+import { SignJWT } from 'jose'
+import { SIM_ISSUER } from './constants.js'
+import type { SigningKeys } from './keys.js'
+
+export const OFFLINE_ACCESS = 'offline_access'
+
+export function splitScope(scope: string): string[] {
+  return scope.split(' ').filter((s) => s.length > 0)
+}
+
+export function hasOfflineAccess(scope: string): boolean {
+  return splitScope(scope).includes(OFFLINE_ACCESS)
+}
+
+/** True when every scope value in `requested` appears in `original`. */
+export function isScopeSubset(requested: string, original: string): boolean {
+  const granted = new Set(splitScope(original))
+  const wanted = splitScope(requested)
+  return wanted.length > 0 && wanted.every((s) => granted.has(s))
+}
+
+/**
+ * Split an IDCS scope into audiences and resource scopes: a value such as
+ * 'https://x.example.comurn:opc:resource:consumer::all' is the resource app's
+ * audience followed by its scope. offline_access is dropped.
+ */
+export function resolveScope(scope: string): { audiences: string[]; scopes: string[] } {
+  const audiences: string[] = []
+  const scopes: string[] = []
+  for (const value of splitScope(scope)) {
+    if (value === OFFLINE_ACCESS) continue
+    const urn = value.indexOf('urn:')
+    if (/^https?:\/\//.test(value) && urn > 0) {
+      const audience = value.slice(0, urn)
+      if (!audiences.includes(audience)) audiences.push(audience)
+      scopes.push(value.slice(urn))
+    } else {
+      scopes.push(value)
+    }
+  }
+  if (audiences.length === 0) audiences.push(SIM_ISSUER)
+  return { audiences, scopes }
+}
+
+export interface AccessTokenRequest {
+  clientId: string
+  user: string
+  scope: string
+  lifetimeS: number
+  nowMs: number
+}
+
+export async function signAccessToken(keys: SigningKeys, r: AccessTokenRequest): Promise<string> {
+  const { audiences, scopes } = resolveScope(r.scope)
+  const iat = Math.floor(r.nowMs / 1000)
+  return new SignJWT({
+    user_displayname: displayName(r.user),
+    user_id: 'sim-' + Buffer.from(r.user).toString('hex').slice(0, 24),
+    sub_type: 'user',
+    client_id: r.clientId,
+    client_name: r.clientId,
+    tenant: 'idcs-sim',
+    scope: scopes.join(' '),
+    tok_type: 'AT',
+  })
+    .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: keys.kid, x5t: keys.x5t })
+    .setSubject(r.user)
+    .setAudience(audiences)
+    .setIssuer(SIM_ISSUER)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + r.lifetimeS)
+    .setJti(randomUUID().replace(/-/g, ''))
+    .sign(keys.privateKey)
+}
+
+function displayName(user: string): string {
+  const local = user.split('@')[0] ?? user
+  return local
+    .split(/[._-]+/)
+    .filter((p) => p.length > 0)
+    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+    .join(' ')
+}

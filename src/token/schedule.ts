@@ -1,0 +1,49 @@
+// Pure timing rules of the token manager: when to refresh, how long to back off, when a token is usable.
+import type { TokenSettings } from '../config/types.js'
+
+/** An access token as the manager holds it. */
+export interface AccessToken {
+  readonly value: string
+  /** Wall-clock ms; from expires_in counted from when the request was sent. */
+  readonly obtainedAtMs: number
+  readonly expiresAtMs: number
+  /** Same instants on the monotonic clock: a wall-clock jump cannot make a token look younger. */
+  readonly obtainedAtMono: number
+  readonly expiresAtMono: number
+  readonly lifetimeMs: number
+  /** Increases with every token the manager applies. */
+  readonly seq: number
+}
+
+/** How much validity a token must still have to be forwarded: expirySafetyMs, at most a tenth of its lifetime. */
+export function safetyMarginMs(token: AccessToken, settings: TokenSettings): number {
+  return Math.min(settings.expirySafetyMs, token.lifetimeMs / 10)
+}
+
+/** ms of usable life left, by the more pessimistic of the wall and monotonic clocks. */
+export function remainingMs(token: AccessToken, nowMs: number, nowMono: number): number {
+  return Math.min(token.expiresAtMs - nowMs, token.expiresAtMono - nowMono)
+}
+
+export function isUsable(token: AccessToken, nowMs: number, nowMono: number, settings: TokenSettings): boolean {
+  return remainingMs(token, nowMs, nowMono) > safetyMarginMs(token, settings)
+}
+
+/**
+ * Monotonic instant at which to refresh: after refreshAheadRatio of the lifetime,
+ * brought forward by up to refreshJitterRatio of it, and at least minLeadMs before
+ * expiry when the lifetime leaves room for that.
+ */
+export function refreshAtMono(token: AccessToken, settings: TokenSettings, random: () => number): number {
+  const life = token.lifetimeMs
+  const lead = Math.min(settings.minLeadMs, life * (1 - settings.refreshAheadRatio))
+  const planned = token.obtainedAtMono + life * settings.refreshAheadRatio - random() * settings.refreshJitterRatio * life
+  return Math.min(planned, token.expiresAtMono - lead)
+}
+
+/** Exponential backoff with jitter (between half and all of the step), never shorter than Retry-After. */
+export function backoffMs(failures: number, settings: TokenSettings, random: () => number, retryAfterS?: number): number {
+  const step = Math.min(settings.backoffMaxMs, settings.backoffInitialMs * 2 ** Math.max(0, failures - 1))
+  const jittered = step / 2 + (random() * step) / 2
+  return Math.max(jittered, (retryAfterS ?? 0) * 1000)
+}

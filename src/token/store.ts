@@ -1,0 +1,279 @@
+// Token store: persists the newest refresh token per credential (atomic write, fsync, 0600) behind a process lock.
+import {
+  closeSync,
+  constants,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs'
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
+import { dirname, basename, join } from 'node:path'
+import { hostname } from 'node:os'
+import { randomBytes } from 'node:crypto'
+import { ProxyError } from '../errors.js'
+
+export const STATE_FILE_VERSION = 1
+export const STATE_FILE_MODE = 0o600
+/** The lock owner touches the lock this often; a lock from another host untouched for 3x this is stale. */
+export const LOCK_HEARTBEAT_MS = 10_000
+
+/** What is kept for one credential. Never the access token. */
+export interface CredentialState {
+  refreshToken?: string
+  /** When the refresh token above was received (ms since epoch). */
+  refreshTokenObtainedAtMs?: number
+  /** Who the token belongs to (JWT sub), for status output. */
+  subject?: string
+  updatedAtMs?: number
+}
+
+export interface StateFile {
+  version: typeof STATE_FILE_VERSION
+  credentials: Record<string, CredentialState>
+}
+
+export interface TokenStore {
+  load(credential: string): CredentialState | undefined
+  /** Resolves once the state is durable on disk. */
+  save(credential: string, state: CredentialState): Promise<void>
+  close(): Promise<void>
+}
+
+/** For tests and one-shot commands: keeps state in memory only. */
+export class MemoryStore implements TokenStore {
+  readonly data = new Map<string, CredentialState>()
+  saves = 0
+  load(credential: string): CredentialState | undefined {
+    const s = this.data.get(credential)
+    return s ? { ...s } : undefined
+  }
+  async save(credential: string, state: CredentialState): Promise<void> {
+    this.saves++
+    this.data.set(credential, { ...state })
+  }
+  async close(): Promise<void> {}
+}
+
+interface LockInfo {
+  pid: number
+  hostname: string
+  startedAtMs: number
+}
+
+/**
+ * The state file. One process at a time: a `<file>.lock` holds the owner's pid;
+ * a lock whose process is gone (e.g. after SIGKILL) is taken over.
+ */
+export class FileStore implements TokenStore {
+  readonly path: string
+  readonly lockPath: string
+  #state: StateFile
+  #queue: Promise<void> = Promise.resolve()
+  #closed = false
+  #heartbeat: NodeJS.Timeout
+  /** ms spent in the last write (open..rename), for the crash-window figure. */
+  lastWriteMs = 0
+
+  private constructor(path: string, state: StateFile) {
+    this.path = path
+    this.lockPath = `${path}.lock`
+    this.#state = state
+    this.#heartbeat = setInterval(() => {
+      try {
+        const now = new Date()
+        utimesSync(this.lockPath, now, now)
+      } catch {
+        // lock removed from under us; nothing useful to do here
+      }
+    }, LOCK_HEARTBEAT_MS)
+    this.#heartbeat.unref()
+  }
+
+  /** Takes the lock, then reads the file (absent file = empty state). */
+  static open(path: string): FileStore {
+    acquireLock(`${path}.lock`, path)
+    try {
+      return new FileStore(path, readState(path))
+    } catch (err) {
+      releaseLock(`${path}.lock`)
+      throw err
+    }
+  }
+
+  load(credential: string): CredentialState | undefined {
+    const s = this.#state.credentials[credential]
+    return s ? { ...s } : undefined
+  }
+
+  save(credential: string, state: CredentialState): Promise<void> {
+    if (this.#closed) return Promise.reject(new ProxyError('state_write_failed', 'state store is closed'))
+    this.#state = {
+      version: STATE_FILE_VERSION,
+      credentials: { ...this.#state.credentials, [credential]: { ...state } },
+    }
+    const snapshot = JSON.stringify(this.#state, null, 2) + '\n'
+    // writes are serialised; each writes the whole, newest state
+    const run = this.#queue.then(() => this.#write(snapshot))
+    this.#queue = run.catch(() => {})
+    return run
+  }
+
+  async #write(text: string): Promise<void> {
+    const started = performance.now()
+    const tmp = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+    let fh: FileHandle | undefined
+    try {
+      fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, STATE_FILE_MODE)
+      await fh.writeFile(text, 'utf8')
+      await fh.sync()
+      await fh.close()
+      fh = undefined
+      await rename(tmp, this.path)
+      await syncDir(dirname(this.path))
+      this.lastWriteMs = performance.now() - started
+    } catch (err) {
+      await fh?.close().catch(() => {})
+      await unlink(tmp).catch(() => {})
+      const code = (err as NodeJS.ErrnoException).code ?? 'error'
+      throw new ProxyError('state_write_failed', `cannot write state file ${this.path} (${code})`, {
+        cause: err,
+        hint: 'Make the directory writable (and not full); the newest refresh token is kept in memory meanwhile.',
+      })
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    clearInterval(this.#heartbeat)
+    await this.#queue
+    releaseLock(this.lockPath)
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, 'r')
+    try {
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+  } catch {
+    // some filesystems cannot fsync a directory; the rename is still atomic
+  }
+}
+
+function readState(path: string): StateFile {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return { version: STATE_FILE_VERSION, credentials: {} }
+    throw new ProxyError('state_corrupt', `cannot read state file ${path} (${code ?? 'error'})`, { cause: err })
+  }
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch {
+    throw new ProxyError('state_corrupt', `state file ${path} is not valid JSON`, {
+      hint: 'Move it aside and log in again (or give refreshToken); it is never written partially by this program.',
+    })
+  }
+  const d = data as Partial<StateFile>
+  if (!d || d.version !== STATE_FILE_VERSION || typeof d.credentials !== 'object' || d.credentials === null) {
+    throw new ProxyError('state_corrupt', `state file ${path} does not have the expected shape (version ${STATE_FILE_VERSION})`, {
+      hint: 'Move it aside and log in again (or give refreshToken).',
+    })
+  }
+  return { version: STATE_FILE_VERSION, credentials: d.credentials }
+}
+
+function acquireLock(lockPath: string, statePath: string): void {
+  const mine: LockInfo = { pid: process.pid, hostname: hostname(), startedAtMs: Date.now() }
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, STATE_FILE_MODE)
+      try {
+        writeSync(fd, JSON.stringify(mine) + '\n')
+        fsyncSync(fd)
+      } finally {
+        closeSync(fd)
+      }
+      return
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code !== 'EEXIST') {
+        throw new ProxyError('state_write_failed', `cannot create lock file ${lockPath} (${code ?? 'error'})`, {
+          cause: err,
+          hint: 'Make the state directory writable by this user.',
+        })
+      }
+    }
+    const owner = readLock(lockPath)
+    if (owner && isAlive(owner, lockPath)) {
+      throw new ProxyError(
+        'state_locked',
+        `state file ${statePath} is in use by process ${owner.pid} on ${owner.hostname}`,
+        {
+          hint:
+            'Two processes refreshing one rotating refresh token would invalidate each other. ' +
+            'Stop the other process, give this one its own stateFile, or ask the running proxy for a token.',
+        },
+      )
+    }
+    // stale lock: its process is gone; take it over (rename makes the takeover atomic)
+    const stale = `${lockPath}.stale.${process.pid}`
+    try {
+      renameSync(lockPath, stale)
+      unlinkSync(stale)
+    } catch {
+      // another starter took it over first; the next attempt will tell
+    }
+  }
+  throw new ProxyError('state_locked', `could not take the lock ${lockPath}`, {
+    hint: 'Another process is starting on the same state file.',
+  })
+}
+
+function readLock(lockPath: string): LockInfo | undefined {
+  try {
+    const info = JSON.parse(readFileSync(lockPath, 'utf8')) as LockInfo
+    return typeof info.pid === 'number' ? info : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function isAlive(owner: LockInfo, lockPath: string): boolean {
+  if (owner.hostname !== hostname()) {
+    // another host (or a re-created container): alive while it keeps the heartbeat going
+    try {
+      return Date.now() - statSync(lockPath).mtimeMs < 3 * LOCK_HEARTBEAT_MS
+    } catch {
+      return false
+    }
+  }
+  if (owner.pid === process.pid) return false // a previous run of this container's PID 1
+  try {
+    process.kill(owner.pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+function releaseLock(lockPath: string): void {
+  try {
+    const owner = readLock(lockPath)
+    if (owner?.pid === process.pid) unlinkSync(lockPath)
+  } catch {
+    // already gone
+  }
+}
