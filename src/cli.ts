@@ -9,11 +9,12 @@ import { ERROR_CODES, ProxyError, type ErrorCode } from './errors.js'
 import { createLogger, type Logger } from './log.js'
 import { pino } from 'pino'
 import { startProxy } from './run.js'
-import { checkDemo, DEMO_DEFAULT_PORT, startDemo } from './demo.js'
-import { startSimulator } from './simulator/index.js'
 import { VERSION } from './version.js'
 
 /** Exit codes; docs/cli.md and the README list them. */
+/** Mirrors DEMO_DEFAULT_PORT in demo.ts (not imported: the simulator loads only for demo/simulate). */
+const DEMO_DEFAULT_PORT = 8787
+
 export const EXIT = { ok: 0, failure: 1, usage: 2, state: 3, login: 4 } as const
 
 const FLAG_OPTIONS = OPTIONS.filter((o) => o.flag)
@@ -83,7 +84,12 @@ type Values = Record<string, string | boolean | undefined>
 
 function parse(args: string[], options: ParseArgsConfig['options'], command: string): { values: Values } {
   try {
-    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }) as { values: Values }
+    return parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }) as { values: Values }
   } catch (err) {
     throw new ProxyError('usage', (err as Error).message, { hint: `Run oac-token-proxy help ${command}.` })
   }
@@ -119,7 +125,11 @@ async function demo(args: string[]): Promise<number> {
   const port = intFlag(values.port, '--port', DEMO_DEFAULT_PORT)
   const tokenLifetimeS = intFlag(values['token-lifetime'], '--token-lifetime', 100)
   // logs to stderr so the instructions on stdout stay readable
-  const logger = createLogger({ level: values.check ? 'warn' : 'info', destination: pino.destination({ dest: 2, sync: false }) })
+  const logger = createLogger({
+    level: values.check ? 'warn' : 'info',
+    destination: pino.destination({ dest: 2, sync: false }),
+  })
+  const { startDemo, checkDemo } = await import('./demo.js')
   const running = await startDemo({ port, tokenLifetimeS, logger, out })
   if (values.check) {
     const result = await checkDemo(running)
@@ -144,6 +154,7 @@ async function simulate(args: string[]): Promise<number> {
     'simulate',
   )
   if (values.help) return help('simulate')
+  const { startSimulator } = await import('./simulator/index.js')
   const sim = await startSimulator({
     idcsPort: intFlag(values['idcs-port'], '--idcs-port', 0),
     oacPort: intFlag(values['oac-port'], '--oac-port', 0),
@@ -186,7 +197,8 @@ async function simulate(args: string[]): Promise<number> {
 function intFlag(raw: unknown, name: string, fallback: number): number {
   if (raw === undefined) return fallback
   const n = Number(raw)
-  if (!Number.isInteger(n) || n < 0) throw new ProxyError('usage', `${name} must be a whole number, got '${String(raw)}'`)
+  if (!Number.isInteger(n) || n < 0)
+    throw new ProxyError('usage', `${name} must be a whole number, got '${String(raw)}'`)
   return n
 }
 
@@ -213,7 +225,8 @@ function out(line: string): void {
 }
 
 export function exitCodeFor(code: ErrorCode): number {
-  if (code === 'usage' || code === 'config_invalid' || code === 'config_unreadable' || code === 'secret_unreadable') return EXIT.usage
+  if (code === 'usage' || code === 'config_invalid' || code === 'config_unreadable' || code === 'secret_unreadable')
+    return EXIT.usage
   if (code === 'state_locked' || code === 'state_corrupt' || code === 'state_write_failed') return EXIT.state
   if (code === 'login_required' || code === 'credential_rejected') return EXIT.login
   return EXIT.failure

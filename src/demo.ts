@@ -94,5 +94,8 @@ export async function checkDemo(demo: RunningDemo): Promise<{ ok: boolean; line:
   const res = await request(`${demo.proxy.url}/api/20210901/snapshots`)
   const body = await res.body.text()
   const ok = res.statusCode === 200
-  return { ok, line: `GET /api/20210901/snapshots through the proxy: ${res.statusCode} ${ok ? body.slice(0, 200) : ''}`.trim() }
+  return {
+    ok,
+    line: `GET /api/20210901/snapshots through the proxy: ${res.statusCode} ${ok ? body.slice(0, 200) : ''}`.trim(),
+  }
 }

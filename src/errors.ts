@@ -3,9 +3,20 @@
 /** Stable codes. The HTTP ones appear in `{ "error": code }` bodies; docs/errors.md lists them all. */
 export const ERROR_CODES = {
   // answered to HTTP callers
-  token_unavailable: { status: 503, summary: 'No valid access token right now; the identity provider is failing or unreachable. Retry after Retry-After.' },
-  login_required: { status: 503, summary: 'The refresh token was rejected (invalid_grant) or none is configured: log in again and restart.' },
-  credential_rejected: { status: 503, summary: 'The identity provider rejected the client or scope (invalid_client, unauthorized_client, invalid_scope): fix the configuration.' },
+  token_unavailable: {
+    status: 503,
+    summary:
+      'No valid access token right now; the identity provider is failing or unreachable. Retry after Retry-After.',
+  },
+  login_required: {
+    status: 503,
+    summary: 'The refresh token was rejected (invalid_grant) or none is configured: log in again and restart.',
+  },
+  credential_rejected: {
+    status: 503,
+    summary:
+      'The identity provider rejected the client or scope (invalid_client, unauthorized_client, invalid_scope): fix the configuration.',
+  },
   upstream_unreachable: { status: 502, summary: 'The upstream (OAC) could not be reached or closed the connection.' },
   upstream_timeout: { status: 504, summary: 'The upstream (OAC) did not answer in time.' },
   upstream_error: { status: 502, summary: 'The upstream answered something the proxy could not relay.' },
@@ -15,14 +26,20 @@ export const ERROR_CODES = {
   // command-line and start-up errors
   config_invalid: { status: 0, summary: 'The configuration has unknown keys, wrong types or missing values.' },
   config_unreadable: { status: 0, summary: 'The configuration file could not be read or parsed.' },
-  secret_unreadable: { status: 0, summary: 'A secret (client secret, refresh token) could not be read from its file or environment variable.' },
+  secret_unreadable: {
+    status: 0,
+    summary: 'A secret (client secret, refresh token) could not be read from its file or environment variable.',
+  },
   state_locked: { status: 0, summary: 'Another live process uses the same state file.' },
   state_corrupt: { status: 0, summary: 'The state file exists but is not valid JSON of the expected shape.' },
   state_write_failed: { status: 0, summary: 'The state file could not be written.' },
   idp_error: { status: 0, summary: 'The identity provider answered with an OAuth error.' },
   idp_unreachable: { status: 0, summary: 'The identity provider could not be reached or timed out.' },
   idp_bad_response: { status: 0, summary: 'The identity provider answered with a body that is not a token response.' },
-  no_refresh_token: { status: 0, summary: 'The identity provider returned no refresh token: the scope lacks offline_access.' },
+  no_refresh_token: {
+    status: 0,
+    summary: 'The identity provider returned no refresh token: the scope lacks offline_access.',
+  },
   usage: { status: 0, summary: 'Wrong command-line usage.' },
 } as const
 

@@ -50,7 +50,10 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
     const port = typeof address === 'object' && address ? address.port : config.listen.port
     const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host
     const url = `http://${host}:${port}`
-    deps.logger.info({ event: 'proxy.listening', url, upstream: config.oacUrl, stateFile: config.stateFile }, `proxy listening on ${url}`)
+    deps.logger.info(
+      { event: 'proxy.listening', url, upstream: config.oacUrl, stateFile: config.stateFile },
+      `proxy listening on ${url}`,
+    )
     const m = manager
     let closing: Promise<void> | undefined
     return {

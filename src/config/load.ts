@@ -222,7 +222,9 @@ function checkUrls(tree: Tree, where: (key: string) => string): string[] {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       problems.push(`${spec.path} must start with https:// (${where(spec.path)})`)
     } else if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
-      problems.push(`${spec.path} must use https:// (plain http is only allowed to loopback hosts) (${where(spec.path)})`)
+      problems.push(
+        `${spec.path} must use https:// (plain http is only allowed to loopback hosts) (${where(spec.path)})`,
+      )
     } else if (url.search || url.hash || url.username || url.password) {
       problems.push(`${spec.path} must not contain a query, fragment or credentials (${where(spec.path)})`)
     }

@@ -37,32 +37,177 @@ export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 export const OPTIONS: readonly OptionSpec[] = [
-  { path: 'oacUrl', type: 'url', required: true, flag: 'oac-url', description: 'Base URL of the OAC instance, e.g. https://myoac-tenancy-fr.analytics.ocp.oraclecloud.com. Requests to the proxy are forwarded here.' },
-  { path: 'idcsUrl', type: 'url', required: true, flag: 'idcs-url', description: 'Base URL of the IDCS / OCI IAM identity domain, e.g. https://idcs-0123abcd.identity.oraclecloud.com.' },
-  { path: 'clientId', type: 'string', required: true, flag: 'client-id', description: 'Client ID of the confidential (or public) application registered in the identity domain.' },
-  { path: 'clientSecret', type: 'secret', description: 'Client secret of the application. Omit for a public client. Give it as {env: NAME} or {file: PATH} rather than inline.' },
-  { path: 'scope', type: 'string', required: true, flag: 'scope', description: "OAC scope: the OAC app's primary audience followed by urn:opc:resource:consumer::all, then offline_access." },
-  { path: 'refreshToken', type: 'secret', description: 'Bootstrap refresh token, used only when the state file holds none. A file may be an OAC profile tokens.json.' },
-  { path: 'stateFile', type: 'string', default: DEFAULT_STATE_FILE, flag: 'state-file', description: 'Where the newest refresh token is kept (mode 0600). Relative paths are relative to the config file.' },
-  { path: 'listen.host', type: 'string', default: DEFAULT_HOST, flag: 'host', description: 'Address to listen on. Keep it on loopback: the port acts with your OAC rights.' },
-  { path: 'listen.port', type: 'integer', default: DEFAULT_PORT, minimum: 0, maximum: 65535, flag: 'port', description: 'TCP port to listen on (0 picks a free one).' },
-  { path: 'token.refreshAheadRatio', type: 'number', default: DEFAULT_REFRESH_AHEAD_RATIO, minimum: 0.05, maximum: 0.95, description: "Share of the access token's lifetime after which it is refreshed (0.5: a 100 s token is renewed after about 50 s)." },
-  { path: 'token.refreshJitterRatio', type: 'number', default: DEFAULT_REFRESH_JITTER_RATIO, minimum: 0, maximum: 0.5, description: 'Random share of the lifetime by which each refresh is brought forward, so replicas do not refresh in step.' },
-  { path: 'token.minLeadSeconds', type: 'number', default: DEFAULT_MIN_LEAD_SECONDS, minimum: 0, description: 'Refresh at least this long before expiry, when the lifetime allows (leaves time for retries).' },
-  { path: 'token.expirySafetySeconds', type: 'number', default: DEFAULT_EXPIRY_SAFETY_SECONDS, minimum: 0, description: 'A token with less time left than this (at most a tenth of its lifetime) is never forwarded.' },
-  { path: 'token.backoffInitialSeconds', type: 'number', default: DEFAULT_BACKOFF_INITIAL_SECONDS, minimum: 0.01, description: 'First retry delay after a failed refresh; doubles each time, with jitter.' },
-  { path: 'token.backoffMaxSeconds', type: 'number', default: DEFAULT_BACKOFF_MAX_SECONDS, minimum: 0.01, description: 'Longest retry delay after failed refreshes.' },
-  { path: 'token.idpTimeoutSeconds', type: 'number', default: DEFAULT_IDP_TIMEOUT_SECONDS, minimum: 0.1, description: 'Timeout of one call to the token endpoint.' },
-  { path: 'token.clockJumpSeconds', type: 'number', default: DEFAULT_CLOCK_JUMP_SECONDS, minimum: 0.1, description: 'A wall-clock jump larger than this (suspend/resume) triggers an immediate refresh.' },
-  { path: 'proxy.replayBodyLimitBytes', type: 'integer', default: DEFAULT_REPLAY_BODY_LIMIT_BYTES, minimum: 0, description: 'Request bodies up to this size are buffered so a request can be replayed once after an upstream 401; larger bodies stream and are not replayed.' },
-  { path: 'proxy.connectTimeoutSeconds', type: 'number', default: DEFAULT_CONNECT_TIMEOUT_SECONDS, minimum: 0.1, description: 'Timeout for opening a connection to the upstream (answered 504 upstream_timeout).' },
-  { path: 'proxy.upstreamTimeoutSeconds', type: 'number', default: DEFAULT_UPSTREAM_TIMEOUT_SECONDS, minimum: 0.1, description: 'Longest wait for upstream response headers, and longest pause inside a response body.' },
-  { path: 'proxy.connections', type: 'integer', default: DEFAULT_UPSTREAM_CONNECTIONS, minimum: 1, description: 'Most connections kept open to the upstream.' },
-  { path: 'proxy.shutdownGraceSeconds', type: 'number', default: DEFAULT_SHUTDOWN_GRACE_SECONDS, minimum: 0, description: 'On SIGTERM/SIGINT, how long in-flight requests may finish.' },
+  {
+    path: 'oacUrl',
+    type: 'url',
+    required: true,
+    flag: 'oac-url',
+    description:
+      'Base URL of the OAC instance, e.g. https://myoac-tenancy-fr.analytics.ocp.oraclecloud.com. Requests to the proxy are forwarded here.',
+  },
+  {
+    path: 'idcsUrl',
+    type: 'url',
+    required: true,
+    flag: 'idcs-url',
+    description: 'Base URL of the IDCS / OCI IAM identity domain, e.g. https://idcs-0123abcd.identity.oraclecloud.com.',
+  },
+  {
+    path: 'clientId',
+    type: 'string',
+    required: true,
+    flag: 'client-id',
+    description: 'Client ID of the confidential (or public) application registered in the identity domain.',
+  },
+  {
+    path: 'clientSecret',
+    type: 'secret',
+    description:
+      'Client secret of the application. Omit for a public client. Give it as {env: NAME} or {file: PATH} rather than inline.',
+  },
+  {
+    path: 'scope',
+    type: 'string',
+    required: true,
+    flag: 'scope',
+    description:
+      "OAC scope: the OAC app's primary audience followed by urn:opc:resource:consumer::all, then offline_access.",
+  },
+  {
+    path: 'refreshToken',
+    type: 'secret',
+    description:
+      'Bootstrap refresh token, used only when the state file holds none. A file may be an OAC profile tokens.json.',
+  },
+  {
+    path: 'stateFile',
+    type: 'string',
+    default: DEFAULT_STATE_FILE,
+    flag: 'state-file',
+    description: 'Where the newest refresh token is kept (mode 0600). Relative paths are relative to the config file.',
+  },
+  {
+    path: 'listen.host',
+    type: 'string',
+    default: DEFAULT_HOST,
+    flag: 'host',
+    description: 'Address to listen on. Keep it on loopback: the port acts with your OAC rights.',
+  },
+  {
+    path: 'listen.port',
+    type: 'integer',
+    default: DEFAULT_PORT,
+    minimum: 0,
+    maximum: 65535,
+    flag: 'port',
+    description: 'TCP port to listen on (0 picks a free one).',
+  },
+  {
+    path: 'token.refreshAheadRatio',
+    type: 'number',
+    default: DEFAULT_REFRESH_AHEAD_RATIO,
+    minimum: 0.05,
+    maximum: 0.95,
+    description:
+      "Share of the access token's lifetime after which it is refreshed (0.5: a 100 s token is renewed after about 50 s).",
+  },
+  {
+    path: 'token.refreshJitterRatio',
+    type: 'number',
+    default: DEFAULT_REFRESH_JITTER_RATIO,
+    minimum: 0,
+    maximum: 0.5,
+    description:
+      'Random share of the lifetime by which each refresh is brought forward, so replicas do not refresh in step.',
+  },
+  {
+    path: 'token.minLeadSeconds',
+    type: 'number',
+    default: DEFAULT_MIN_LEAD_SECONDS,
+    minimum: 0,
+    description: 'Refresh at least this long before expiry, when the lifetime allows (leaves time for retries).',
+  },
+  {
+    path: 'token.expirySafetySeconds',
+    type: 'number',
+    default: DEFAULT_EXPIRY_SAFETY_SECONDS,
+    minimum: 0,
+    description: 'A token with less time left than this (at most a tenth of its lifetime) is never forwarded.',
+  },
+  {
+    path: 'token.backoffInitialSeconds',
+    type: 'number',
+    default: DEFAULT_BACKOFF_INITIAL_SECONDS,
+    minimum: 0.01,
+    description: 'First retry delay after a failed refresh; doubles each time, with jitter.',
+  },
+  {
+    path: 'token.backoffMaxSeconds',
+    type: 'number',
+    default: DEFAULT_BACKOFF_MAX_SECONDS,
+    minimum: 0.01,
+    description: 'Longest retry delay after failed refreshes.',
+  },
+  {
+    path: 'token.idpTimeoutSeconds',
+    type: 'number',
+    default: DEFAULT_IDP_TIMEOUT_SECONDS,
+    minimum: 0.1,
+    description: 'Timeout of one call to the token endpoint.',
+  },
+  {
+    path: 'token.clockJumpSeconds',
+    type: 'number',
+    default: DEFAULT_CLOCK_JUMP_SECONDS,
+    minimum: 0.1,
+    description: 'A wall-clock jump larger than this (suspend/resume) triggers an immediate refresh.',
+  },
+  {
+    path: 'proxy.replayBodyLimitBytes',
+    type: 'integer',
+    default: DEFAULT_REPLAY_BODY_LIMIT_BYTES,
+    minimum: 0,
+    description:
+      'Request bodies up to this size are buffered so a request can be replayed once after an upstream 401; larger bodies stream and are not replayed.',
+  },
+  {
+    path: 'proxy.connectTimeoutSeconds',
+    type: 'number',
+    default: DEFAULT_CONNECT_TIMEOUT_SECONDS,
+    minimum: 0.1,
+    description: 'Timeout for opening a connection to the upstream (answered 504 upstream_timeout).',
+  },
+  {
+    path: 'proxy.upstreamTimeoutSeconds',
+    type: 'number',
+    default: DEFAULT_UPSTREAM_TIMEOUT_SECONDS,
+    minimum: 0.1,
+    description: 'Longest wait for upstream response headers, and longest pause inside a response body.',
+  },
+  {
+    path: 'proxy.connections',
+    type: 'integer',
+    default: DEFAULT_UPSTREAM_CONNECTIONS,
+    minimum: 1,
+    description: 'Most connections kept open to the upstream.',
+  },
+  {
+    path: 'proxy.shutdownGraceSeconds',
+    type: 'number',
+    default: DEFAULT_SHUTDOWN_GRACE_SECONDS,
+    minimum: 0,
+    description: 'On SIGTERM/SIGINT, how long in-flight requests may finish.',
+  },
   { path: 'log.level', type: 'enum', enum: LOG_LEVELS, default: 'info', flag: 'log-level', description: 'Log level.' },
 ]
 
 /** OAC_PROXY_LISTEN_PORT for listen.port. Secrets also accept a _FILE variant. */
 export function envName(path: string): string {
-  return ENV_PREFIX + path.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()
+  return (
+    ENV_PREFIX +
+    path
+      .replace(/\./g, '_')
+      .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+      .toUpperCase()
+  )
 }

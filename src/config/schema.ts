@@ -103,7 +103,10 @@ function describe(err: ErrorObject): SchemaProblem | undefined {
       }
     case 'minimum':
     case 'maximum':
-      return { key: base, problem: `must be ${err.keyword === 'minimum' ? '>=' : '<='} ${(err.params as { limit: number }).limit}` }
+      return {
+        key: base,
+        problem: `must be ${err.keyword === 'minimum' ? '>=' : '<='} ${(err.params as { limit: number }).limit}`,
+      }
     case 'minLength':
       return { key: base, problem: 'must not be empty' }
     case 'oneOf':

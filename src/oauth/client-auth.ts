@@ -11,11 +11,7 @@ function formEncode(value: string): string {
   return encodeURIComponent(value).replace(/%20/g, '+')
 }
 
-export function applyClientAuth(
-  auth: ClientAuth,
-  headers: Record<string, string>,
-  params: URLSearchParams,
-): void {
+export function applyClientAuth(auth: ClientAuth, headers: Record<string, string>, params: URLSearchParams): void {
   switch (auth.method) {
     case 'client_secret_basic': {
       const raw = `${formEncode(auth.clientId)}:${formEncode(auth.clientSecret.reveal())}`

@@ -59,10 +59,14 @@ export async function requestToken(endpoint: TokenEndpoint, grantParams: Record<
   }
   if (res.statusCode === 429) throw new OAuthError('rate_limited', 429, 'too many token requests', opts)
   if (res.statusCode >= 500) throw new OAuthError('server_error', res.statusCode, undefined, opts)
-  throw new ProxyError('idp_bad_response', `identity provider at ${host} answered ${res.statusCode} without an OAuth error body`, {
-    ...opts,
-    hint: `Check that idcsUrl points at the identity domain (the token endpoint is ${TOKEN_PATH}).`,
-  })
+  throw new ProxyError(
+    'idp_bad_response',
+    `identity provider at ${host} answered ${res.statusCode} without an OAuth error body`,
+    {
+      ...opts,
+      hint: `Check that idcsUrl points at the identity domain (the token endpoint is ${TOKEN_PATH}).`,
+    },
+  )
 }
 
 async function readLimited(res: Dispatcher.ResponseData): Promise<string> {

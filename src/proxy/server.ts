@@ -1,7 +1,13 @@
 // Assembles the Fastify server: admin routes, then every other path proxied to OAC with a fresh token.
 import { Readable } from 'node:stream'
 import Fastify, {
-  LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify'
 import { fastifyHttpProxy } from '@fastify/http-proxy'
 import { Agent, type Dispatcher } from 'undici'
 import type { ProxyConfig } from '../config/types.js'
@@ -148,7 +154,12 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
     },
   })
 
-  function replay(request: FastifyRequest, reply: FastifyReply, res: { stream: Readable }, state: ProxyRequestState): void {
+  function replay(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    res: { stream: Readable },
+    state: ProxyRequestState,
+  ): void {
     state.replayed = true
     counters.replays++
     res.stream.resume()
@@ -158,7 +169,10 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
       (token) => {
         state.token = token.value
         if (state.bufferedBody) request.body = Readable.from([state.bufferedBody])
-        request.log.info({ event: 'upstream.replayed_after_401', fresh: token.value !== rejected }, 'upstream answered 401; replayed once with a refreshed token')
+        request.log.info(
+          { event: 'upstream.replayed_after_401', fresh: token.value !== rejected },
+          'upstream answered 401; replayed once with a refreshed token',
+        )
         reply.from(state.dest, state.fromOptions as never)
       },
       (err: unknown) => {

@@ -7,8 +7,7 @@ export interface RegisteredClients {
   publicClientId: string
 }
 
-export type ClientAuthResult =
-  { kind: 'basic' | 'post' | 'none'; clientId: string } | { kind: 'invalid' }
+export type ClientAuthResult = { kind: 'basic' | 'post' | 'none'; clientId: string } | { kind: 'invalid' }
 
 /** application/x-www-form-urlencoded decoding of one value (RFC 6749 section 2.3.1). */
 function formDecode(value: string): string | undefined {
@@ -48,17 +47,11 @@ export function authenticateClient(
     const basic = parseBasic(authorization)
     if (!basic || bodySecret !== null) return { kind: 'invalid' }
     if (bodyId !== null && bodyId !== basic.id) return { kind: 'invalid' }
-    return secretMatches(clients, basic.id, basic.secret)
-      ? { kind: 'basic', clientId: basic.id }
-      : { kind: 'invalid' }
+    return secretMatches(clients, basic.id, basic.secret) ? { kind: 'basic', clientId: basic.id } : { kind: 'invalid' }
   }
   if (bodyId === null) return { kind: 'invalid' }
   if (bodySecret !== null) {
-    return secretMatches(clients, bodyId, bodySecret)
-      ? { kind: 'post', clientId: bodyId }
-      : { kind: 'invalid' }
+    return secretMatches(clients, bodyId, bodySecret) ? { kind: 'post', clientId: bodyId } : { kind: 'invalid' }
   }
-  return bodyId === clients.publicClientId
-    ? { kind: 'none', clientId: bodyId }
-    : { kind: 'invalid' }
+  return bodyId === clients.publicClientId ? { kind: 'none', clientId: bodyId } : { kind: 'invalid' }
 }

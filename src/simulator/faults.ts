@@ -95,11 +95,7 @@ function rateLimitBody(server: ServerKind, retryAfterS: number): unknown {
 }
 
 /** Apply `fault` to the request in `ctx` (the call is already recorded). */
-export async function applyFault(
-  ctx: RequestContext,
-  server: ServerKind,
-  fault: Fault,
-): Promise<FaultOutcome> {
+export async function applyFault(ctx: RequestContext, server: ServerKind, fault: Fault): Promise<FaultOutcome> {
   ctx.call.fault = fault.kind
   switch (fault.kind) {
     case 'latency':

@@ -20,9 +20,7 @@ export class BodyTooLargeError extends Error {
   }
 }
 
-export function sanitizeHeaders(
-  headers: IncomingMessage['headers'],
-): Record<string, string | string[] | undefined> {
+export function sanitizeHeaders(headers: IncomingMessage['headers']): Record<string, string | string[] | undefined> {
   const copy: Record<string, string | string[] | undefined> = { ...headers }
   if (copy.authorization !== undefined) copy.authorization = '[present]'
   return copy
@@ -52,11 +50,7 @@ export function createContext(
 }
 
 /** Write the status line and headers, recording the status in the call. */
-export function startResponse(
-  ctx: RequestContext,
-  status: number,
-  headers: Record<string, string | number>,
-): boolean {
+export function startResponse(ctx: RequestContext, status: number, headers: Record<string, string | number>): boolean {
   if (ctx.res.headersSent || ctx.res.destroyed) return false
   ctx.call.status = status
   ctx.res.writeHead(status, headers)
@@ -108,10 +102,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 /** Consume a body of any size without keeping it, passing each chunk to `onChunk`. */
-export function consumeBody(
-  req: IncomingMessage,
-  onChunk: (chunk: Buffer) => void = () => {},
-): Promise<number> {
+export function consumeBody(req: IncomingMessage, onChunk: (chunk: Buffer) => void = () => {}): Promise<number> {
   return new Promise((resolve, reject) => {
     let size = 0
     req.on('data', (chunk: Buffer) => {

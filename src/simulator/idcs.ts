@@ -99,12 +99,7 @@ async function handleToken(ctx: RequestContext, deps: IdcsDeps, forceInvalidGran
   const contentType = ctx.req.headers['content-type'] ?? ''
   if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(contentType)) {
     ctx.req.resume()
-    oauthError(
-      ctx,
-      400,
-      'invalid_request',
-      'Content-Type must be application/x-www-form-urlencoded.',
-    )
+    oauthError(ctx, 400, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded.')
     return
   }
   let body: Buffer
@@ -124,19 +119,14 @@ async function handleToken(ctx: RequestContext, deps: IdcsDeps, forceInvalidGran
   if (forceInvalidGrant) {
     const presented = form.get('refresh_token')
     if (presented) {
-      ctx.call.refreshTokenState = deps.refreshTokens.inspect(
-        presented,
-        deps.state.clock.now(),
-      ).state
+      ctx.call.refreshTokenState = deps.refreshTokens.inspect(presented, deps.state.clock.now()).state
     }
     invalidGrant(ctx)
     return
   }
   if (client.kind === 'invalid') {
     const challenge: Record<string, string> =
-      ctx.req.headers.authorization !== undefined
-        ? { 'www-authenticate': 'Basic realm="IDCS"' }
-        : {}
+      ctx.req.headers.authorization !== undefined ? { 'www-authenticate': 'Basic realm="IDCS"' } : {}
     oauthError(ctx, 401, 'invalid_client', 'Client authentication failed.', challenge)
     return
   }
@@ -160,9 +150,7 @@ function notFound(ctx: RequestContext): void {
   })
 }
 
-export function createIdcsHandler(
-  deps: IdcsDeps,
-): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export function createIdcsHandler(deps: IdcsDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const ctx = createContext('idcs', req, res, deps.state)
     const path = ctx.url.pathname

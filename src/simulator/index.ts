@@ -42,8 +42,7 @@ export type {
 } from './types.js'
 
 function checkLifetime(name: string, seconds: number): number {
-  if (!Number.isInteger(seconds) || seconds < 1)
-    throw new RangeError(`${name} must be an integer >= 1`)
+  if (!Number.isInteger(seconds) || seconds < 1) throw new RangeError(`${name} must be an integer >= 1`)
   return seconds
 }
 

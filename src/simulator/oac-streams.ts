@@ -23,8 +23,7 @@ export function streamDownload(ctx: RequestContext, bytes: number, contentType: 
       if (res.destroyed) return
       const size = Math.min(remaining, DOWNLOAD_PATTERN.length)
       remaining -= size
-      const chunk =
-        size === DOWNLOAD_PATTERN.length ? DOWNLOAD_PATTERN : DOWNLOAD_PATTERN.subarray(0, size)
+      const chunk = size === DOWNLOAD_PATTERN.length ? DOWNLOAD_PATTERN : DOWNLOAD_PATTERN.subarray(0, size)
       if (!res.write(chunk)) {
         res.once('drain', pump)
         return

@@ -12,14 +12,7 @@ import {
 } from './constants.js'
 import { applyFault } from './faults.js'
 import type { SimFaultQueue } from './faults.js'
-import {
-  BodyTooLargeError,
-  consumeBody,
-  createContext,
-  readBody,
-  sendJson,
-  startResponse,
-} from './http-util.js'
+import { BodyTooLargeError, consumeBody, createContext, readBody, sendJson, startResponse } from './http-util.js'
 import type { RequestContext } from './http-util.js'
 import type { SigningKeys } from './keys.js'
 import { authenticateOac } from './oac-auth.js'
@@ -206,11 +199,7 @@ function redirectToLogin(ctx: RequestContext, deps: OacDeps): void {
   if (startResponse(ctx, 302, { location: target.toString(), 'content-length': 0 })) ctx.res.end()
 }
 
-async function handleApi(
-  ctx: RequestContext,
-  deps: OacDeps,
-  table: Array<[string, string, Route]>,
-) {
+async function handleApi(ctx: RequestContext, deps: OacDeps, table: Array<[string, string, Route]>) {
   const token = await authenticateOac(ctx, deps.keys, deps.audience)
   if (!token) return
   const rest = ctx.url.pathname.slice(API_PREFIX.length)
@@ -235,9 +224,7 @@ async function handleApi(
   else error(ctx, 404, 'NotFound', 'Resource not found.')
 }
 
-export function createOacHandler(
-  deps: OacDeps,
-): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export function createOacHandler(deps: OacDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const table = routes(deps)
   return async (req, res) => {
     const ctx = createContext('oac', req, res, deps.state)

@@ -7,7 +7,7 @@ import { OAuthError, ProxyError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Grant, TokenSet } from '../oauth/types.js'
 import type { Secret } from '../secret.js'
-import { backoffMs, isUsable, refreshAtMono, remainingMs, type AccessToken } from './schedule.js'
+import { backoffMs, isUsable, refreshAtMono, remainingMs, safetyMarginMs, type AccessToken } from './schedule.js'
 import type { CredentialState, TokenStore } from './store.js'
 
 export type { AccessToken }
@@ -116,12 +116,18 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
       this.#refreshTokenObtainedAtMs = saved.refreshTokenObtainedAtMs
       this.#subject = saved.subject
       if (this.#bootstrap && this.#bootstrap.reveal() !== saved.refreshToken) {
-        this.#log.info({ event: 'token.bootstrap_deferred' }, 'state file has a newer refresh token; the configured one is kept as a fallback')
+        this.#log.info(
+          { event: 'token.bootstrap_deferred' },
+          'state file has a newer refresh token; the configured one is kept as a fallback',
+        )
       } else this.#bootstrapTried = true
     } else if (this.#bootstrap) {
       this.#refreshToken = this.#bootstrap.reveal()
       this.#bootstrapTried = true
-      this.#log.info({ event: 'token.bootstrap_used', source: this.#bootstrap.source }, 'using the configured refresh token')
+      this.#log.info(
+        { event: 'token.bootstrap_used', source: this.#bootstrap.source },
+        'using the configured refresh token',
+      )
     }
     this.#lastWall = this.#clock.now()
     this.#lastMono = this.#clock.monotonic()
@@ -243,7 +249,10 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
       this.#bootstrapTried = true
       await this.#persist().catch((err: unknown) => this.#onPersistFailure(err))
     } else if (this.#grant.needsRefreshToken && !set.refreshToken) {
-      this.#log.warn({ event: 'token.refresh_token_not_rotated' }, 'the identity provider returned no new refresh token; keeping the current one')
+      this.#log.warn(
+        { event: 'token.refresh_token_not_rotated' },
+        'the identity provider returned no new refresh token; keeping the current one',
+      )
     }
     if (seq < this.#appliedSeq) {
       this.#log.debug({ event: 'token.late_response_ignored', seq }, 'a newer token is already held')
@@ -271,7 +280,14 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     const durationMs = Math.round(this.#clock.monotonic() - startedMono)
     this.#schedule(token)
     this.#log.info(
-      { event: 'token.refreshed', reason, grant: this.#grant.name, expiresInS: set.expiresInS, durationMs, rotated: Boolean(set.refreshToken) },
+      {
+        event: 'token.refreshed',
+        reason,
+        grant: this.#grant.name,
+        expiresInS: set.expiresInS,
+        durationMs,
+        rotated: Boolean(set.refreshToken),
+      },
       'access token refreshed',
     )
     this.emit('refreshed', { credential: this.name, reason, durationMs, token })
@@ -283,12 +299,23 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     this.#failures++
     this.#consecutiveFailures++
     const error = toProxyError(err)
-    this.#lastError = { code: err instanceof OAuthError ? err.oauthError : error.code, message: error.message, atMs: this.#clock.now() }
+    this.#lastError = {
+      code: err instanceof OAuthError ? err.oauthError : error.code,
+      message: error.message,
+      atMs: this.#clock.now(),
+    }
 
-    if (err instanceof OAuthError && err.oauthError === 'invalid_grant' && this.#canFallBackToBootstrap(usedRefreshToken)) {
+    if (
+      err instanceof OAuthError &&
+      err.oauthError === 'invalid_grant' &&
+      this.#canFallBackToBootstrap(usedRefreshToken)
+    ) {
       this.#bootstrapTried = true
       this.#refreshToken = this.#bootstrap?.reveal()
-      this.#log.warn({ event: 'token.bootstrap_fallback' }, 'stored refresh token was rejected; trying the configured one')
+      this.#log.warn(
+        { event: 'token.bootstrap_fallback' },
+        'stored refresh token was rejected; trying the configured one',
+      )
       this.#nextAttemptAtMono = 0
       this.#timer = this.#clock.setTimeout(() => this.#refresh('bootstrap_fallback').catch(() => {}), 0)
       throw this.#unavailable(1)
@@ -306,14 +333,28 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     }
 
     const retryAfterS = error.retryAfterS
-    const delay = backoffMs(this.#consecutiveFailures, this.#settings, this.#random, retryAfterS)
+    let delay = backoffMs(this.#consecutiveFailures, this.#settings, this.#random, retryAfterS)
+    const held = this.#current
+    if (held && retryAfterS === undefined) {
+      // while a token is still usable, retry at least twice before it runs out
+      const usableMs =
+        remainingMs(held, this.#clock.now(), this.#clock.monotonic()) - safetyMarginMs(held, this.#settings)
+      if (usableMs > 0) delay = Math.min(delay, Math.max(this.#settings.backoffInitialMs, usableMs / 2))
+    }
     this.#nextAttemptAtMono = this.#clock.monotonic() + delay
     this.#health = this.#current && this.peek() ? 'valid' : 'failing'
     this.#clearTimer()
     this.#nextRefreshAtMono = this.#nextAttemptAtMono
     this.#timer = this.#clock.setTimeout(() => this.#refresh('retry').catch(() => {}), delay)
     this.#log.warn(
-      { event: 'token.refresh_failed', reason, attempt: this.#consecutiveFailures, retryInMs: Math.round(delay), durationMs, err: error },
+      {
+        event: 'token.refresh_failed',
+        reason,
+        attempt: this.#consecutiveFailures,
+        retryInMs: Math.round(delay),
+        durationMs,
+        err: error,
+      },
       'access token refresh failed; will retry',
     )
     this.emit('refresh_failed', { credential: this.name, reason, durationMs, error })
@@ -413,10 +454,14 @@ function toProxyError(err: unknown): ProxyError {
 function terminalError(err: unknown): ProxyError | undefined {
   if (err instanceof OAuthError && err.isTerminal) {
     if (err.oauthError === 'invalid_grant') {
-      return new ProxyError('login_required', 'the refresh token was rejected (invalid_grant): it expired, was revoked or was already used', {
-        cause: err,
-        hint: 'Log in again: put a fresh refresh token in the state file via refreshToken (e.g. a new tokens.json from the OAC profile page) and restart.',
-      })
+      return new ProxyError(
+        'login_required',
+        'the refresh token was rejected (invalid_grant): it expired, was revoked or was already used',
+        {
+          cause: err,
+          hint: 'Log in again: put a fresh refresh token in the state file via refreshToken (e.g. a new tokens.json from the OAC profile page) and restart.',
+        },
+      )
     }
     return new ProxyError('credential_rejected', `the identity provider rejected the credential (${err.oauthError})`, {
       cause: err,

@@ -37,12 +37,18 @@ export function isUsable(token: AccessToken, nowMs: number, nowMono: number, set
 export function refreshAtMono(token: AccessToken, settings: TokenSettings, random: () => number): number {
   const life = token.lifetimeMs
   const lead = Math.min(settings.minLeadMs, life * (1 - settings.refreshAheadRatio))
-  const planned = token.obtainedAtMono + life * settings.refreshAheadRatio - random() * settings.refreshJitterRatio * life
+  const planned =
+    token.obtainedAtMono + life * settings.refreshAheadRatio - random() * settings.refreshJitterRatio * life
   return Math.min(planned, token.expiresAtMono - lead)
 }
 
 /** Exponential backoff with jitter (between half and all of the step), never shorter than Retry-After. */
-export function backoffMs(failures: number, settings: TokenSettings, random: () => number, retryAfterS?: number): number {
+export function backoffMs(
+  failures: number,
+  settings: TokenSettings,
+  random: () => number,
+  retryAfterS?: number,
+): number {
   const step = Math.min(settings.backoffMaxMs, settings.backoffInitialMs * 2 ** Math.max(0, failures - 1))
   const jittered = step / 2 + (random() * step) / 2
   return Math.max(jittered, (retryAfterS ?? 0) * 1000)

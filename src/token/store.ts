@@ -188,9 +188,13 @@ function readState(path: string): StateFile {
   }
   const d = data as Partial<StateFile>
   if (!d || d.version !== STATE_FILE_VERSION || typeof d.credentials !== 'object' || d.credentials === null) {
-    throw new ProxyError('state_corrupt', `state file ${path} does not have the expected shape (version ${STATE_FILE_VERSION})`, {
-      hint: 'Move it aside and log in again (or give refreshToken).',
-    })
+    throw new ProxyError(
+      'state_corrupt',
+      `state file ${path} does not have the expected shape (version ${STATE_FILE_VERSION})`,
+      {
+        hint: 'Move it aside and log in again (or give refreshToken).',
+      },
+    )
   }
   return { version: STATE_FILE_VERSION, credentials: d.credentials }
 }

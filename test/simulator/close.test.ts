@@ -3,7 +3,7 @@
 import t from 'tap'
 import { request } from 'undici'
 import { startSimulator } from '../../src/simulator/index.js'
-import { accessToken, refresh } from './helpers.js'
+import { accessToken, refresh } from './fixtures/sim-client.js'
 
 t.test('close() with hanging and delayed requests finishes fast', async (t) => {
   const sim = await startSimulator()

@@ -3,7 +3,7 @@
 import t from 'tap'
 import { request } from 'undici'
 import { startSimulator } from '../../src/simulator/index.js'
-import { accessToken, oacCall, refresh } from './helpers.js'
+import { accessToken, oacCall, refresh } from './fixtures/sim-client.js'
 
 t.test('latency, status, rate_limit and malformed on IDCS', async (t) => {
   const sim = await startSimulator()

@@ -3,7 +3,7 @@
 import t from 'tap'
 import { request } from 'undici'
 import { startSimulator } from '../../src/simulator/index.js'
-import { basicAuth, tokenCall } from './helpers.js'
+import { basicAuth, tokenCall } from './fixtures/sim-client.js'
 
 t.test('client authentication', async (t) => {
   // A secret with characters that RFC 6749 form-encoding changes before base64.
@@ -36,7 +36,7 @@ t.test('client authentication', async (t) => {
   })
   t.equal(pub.status, 200, 'public client with client_id only accepted')
 
-  const invalid = [
+  const invalid: Array<{ authorization?: string; form?: Record<string, string> }> = [
     { authorization: basicAuth(sim.clientId, 'wrong') },
     { authorization: basicAuth('nobody', sim.clientSecret) },
     { authorization: 'Basic !!!' },

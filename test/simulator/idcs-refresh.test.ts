@@ -3,7 +3,7 @@
 import t from 'tap'
 import { FakeClock } from '../../src/clock.js'
 import { SIM_AUDIENCE, startSimulator } from '../../src/simulator/index.js'
-import { basicAuth, refresh, tokenCall } from './helpers.js'
+import { basicAuth, refresh, tokenCall } from './fixtures/sim-client.js'
 
 const INVALID_GRANT = { error: 'invalid_grant', error_description: 'Invalid refresh token.' }
 
@@ -85,33 +85,30 @@ t.test('unknown, expired and other-client refresh tokens', async (t) => {
   t.equal(next.status, 200, 'the rotated token has a fresh lifetime')
 })
 
-t.test(
-  'scope: subset allowed, widening rejected, no refresh token without offline_access',
-  async (t) => {
-    const sim = await startSimulator()
-    t.teardown(() => sim.close())
+t.test('scope: subset allowed, widening rejected, no refresh token without offline_access', async (t) => {
+  const sim = await startSimulator()
+  t.teardown(() => sim.close())
 
-    const narrow = await refresh(sim, sim.issueRefreshToken(), {
-      scope: SIM_AUDIENCE + 'urn:opc:resource:consumer::all',
-    })
-    t.equal(narrow.status, 200)
-    t.type(narrow.json().refresh_token, 'string', 'original scope had offline_access')
+  const narrow = await refresh(sim, sim.issueRefreshToken(), {
+    scope: SIM_AUDIENCE + 'urn:opc:resource:consumer::all',
+  })
+  t.equal(narrow.status, 200)
+  t.type(narrow.json().refresh_token, 'string', 'original scope had offline_access')
 
-    const wide = await refresh(sim, sim.issueRefreshToken(), { scope: sim.scope + ' extra:scope' })
-    t.equal(wide.status, 400)
-    t.equal(wide.json().error, 'invalid_scope')
+  const wide = await refresh(sim, sim.issueRefreshToken(), { scope: sim.scope + ' extra:scope' })
+  t.equal(wide.status, 400)
+  t.equal(wide.json().error, 'invalid_scope')
 
-    const onlineRt = sim.issueRefreshToken({
-      scope: SIM_AUDIENCE + 'urn:opc:resource:consumer::all',
-    })
-    const online = await refresh(sim, onlineRt)
-    t.equal(online.status, 200)
-    t.notOk('refresh_token' in online.json(), 'no refresh token without offline_access')
-    t.type(online.json().access_token, 'string')
-    const again = await refresh(sim, onlineRt)
-    t.equal(again.status, 200, 'not rotated, so the same token keeps working')
-  },
-)
+  const onlineRt = sim.issueRefreshToken({
+    scope: SIM_AUDIENCE + 'urn:opc:resource:consumer::all',
+  })
+  const online = await refresh(sim, onlineRt)
+  t.equal(online.status, 200)
+  t.notOk('refresh_token' in online.json(), 'no refresh token without offline_access')
+  t.type(online.json().access_token, 'string')
+  const again = await refresh(sim, onlineRt)
+  t.equal(again.status, 200, 'not rotated, so the same token keeps working')
+})
 
 t.test('post and public clients rotate too', async (t) => {
   const sim = await startSimulator()

@@ -5,7 +5,7 @@ import { decodeJwt } from 'jose'
 import { request } from 'undici'
 import { FakeClock } from '../../src/clock.js'
 import { startSimulator } from '../../src/simulator/index.js'
-import { accessToken, oacCall } from './helpers.js'
+import { accessToken, oacCall } from './fixtures/sim-client.js'
 
 const CHALLENGE = 'Bearer error="invalid_token"'
 

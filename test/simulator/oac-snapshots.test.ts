@@ -3,7 +3,7 @@
 import t from 'tap'
 import { FakeClock } from '../../src/clock.js'
 import { startSimulator } from '../../src/simulator/index.js'
-import { accessToken, oacCall } from './helpers.js'
+import { accessToken, oacCall } from './fixtures/sim-client.js'
 
 t.test('snapshot create and delete through work requests', async (t) => {
   const clock = new FakeClock()
@@ -22,8 +22,7 @@ t.test('snapshot create and delete through work requests', async (t) => {
   const wrId = created.json().workRequestId as string
   t.equal(created.headers['oa-work-request-id'], wrId)
 
-  const wr = async () =>
-    (await oacCall(sim, `/api/20210901/workRequests/${wrId}`, { token })).json()
+  const wr = async () => (await oacCall(sim, `/api/20210901/workRequests/${wrId}`, { token })).json()
   t.match(await wr(), { id: wrId, operationType: 'CREATE_SNAPSHOT', status: 'ACCEPTED' })
   t.notOk('timeStarted' in (await wr()))
   t.same((await oacCall(sim, '/api/20210901/snapshots', { token })).json(), { items: [] })

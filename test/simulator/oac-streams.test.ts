@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { request } from 'undici'
 import { DOWNLOAD_PATTERN, startSimulator } from '../../src/simulator/index.js'
-import { accessToken, oacCall } from './helpers.js'
+import { accessToken, oacCall } from './fixtures/sim-client.js'
 
 const TEN_MB = 10 * 1000 * 1000 + 123
 
@@ -21,12 +21,9 @@ t.test('download streams N bytes of the pattern', async (t) => {
   const sim = await startSimulator()
   t.teardown(() => sim.close())
   const token = await accessToken(sim)
-  const res = await request(
-    `${sim.oacUrl}/api/20210901/workbooks/wb1/exports/ex1?bytes=${TEN_MB}`,
-    {
-      headers: { authorization: `Bearer ${token}` },
-    },
-  )
+  const res = await request(`${sim.oacUrl}/api/20210901/workbooks/wb1/exports/ex1?bytes=${TEN_MB}`, {
+    headers: { authorization: `Bearer ${token}` },
+  })
   t.equal(res.statusCode, 200)
   t.equal(res.headers['content-type'], 'application/pdf')
   t.equal(res.headers['content-length'], String(TEN_MB))
@@ -60,12 +57,9 @@ t.test('client abandoning a download does not upset the simulator', async (t) =>
   const sim = await startSimulator()
   t.teardown(() => sim.close())
   const token = await accessToken(sim)
-  const res = await request(
-    `${sim.oacUrl}/api/20210901/workbooks/wb1/exports/ex1?bytes=500000000`,
-    {
-      headers: { authorization: `Bearer ${token}` },
-    },
-  )
+  const res = await request(`${sim.oacUrl}/api/20210901/workbooks/wb1/exports/ex1?bytes=500000000`, {
+    headers: { authorization: `Bearer ${token}` },
+  })
   for await (const chunk of res.body) {
     t.ok((chunk as Buffer).length > 0)
     break

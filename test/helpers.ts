@@ -1,0 +1,229 @@
+// Test helpers: the simulator and a proxy on port 0, captured JSON logs, and a scan for leaked secrets.
+import { Writable } from 'node:stream'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { request } from 'undici'
+import type { Test } from 'tap'
+import { FakeClock, type Clock } from '../src/clock.js'
+import { loadConfig } from '../src/config/load.js'
+import type { ProxyConfig } from '../src/config/types.js'
+import { createLogger, type Logger } from '../src/log.js'
+import { startProxy, type RunningProxy } from '../src/run.js'
+import { startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/index.js'
+import { MemoryStore, type TokenStore } from '../src/token/store.js'
+
+/** Collects every log line the code under test writes, parsed. */
+export class LogCapture {
+  readonly lines: Array<Record<string, unknown>> = []
+  readonly raw: string[] = []
+  readonly stream = new Writable({
+    write: (chunk: Buffer, _enc, cb) => {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line) continue
+        this.raw.push(line)
+        this.lines.push(JSON.parse(line) as Record<string, unknown>)
+      }
+      cb()
+    },
+  })
+  logger(level: 'trace' | 'debug' | 'info' = 'trace'): Logger {
+    return createLogger({ level, destination: this.stream })
+  }
+  events(name: string): Array<Record<string, unknown>> {
+    return this.lines.filter((l) => l.event === name)
+  }
+  text(): string {
+    return this.raw.join('\n')
+  }
+}
+
+/** Every secret the run handled: tokens issued by the simulator and the client secret. */
+export function secretsOf(sim: Simulator, extra: string[] = []): string[] {
+  return [...sim.issued.accessTokens, ...sim.issued.refreshTokens, sim.clientSecret, ...extra].filter(Boolean)
+}
+
+/** The secrets that appear anywhere in the text (should be none). */
+export function leaks(text: string, secrets: string[]): string[] {
+  return secrets.filter((s) => text.includes(s))
+}
+
+export interface StackOptions {
+  /** Simulator options; its clock defaults to the stack clock. */
+  sim?: SimulatorOptions
+  /** A FakeClock shared by simulator and proxy (default: the real clock). */
+  clock?: Clock
+  /** A separate clock for the proxy only (to simulate skew). */
+  proxyClock?: Clock
+  /** Extra OAC_PROXY_* variables. */
+  env?: Record<string, string>
+  store?: TokenStore
+  /** Do not give the proxy a refresh token. */
+  noRefreshToken?: boolean
+  /** Wait for the first token before returning (default true). */
+  waitForToken?: boolean
+  random?: () => number
+  /** Runs after the simulator starts and before the proxy does (e.g. to script faults). */
+  beforeProxy?: (sim: Simulator) => void
+}
+
+export interface Stack {
+  sim: Simulator
+  proxy: RunningProxy
+  config: ProxyConfig
+  logs: LogCapture
+  url: string
+  store: TokenStore
+  clock: Clock | undefined
+  dir: string
+  get(
+    path: string,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; headers: Record<string, unknown>; body: string; json: () => unknown }>
+  /** Secrets in this stack's logs (should be empty). */
+  leakedSecrets(): string[]
+}
+
+/** Simulator + proxy on port 0, closed at the end of the test. */
+export async function startStack(t: Test, options: StackOptions = {}): Promise<Stack> {
+  const clock = options.clock
+  const sim = await startSimulator({ ...(clock ? { clock } : {}), ...options.sim })
+  t.teardown(() => sim.close())
+  const dir = mkdtempSync(join(tmpdir(), 'oac-token-proxy-test-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const env: Record<string, string> = {
+    OAC_PROXY_OAC_URL: sim.oacUrl,
+    OAC_PROXY_IDCS_URL: sim.idcsUrl,
+    OAC_PROXY_CLIENT_ID: sim.clientId,
+    OAC_PROXY_CLIENT_SECRET: sim.clientSecret,
+    OAC_PROXY_SCOPE: sim.scope,
+    OAC_PROXY_LISTEN_PORT: '0',
+    OAC_PROXY_STATE_FILE: join(dir, 'state.json'),
+    ...(options.noRefreshToken ? {} : { OAC_PROXY_REFRESH_TOKEN: sim.issueRefreshToken() }),
+    ...options.env,
+  }
+  options.beforeProxy?.(sim)
+  const config = loadConfig({ env, cwd: dir })
+  const logs = new LogCapture()
+  const store = options.store ?? new MemoryStore()
+  const proxyClock = options.proxyClock ?? clock
+  const proxy = await startProxy(config, {
+    logger: logs.logger(),
+    store,
+    ...(proxyClock ? { clock: proxyClock } : {}),
+    ...(options.random ? { random: options.random } : {}),
+  })
+  t.teardown(() => proxy.close())
+  if (options.waitForToken !== false) await proxy.manager.settled()
+  const url = proxy.url
+  return {
+    sim,
+    proxy,
+    config,
+    logs,
+    url,
+    store,
+    clock,
+    dir,
+    async get(path, headers = {}) {
+      const res = await request(url + path, { headers })
+      const body = await res.body.text()
+      return { status: res.statusCode, headers: res.headers, body, json: () => JSON.parse(body) }
+    },
+    leakedSecrets: () => leaks(logs.text(), secretsOf(sim)),
+  }
+}
+
+export { FakeClock }
+
+export const CLI = new URL('../dist/cli.js', import.meta.url).pathname
+
+export interface SpawnedProxy {
+  child: import('node:child_process').ChildProcess
+  url: string
+  pid: number
+  lines: Array<Record<string, unknown>>
+  /** Resolves with the exit code or signal. */
+  exited: Promise<number | string>
+}
+
+/** Runs `oac-token-proxy serve --config FILE` as a child process and waits until it listens. */
+export async function spawnProxy(t: Test, configPath: string, env: Record<string, string> = {}): Promise<SpawnedProxy> {
+  const { spawn } = await import('node:child_process')
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', configPath], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const lines: Array<Record<string, unknown>> = []
+  let stderr = ''
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? (signal as string))),
+  )
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await exited
+  })
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = ''
+    const timer = setTimeout(() => reject(new Error(`proxy did not start: ${stderr}`)), 10_000)
+    child.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString()
+      let nl: number
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl)
+        buf = buf.slice(nl + 1)
+        try {
+          const parsed = JSON.parse(line) as Record<string, unknown>
+          lines.push(parsed)
+          if (parsed.event === 'proxy.listening') {
+            clearTimeout(timer)
+            resolve(parsed.url as string)
+          }
+        } catch {
+          // not a log line
+        }
+      }
+    })
+    void exited.then((code) => {
+      clearTimeout(timer)
+      reject(new Error(`proxy exited (${code}) before listening: ${stderr}`))
+    })
+  })
+  return { child, url, pid: child.pid as number, lines, exited }
+}
+
+/** Writes a config for the simulator into dir, secrets in files beside it (mode 0600). */
+export async function writeSimConfig(
+  dir: string,
+  sim: Simulator,
+  extra: Record<string, unknown> = {},
+): Promise<string> {
+  const { writeFileSync } = await import('node:fs')
+  writeFileSync(join(dir, 'client-secret'), sim.clientSecret, { mode: 0o600 })
+  writeFileSync(join(dir, 'refresh-token'), sim.issueRefreshToken(), { mode: 0o600 })
+  const config = {
+    oacUrl: sim.oacUrl,
+    idcsUrl: sim.idcsUrl,
+    clientId: sim.clientId,
+    clientSecret: { file: 'client-secret' },
+    scope: sim.scope,
+    refreshToken: { file: 'refresh-token' },
+    stateFile: 'state.json',
+    listen: { port: 0 },
+    ...extra,
+  }
+  const path = join(dir, 'config.yaml')
+  const { stringify } = await import('yaml')
+  writeFileSync(path, stringify(config), { mode: 0o600 })
+  return path
+}
+
+/** Polls `check` every 20 ms until it is true or `timeoutMs` passes. */
+export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
