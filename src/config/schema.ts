@@ -74,6 +74,8 @@ export function checkSchema(value: unknown): SchemaProblem[] {
   if (validateFn(value)) return []
   const problems = new Map<string, string>()
   for (const err of validateFn.errors ?? []) {
+    // errors inside a oneOf branch are summarised by the oneOf error itself (and must not echo keys)
+    if (/\/oneOf\/\d+\//.test(err.schemaPath)) continue
     const p = describe(err)
     if (!p) continue
     // oneOf produces an error per branch; keep the first (most useful) per key

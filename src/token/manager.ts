@@ -164,6 +164,7 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
   async forceRefresh(rejected: string): Promise<AccessToken> {
     const t = this.peek()
     if (t && t.value !== rejected) return t
+    if (this.#terminal) throw this.#terminal
     if (this.#pending) return this.#pending
     const mono = this.#clock.monotonic()
     if (mono - this.#lastForcedAtMono < FORCED_REFRESH_COOLDOWN_MS && t) return t

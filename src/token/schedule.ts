@@ -36,7 +36,7 @@ export function isUsable(token: AccessToken, nowMs: number, nowMono: number, set
  */
 export function refreshAtMono(token: AccessToken, settings: TokenSettings, random: () => number): number {
   const life = token.lifetimeMs
-  const lead = Math.min(settings.minLeadMs, life * (1 - settings.refreshAheadRatio))
+  const lead = Math.min(settings.minLeadMs, life / 2)
   const planned =
     token.obtainedAtMono + life * settings.refreshAheadRatio - random() * settings.refreshJitterRatio * life
   return Math.min(planned, token.expiresAtMono - lead)

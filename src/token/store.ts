@@ -59,6 +59,9 @@ export class MemoryStore implements TokenStore {
   async close(): Promise<void> {}
 }
 
+/** State files held by this process: its own pid in a lock means a previous run, not this one. */
+const OPEN_IN_THIS_PROCESS = new Set<string>()
+
 interface LockInfo {
   pid: number
   hostname: string
@@ -96,10 +99,17 @@ export class FileStore implements TokenStore {
 
   /** Takes the lock, then reads the file (absent file = empty state). */
   static open(path: string): FileStore {
+    if (OPEN_IN_THIS_PROCESS.has(path)) {
+      throw new ProxyError('state_locked', `state file ${path} is already open in this process`, {
+        hint: 'Each credential needs its own state file.',
+      })
+    }
     acquireLock(`${path}.lock`, path)
+    OPEN_IN_THIS_PROCESS.add(path)
     try {
       return new FileStore(path, readState(path))
     } catch (err) {
+      OPEN_IN_THIS_PROCESS.delete(path)
       releaseLock(`${path}.lock`)
       throw err
     }
@@ -153,6 +163,7 @@ export class FileStore implements TokenStore {
     clearInterval(this.#heartbeat)
     await this.#queue
     releaseLock(this.lockPath)
+    OPEN_IN_THIS_PROCESS.delete(this.path)
   }
 }
 

@@ -137,7 +137,10 @@ t.test('env and flags alone are a complete configuration', async (t) => {
 })
 
 t.test('a relative stateFile is resolved against the config file directory, not cwd', async (t) => {
-  const dir = t.testdir({ conf: { 'config.yaml': [...REQUIRED, 'stateFile: state/proxy.json', ''].join('\n') }, elsewhere: {} })
+  const dir = t.testdir({
+    conf: { 'config.yaml': [...REQUIRED, 'stateFile: state/proxy.json', ''].join('\n') },
+    elsewhere: {},
+  })
   const config = load({ configPath: join(dir, 'conf', 'config.yaml'), cwd: join(dir, 'elsewhere') })
   t.equal(config.stateFile, join(dir, 'conf', 'state', 'proxy.json'))
 })
@@ -327,13 +330,19 @@ t.test('secrets', async (t) => {
   })
 
   t.test('OAC_PROXY_CLIENT_SECRET', async (t) => {
-    const config = load({ configPath: configFile(t, ['clientSecret: from-file']), env: { OAC_PROXY_CLIENT_SECRET: SECRET } })
+    const config = load({
+      configPath: configFile(t, ['clientSecret: from-file']),
+      env: { OAC_PROXY_CLIENT_SECRET: SECRET },
+    })
     t.equal(config.clientSecret?.reveal(), SECRET)
   })
 
   t.test('OAC_PROXY_CLIENT_SECRET_FILE', async (t) => {
     const path = configFile(t, [], { 'client-secret': `  ${SECRET}  \n` })
-    const config = load({ configPath: path, env: { OAC_PROXY_CLIENT_SECRET_FILE: join(t.testdirName, 'client-secret') } })
+    const config = load({
+      configPath: path,
+      env: { OAC_PROXY_CLIENT_SECRET_FILE: join(t.testdirName, 'client-secret') },
+    })
     t.equal(config.clientSecret?.reveal(), SECRET)
   })
 
@@ -359,7 +368,9 @@ t.test('secrets', async (t) => {
   })
 
   t.test('a refresh token file that looks like JSON but does not parse', async (t) => {
-    const path = configFile(t, ['refreshToken: { file: tokens.json }'], { 'tokens.json': `{"refresh_token": "${SECRET}"` })
+    const path = configFile(t, ['refreshToken: { file: tokens.json }'], {
+      'tokens.json': `{"refresh_token": "${SECRET}"`,
+    })
     const err = loadError(t, { configPath: path })
     t.equal(err.code, 'secret_unreadable')
     t.match(err.message, /^refreshToken: /)
@@ -407,7 +418,10 @@ t.test('secrets', async (t) => {
       () => ({ configPath: configFile(t, ['listn: 1']), env: { OAC_PROXY_CLIENT_SECRET: SECRET } }),
       () => ({ configPath: configFile(t, [`clientSecret: "${SECRET}`]) }),
       () => ({ configPath: configFile(t, [`log: { level: ${SECRET} }`]) }),
-      () => ({ configPath: configFile(t, ['clientSecret: x']), env: { OAC_PROXY_OAC_URL: `https://u:${SECRET}@oac.example.com` } }),
+      () => ({
+        configPath: configFile(t, ['clientSecret: x']),
+        env: { OAC_PROXY_OAC_URL: `https://u:${SECRET}@oac.example.com` },
+      }),
       () => ({ configPath: configFile(t, ['clientSecret: x']), flags: { 'listen.port': SECRET } }),
       () => ({
         configPath: configFile(t, ['refreshToken: { file: tokens.tok }'], {
@@ -415,7 +429,9 @@ t.test('secrets', async (t) => {
         }),
       }),
       () => ({
-        configPath: configFile(t, ['refreshToken: { file: tokens.json }'], { 'tokens.json': `{"refresh_token":"${SECRET}"` }),
+        configPath: configFile(t, ['refreshToken: { file: tokens.json }'], {
+          'tokens.json': `{"refresh_token":"${SECRET}"`,
+        }),
       }),
       () => ({
         configPath: configFile(t, ['refreshToken: { file: tokens.json }'], {

@@ -34,7 +34,9 @@ t.test('every option has a description', async (t) => {
 })
 
 t.test('every option has its own env name, including the _FILE variants of secrets', async (t) => {
-  const names = OPTIONS.flatMap((o) => (o.type === 'secret' ? [envName(o.path), `${envName(o.path)}_FILE`] : [envName(o.path)]))
+  const names = OPTIONS.flatMap((o) =>
+    o.type === 'secret' ? [envName(o.path), `${envName(o.path)}_FILE`] : [envName(o.path)],
+  )
   t.equal(new Set(names).size, names.length)
   t.ok(
     names.every((n) => n.startsWith(ENV_PREFIX) && /^[A-Z0-9_]+$/.test(n)),
@@ -83,7 +85,9 @@ t.test('an unknown key', async (t) => {
 })
 
 t.test('an unknown nested key', async (t) => {
-  t.same(checkSchema({ ...VALID, token: { refreshRatio: 0.5 } }), [{ key: 'token.refreshRatio', problem: 'unknown key' }])
+  t.same(checkSchema({ ...VALID, token: { refreshRatio: 0.5 } }), [
+    { key: 'token.refreshRatio', problem: 'unknown key' },
+  ])
 })
 
 t.test('a wrong type', async (t) => {
@@ -91,7 +95,9 @@ t.test('a wrong type', async (t) => {
 })
 
 t.test('a fraction where an integer is expected', async (t) => {
-  t.same(checkSchema({ ...VALID, proxy: { connections: 1.5 } }), [{ key: 'proxy.connections', problem: 'must be an integer' }])
+  t.same(checkSchema({ ...VALID, proxy: { connections: 1.5 } }), [
+    { key: 'proxy.connections', problem: 'must be an integer' },
+  ])
 })
 
 t.test('a scalar where a section is expected', async (t) => {

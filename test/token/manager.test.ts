@@ -361,6 +361,15 @@ t.test('after invalid_grant the still-valid token is served until it expires', a
   t.equal(h.calls.length, 2, 'no retry of a rejected refresh token')
 })
 
+t.test('after invalid_grant an upstream 401 does not send the rejected refresh token again', async (t) => {
+  const h = harness(t, { answer: (n) => (n === 1 ? tokenSet(1) : invalidGrant()) })
+  await h.manager.settled()
+  await h.clock.advance(REFRESH_AFTER_MS)
+  t.equal(h.calls.length, 2)
+  await t.rejects(h.manager.forceRefresh('at-1'), { code: 'login_required' })
+  t.equal(h.calls.length, 2)
+})
+
 t.test('invalid_client: credential_rejected', async (t) => {
   const h = harness(t, { answer: () => new OAuthError('invalid_client', 401, 'bad secret') })
   await h.manager.settled()

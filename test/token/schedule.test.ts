@@ -52,10 +52,7 @@ const low = (): number => 0
 const high = (): number => 1
 
 t.test('the defaults are those the design names', async (t) => {
-  t.same(
-    [DEFAULT_REFRESH_AHEAD_RATIO, DEFAULT_REFRESH_JITTER_RATIO, DEFAULT_MIN_LEAD_SECONDS],
-    [0.5, 0.1, 30],
-  )
+  t.same([DEFAULT_REFRESH_AHEAD_RATIO, DEFAULT_REFRESH_JITTER_RATIO, DEFAULT_MIN_LEAD_SECONDS], [0.5, 0.1, 30])
 })
 
 t.test('a 100 s token without jitter is refreshed after 50 s', async (t) => {

@@ -1,14 +1,35 @@
 // Token stores: FileStore persistence (atomic, 0600), its process lock and its errors; MemoryStore copies.
 import t, { type Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { once } from 'node:events'
 import { ProxyError } from '../../src/errors.js'
-import { FileStore, MemoryStore, STATE_FILE_MODE, STATE_FILE_VERSION, type CredentialState } from '../../src/token/store.js'
+import {
+  FileStore,
+  MemoryStore,
+  STATE_FILE_MODE,
+  STATE_FILE_VERSION,
+  type CredentialState,
+} from '../../src/token/store.js'
 
-const STATE: CredentialState = { refreshToken: 'rt-1', refreshTokenObtainedAtMs: 1000, subject: 'alice', updatedAtMs: 2000 }
+const STATE: CredentialState = {
+  refreshToken: 'rt-1',
+  refreshTokenObtainedAtMs: 1000,
+  subject: 'alice',
+  updatedAtMs: 2000,
+}
 
 /** A FileStore on a fresh directory, closed at the end of the test. */
 function openStore(t: Test, files: Record<string, string> = {}): { store: FileStore; dir: string; path: string } {
@@ -106,7 +127,10 @@ t.test('many concurrent saves end with the last state on disk', async (t) => {
   const { store, dir, path } = openStore(t)
   const saves = Array.from({ length: 50 }, (_, i) => store.save('default', { refreshToken: `rt-${i}` }))
   await Promise.all(saves)
-  t.same(JSON.parse(readFileSync(path, 'utf8')), { version: STATE_FILE_VERSION, credentials: { default: { refreshToken: 'rt-49' } } })
+  t.same(JSON.parse(readFileSync(path, 'utf8')), {
+    version: STATE_FILE_VERSION,
+    credentials: { default: { refreshToken: 'rt-49' } },
+  })
   t.same(readdirSync(dir).sort(), ['state.json', 'state.json.lock'])
 })
 
@@ -226,13 +250,17 @@ t.test('a write into a vanished directory rejects with state_write_failed and ke
 
 const ROOT = process.getuid?.() === 0
 
-t.test('a write into a read-only directory rejects with state_write_failed', { skip: ROOT && 'root ignores directory permissions' }, async (t) => {
-  const { store, dir } = openStore(t)
-  chmodSync(dir, 0o500)
-  await t.rejects(store.save('default', STATE), { code: 'state_write_failed' })
-  chmodSync(dir, 0o700) // before the teardown's close() removes the lock
-  t.same(readdirSync(dir), ['state.json.lock'], 'no temporary file left')
-})
+t.test(
+  'a write into a read-only directory rejects with state_write_failed',
+  { skip: ROOT && 'root ignores directory permissions' },
+  async (t) => {
+    const { store, dir } = openStore(t)
+    chmodSync(dir, 0o500)
+    await t.rejects(store.save('default', STATE), { code: 'state_write_failed' })
+    chmodSync(dir, 0o700) // before the teardown's close() removes the lock
+    t.same(readdirSync(dir), ['state.json.lock'], 'no temporary file left')
+  },
+)
 
 t.test('a failed save does not block the next one', async (t) => {
   const dir = t.testdir({ sub: {} })
@@ -257,4 +285,21 @@ t.test('MemoryStore keeps copies and counts saves', async (t) => {
   t.same(store.load('default'), { refreshToken: 'rt-1' })
   t.equal(store.saves, 1)
   t.equal(store.load('other'), undefined)
+})
+
+t.test('a second open of the same state file in one process is refused', async (t) => {
+  const { path, store } = openStore(t)
+  const err = openError(t, path)
+  t.equal(err.code, 'state_locked')
+  await store.close()
+  const again = FileStore.open(path)
+  t.teardown(() => again.close())
+  t.pass('reopens once closed')
+})
+
+t.test('a lock left by a previous run with this same pid (a container PID 1) is taken over', async (t) => {
+  const dir = t.testdir({ 'state.json.lock': lockText(process.pid) })
+  const store = FileStore.open(join(dir, 'state.json'))
+  t.teardown(() => store.close())
+  t.equal((JSON.parse(readFileSync(store.lockPath, 'utf8')) as { pid: number }).pid, process.pid)
 })

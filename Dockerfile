@@ -1,0 +1,31 @@
+# oac-token-proxy container image: multi-stage build, production dependencies only, non-root.
+# Build:  docker build -t oac-token-proxy .
+# Run:    docker run --read-only -e OAC_PROXY_LISTEN_HOST=0.0.0.0 -v oac-state:/var/lib/oac-token-proxy \
+#           -v ./config.yaml:/etc/oac-token-proxy/config.yaml:ro -p 127.0.0.1:8787:8787 oac-token-proxy
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY src ./src
+RUN npx tsc -p tsconfig.json && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    OAC_PROXY_CONFIG=/etc/oac-token-proxy/config.yaml \
+    OAC_PROXY_STATE_FILE=/var/lib/oac-token-proxy/state.json \
+    OAC_PROXY_LISTEN_PORT=8787
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# state lives on a volume; everything else may be read-only
+RUN mkdir -p /var/lib/oac-token-proxy /etc/oac-token-proxy && chown node:node /var/lib/oac-token-proxy
+VOLUME ["/var/lib/oac-token-proxy"]
+USER node
+EXPOSE 8787
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.OAC_PROXY_LISTEN_PORT||8787)+'/-/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# exec form: node is PID 1's child-free process and receives SIGTERM directly
+ENTRYPOINT ["node", "/app/dist/cli.js"]
+CMD ["serve"]
