@@ -7,7 +7,17 @@ import { request } from 'undici'
 import type { Test } from 'tap'
 import { FakeClock, type Clock } from '../src/clock.js'
 import { loadConfig } from '../src/config/load.js'
-import type { ProxyConfig } from '../src/config/types.js'
+import {
+  DEFAULT_BACKOFF_INITIAL_SECONDS,
+  DEFAULT_BACKOFF_MAX_SECONDS,
+  DEFAULT_CLOCK_JUMP_SECONDS,
+  DEFAULT_EXPIRY_SAFETY_SECONDS,
+  DEFAULT_IDP_TIMEOUT_SECONDS,
+  DEFAULT_MIN_LEAD_SECONDS,
+  DEFAULT_REFRESH_AHEAD_RATIO,
+  DEFAULT_REFRESH_JITTER_RATIO,
+} from '../src/config/options.js'
+import type { ProxyConfig, TokenSettings } from '../src/config/types.js'
 import { createLogger, type Logger } from '../src/log.js'
 import { startProxy, type RunningProxy } from '../src/run.js'
 import { startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/index.js'
@@ -227,3 +237,15 @@ export async function waitFor(check: () => boolean, timeoutMs: number, what: str
     await new Promise((r) => setTimeout(r, 20))
   }
 }
+
+/** Token settings with every documented default, in ms as the code uses them. */
+export const DEFAULT_TOKEN_SETTINGS: TokenSettings = Object.freeze({
+  refreshAheadRatio: DEFAULT_REFRESH_AHEAD_RATIO,
+  refreshJitterRatio: DEFAULT_REFRESH_JITTER_RATIO,
+  minLeadMs: DEFAULT_MIN_LEAD_SECONDS * 1000,
+  expirySafetyMs: DEFAULT_EXPIRY_SAFETY_SECONDS * 1000,
+  backoffInitialMs: DEFAULT_BACKOFF_INITIAL_SECONDS * 1000,
+  backoffMaxMs: DEFAULT_BACKOFF_MAX_SECONDS * 1000,
+  idpTimeoutMs: DEFAULT_IDP_TIMEOUT_SECONDS * 1000,
+  clockJumpMs: DEFAULT_CLOCK_JUMP_SECONDS * 1000,
+})

@@ -4,17 +4,9 @@ import { join } from 'node:path'
 import { inspect } from 'node:util'
 import { loadConfig, type LoadOptions } from '../../src/config/load.js'
 import {
-  DEFAULT_BACKOFF_INITIAL_SECONDS,
-  DEFAULT_BACKOFF_MAX_SECONDS,
-  DEFAULT_CLOCK_JUMP_SECONDS,
   DEFAULT_CONNECT_TIMEOUT_SECONDS,
-  DEFAULT_EXPIRY_SAFETY_SECONDS,
   DEFAULT_HOST,
-  DEFAULT_IDP_TIMEOUT_SECONDS,
-  DEFAULT_MIN_LEAD_SECONDS,
   DEFAULT_PORT,
-  DEFAULT_REFRESH_AHEAD_RATIO,
-  DEFAULT_REFRESH_JITTER_RATIO,
   DEFAULT_REPLAY_BODY_LIMIT_BYTES,
   DEFAULT_SHUTDOWN_GRACE_SECONDS,
   DEFAULT_STATE_FILE,
@@ -24,6 +16,7 @@ import {
 } from '../../src/config/options.js'
 import type { ProxyConfig } from '../../src/config/types.js'
 import { ProxyError } from '../../src/errors.js'
+import { DEFAULT_TOKEN_SETTINGS } from '../helpers.js'
 
 const REQUIRED = [
   'oacUrl: https://oac.example.com',
@@ -72,16 +65,7 @@ t.test('defaults fill every option not given', async (t) => {
     refreshToken: undefined,
     stateFile: join(t.testdirName, DEFAULT_STATE_FILE),
     listen: { host: DEFAULT_HOST, port: DEFAULT_PORT },
-    token: {
-      refreshAheadRatio: DEFAULT_REFRESH_AHEAD_RATIO,
-      refreshJitterRatio: DEFAULT_REFRESH_JITTER_RATIO,
-      minLeadMs: DEFAULT_MIN_LEAD_SECONDS * 1000,
-      expirySafetyMs: DEFAULT_EXPIRY_SAFETY_SECONDS * 1000,
-      backoffInitialMs: DEFAULT_BACKOFF_INITIAL_SECONDS * 1000,
-      backoffMaxMs: DEFAULT_BACKOFF_MAX_SECONDS * 1000,
-      idpTimeoutMs: DEFAULT_IDP_TIMEOUT_SECONDS * 1000,
-      clockJumpMs: DEFAULT_CLOCK_JUMP_SECONDS * 1000,
-    },
+    token: { ...DEFAULT_TOKEN_SETTINGS },
     proxy: {
       replayBodyLimitBytes: DEFAULT_REPLAY_BODY_LIMIT_BYTES,
       connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_SECONDS * 1000,

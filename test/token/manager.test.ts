@@ -1,34 +1,14 @@
 // TokenManager with a fake clock and a fake grant: single flight, schedule, persistence order, backoff, terminal errors.
 import t, { type Test } from 'tap'
 import { FakeClock, settle } from '../../src/clock.js'
-import {
-  DEFAULT_BACKOFF_INITIAL_SECONDS,
-  DEFAULT_BACKOFF_MAX_SECONDS,
-  DEFAULT_CLOCK_JUMP_SECONDS,
-  DEFAULT_EXPIRY_SAFETY_SECONDS,
-  DEFAULT_IDP_TIMEOUT_SECONDS,
-  DEFAULT_MIN_LEAD_SECONDS,
-  DEFAULT_REFRESH_AHEAD_RATIO,
-  DEFAULT_REFRESH_JITTER_RATIO,
-} from '../../src/config/options.js'
-import type { TokenSettings } from '../../src/config/types.js'
 import { OAuthError, ProxyError } from '../../src/errors.js'
 import type { Grant, GrantContext, TokenSet } from '../../src/oauth/types.js'
 import { Secret } from '../../src/secret.js'
 import { TokenManager, type AccessToken } from '../../src/token/manager.js'
 import { MemoryStore, type CredentialState, type TokenStore } from '../../src/token/store.js'
-import { LogCapture } from '../helpers.js'
+import { DEFAULT_TOKEN_SETTINGS, LogCapture } from '../helpers.js'
 
-const SETTINGS: TokenSettings = {
-  refreshAheadRatio: DEFAULT_REFRESH_AHEAD_RATIO,
-  refreshJitterRatio: DEFAULT_REFRESH_JITTER_RATIO,
-  minLeadMs: DEFAULT_MIN_LEAD_SECONDS * 1000,
-  expirySafetyMs: DEFAULT_EXPIRY_SAFETY_SECONDS * 1000,
-  backoffInitialMs: DEFAULT_BACKOFF_INITIAL_SECONDS * 1000,
-  backoffMaxMs: DEFAULT_BACKOFF_MAX_SECONDS * 1000,
-  idpTimeoutMs: DEFAULT_IDP_TIMEOUT_SECONDS * 1000,
-  clockJumpMs: DEFAULT_CLOCK_JUMP_SECONDS * 1000,
-}
+const SETTINGS = DEFAULT_TOKEN_SETTINGS
 
 /** With random() = 0 a 100 s token is refreshed after exactly 50 s, and backoff is half the step. */
 const REFRESH_AFTER_MS = 50_000

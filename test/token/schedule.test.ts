@@ -1,16 +1,6 @@
 // Timing rules of the token manager: when to refresh, when a token is usable, how long to back off.
 import t from 'tap'
-import {
-  DEFAULT_BACKOFF_INITIAL_SECONDS,
-  DEFAULT_BACKOFF_MAX_SECONDS,
-  DEFAULT_CLOCK_JUMP_SECONDS,
-  DEFAULT_EXPIRY_SAFETY_SECONDS,
-  DEFAULT_IDP_TIMEOUT_SECONDS,
-  DEFAULT_MIN_LEAD_SECONDS,
-  DEFAULT_REFRESH_AHEAD_RATIO,
-  DEFAULT_REFRESH_JITTER_RATIO,
-} from '../../src/config/options.js'
-import type { TokenSettings } from '../../src/config/types.js'
+import { DEFAULT_TOKEN_SETTINGS } from '../helpers.js'
 import {
   backoffMs,
   isUsable,
@@ -20,16 +10,7 @@ import {
   type AccessToken,
 } from '../../src/token/schedule.js'
 
-const SETTINGS: TokenSettings = {
-  refreshAheadRatio: DEFAULT_REFRESH_AHEAD_RATIO,
-  refreshJitterRatio: DEFAULT_REFRESH_JITTER_RATIO,
-  minLeadMs: DEFAULT_MIN_LEAD_SECONDS * 1000,
-  expirySafetyMs: DEFAULT_EXPIRY_SAFETY_SECONDS * 1000,
-  backoffInitialMs: DEFAULT_BACKOFF_INITIAL_SECONDS * 1000,
-  backoffMaxMs: DEFAULT_BACKOFF_MAX_SECONDS * 1000,
-  idpTimeoutMs: DEFAULT_IDP_TIMEOUT_SECONDS * 1000,
-  clockJumpMs: DEFAULT_CLOCK_JUMP_SECONDS * 1000,
-}
+const SETTINGS = DEFAULT_TOKEN_SETTINGS
 
 const WALL0 = Date.UTC(2026, 0, 1)
 const MONO0 = 5000
@@ -52,7 +33,7 @@ const low = (): number => 0
 const high = (): number => 1
 
 t.test('the defaults are those the design names', async (t) => {
-  t.same([DEFAULT_REFRESH_AHEAD_RATIO, DEFAULT_REFRESH_JITTER_RATIO, DEFAULT_MIN_LEAD_SECONDS], [0.5, 0.1, 30])
+  t.same([SETTINGS.refreshAheadRatio, SETTINGS.refreshJitterRatio, SETTINGS.minLeadMs], [0.5, 0.1, 30_000])
 })
 
 t.test('a 100 s token without jitter is refreshed after 50 s', async (t) => {
