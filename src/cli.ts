@@ -4,18 +4,18 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { loadConfig } from './config/load.js'
-import { OPTIONS } from './config/options.js'
-import { ERROR_CODES, ProxyError, type ErrorCode } from './errors.js'
+import { DEFAULT_CREDENTIAL, OPTIONS } from './config/options.js'
+import type { ProxyConfig } from './config/types.js'
+import { ERROR_CODES, ProxyError } from './errors.js'
 import { createLogger, type Logger } from './log.js'
 import { pino } from 'pino'
 import { startProxy } from './run.js'
 import { VERSION } from './version.js'
+import { EXIT, exitCodeFor } from './exit-codes.js'
 
 /** Exit codes; docs/cli.md and the README list them. */
 /** Mirrors DEMO_DEFAULT_PORT in demo.ts (not imported: the simulator loads only for demo/simulate). */
 const DEMO_DEFAULT_PORT = 8787
-
-export const EXIT = { ok: 0, failure: 1, usage: 2, state: 3, login: 4 } as const
 
 const FLAG_OPTIONS = OPTIONS.filter((o) => o.flag)
 
@@ -26,6 +26,8 @@ Usage: oac-token-proxy <command> [options]
 
 Commands:
   serve      run the proxy (default command)
+  login      sign in (device code, or --browser) and save the refresh token in the state file
+  import     import a tokens.json (OAC profile) or tokens.tok (IDCS console) into the state file
   demo       run the built-in IDCS + OAC simulator with the proxy in front, and print curl commands
   simulate   run only the simulator (for trying a config against it)
   help CMD   help for one command
@@ -39,6 +41,21 @@ Runs the proxy. Configuration comes from FILE (or OAC_PROXY_CONFIG), then OAC_PR
 variables, then these flags:
   -c, --config FILE     YAML config file
 ${FLAG_OPTIONS.map((o) => `      --${(o.flag as string).padEnd(16)}${o.path}`).join('\n')}`,
+  login: `Usage: oac-token-proxy login [--config FILE] [--credential NAME] [--browser | --device] [--redirect-port N] [--no-open]
+
+Signs in and saves the refresh token in the state file (mode 0600), so that serve starts with it.
+Asks for the scope plus offline_access.
+  --device             show a code to enter at a URL on any device (default; works without a terminal)
+  --browser            authorization code with PKCE: opens a browser, redirect to http://127.0.0.1:PORT
+  --redirect-port N    port of the loopback redirect (login.redirectPort; 0 = any free port)
+  --no-open            print the URL instead of opening a browser
+  --credential NAME    which credential (default: the top-level one)
+Stop a running proxy on the same state file first (its state file is locked).`,
+  import: `Usage: oac-token-proxy import FILE [--config FILE] [--credential NAME]
+
+Imports console-issued tokens into the state file:
+  tokens.json   downloaded from the OAC profile page: its refresh token is stored
+  tokens.tok    downloaded from the IDCS console: its access token is used until it expires`,
   demo: `Usage: oac-token-proxy demo [--port N] [--token-lifetime SECONDS] [--check]
 
 Starts a simulated IDCS + OAC and the proxy in front of them, then prints curl commands to try.
@@ -71,6 +88,10 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve':
       return serve(rest)
+    case 'login':
+      return loginCommand(rest)
+    case 'import':
+      return importCommand(rest)
     case 'demo':
       return demo(rest)
     case 'simulate':
@@ -113,6 +134,102 @@ async function serve(args: string[]): Promise<number> {
   await proxy.close()
   logger.flush()
   return EXIT.ok
+}
+
+function configFrom(values: Values): ProxyConfig {
+  const configPath = (values.config as string | undefined) ?? process.env.OAC_PROXY_CONFIG
+  return loadConfig({ ...(configPath ? { configPath } : {}) })
+}
+
+async function loginCommand(args: string[]): Promise<number> {
+  const { values } = parse(
+    args,
+    {
+      config: { type: 'string', short: 'c' },
+      credential: { type: 'string' },
+      browser: { type: 'boolean' },
+      device: { type: 'boolean' },
+      'redirect-port': { type: 'string' },
+      'no-open': { type: 'boolean' },
+    },
+    'login',
+  )
+  if (values.help) return help('login')
+  if (values.browser && values.device) throw new ProxyError('usage', 'give --browser or --device, not both')
+  const loaded = configFrom(values)
+  const config: ProxyConfig = {
+    ...loaded,
+    login: {
+      ...loaded.login,
+      ...(values['redirect-port'] === undefined
+        ? {}
+        : { redirectPort: intFlag(values['redirect-port'], '--redirect-port', 0) }),
+      ...(values['no-open'] ? { openBrowser: false } : {}),
+    },
+  }
+  const method = values.browser ? 'browser' : values.device ? 'device' : config.login.method
+  const logger = createLogger({ level: config.log.level, destination: pino.destination({ dest: 2, sync: true }) })
+  const { FileStore } = await import('./token/store.js')
+  const { login } = await import('./login.js')
+  const store = FileStore.open(config.stateFile)
+  try {
+    const result = await login(config, {
+      credential: (values.credential as string | undefined) ?? DEFAULT_CREDENTIAL,
+      method,
+      store,
+      logger,
+      out,
+      interactive: Boolean(process.stdout.isTTY),
+    })
+    out(
+      `Signed in${result.subject ? ` as ${result.subject}` : ''}. The refresh token is saved in ${config.stateFile} (mode 0600).`,
+    )
+    out(`Start the proxy with: oac-token-proxy serve${config.sourceFile ? ` --config ${config.sourceFile}` : ''}`)
+    return EXIT.ok
+  } finally {
+    await store.close()
+  }
+}
+
+async function importCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseWithFile(args)
+  if (values.help) return help('import')
+  const file = positionals[0]
+  if (!file || positionals.length > 1)
+    throw new ProxyError('usage', 'give exactly one file to import', { hint: 'oac-token-proxy import tokens.json' })
+  const config = configFrom(values)
+  const { FileStore } = await import('./token/store.js')
+  const { importTokens, credentialByName } = await import('./login.js')
+  const credential = credentialByName(config, (values.credential as string | undefined) ?? DEFAULT_CREDENTIAL).name
+  const store = FileStore.open(config.stateFile)
+  try {
+    const result = await importTokens(file, credential, store)
+    out(
+      result.kind === 'refresh_token'
+        ? `Imported the refresh token into ${config.stateFile} (credential ${credential}).`
+        : `Imported the access token into ${config.stateFile} (credential ${credential}); it is served until ${new Date(result.expiresAtMs as number).toISOString()}.`,
+    )
+    return EXIT.ok
+  } finally {
+    await store.close()
+  }
+}
+
+function parseWithFile(args: string[]): { values: Values; positionals: string[] } {
+  try {
+    return parseArgs({
+      args,
+      options: {
+        config: { type: 'string', short: 'c' },
+        credential: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: true,
+    }) as { values: Values; positionals: string[] }
+  } catch (err) {
+    throw new ProxyError('usage', (err as Error).message, { hint: 'Run oac-token-proxy help import.' })
+  }
 }
 
 async function demo(args: string[]): Promise<number> {
@@ -222,14 +339,6 @@ function waitForSignal(logger: Logger): Promise<void> {
 
 function out(line: string): void {
   process.stdout.write(line + '\n')
-}
-
-export function exitCodeFor(code: ErrorCode): number {
-  if (code === 'usage' || code === 'config_invalid' || code === 'config_unreadable' || code === 'secret_unreadable')
-    return EXIT.usage
-  if (code === 'state_locked' || code === 'state_corrupt' || code === 'state_write_failed') return EXIT.state
-  if (code === 'login_required' || code === 'credential_rejected') return EXIT.login
-  return EXIT.failure
 }
 
 main(process.argv.slice(2)).then(

@@ -1,14 +1,19 @@
-// Builds the token manager for the configured credential: client authentication + grant + store.
+// Builds one token manager per configured credential: client authentication + grant + shared store.
 import type { Dispatcher } from 'undici'
 import type { Clock } from './clock.js'
-import type { ProxyConfig } from './config/types.js'
+import type { CredentialConfig, ProxyConfig } from './config/types.js'
 import type { Logger } from './log.js'
 import type { ClientAuth } from './oauth/client-auth.js'
+import { clientCredentialsGrant } from './oauth/grants/client-credentials.js'
+import { jwtBearerGrant } from './oauth/grants/jwt-bearer.js'
+import { passwordGrant } from './oauth/grants/password.js'
 import { refreshTokenGrant } from './oauth/grants/refresh-token.js'
+import type { TokenEndpoint } from './oauth/token-endpoint.js'
+import type { Grant } from './oauth/types.js'
 import { TokenManager } from './token/manager.js'
 import type { TokenStore } from './token/store.js'
 
-export const DEFAULT_CREDENTIAL = 'default'
+export { DEFAULT_CREDENTIAL } from './config/options.js'
 
 export interface CredentialDeps {
   logger: Logger
@@ -19,27 +24,92 @@ export interface CredentialDeps {
   random?: () => number
 }
 
-export function clientAuthFor(config: ProxyConfig): ClientAuth {
-  return config.clientSecret
-    ? { method: 'client_secret_basic', clientId: config.clientId, clientSecret: config.clientSecret }
-    : { method: 'none', clientId: config.clientId }
+export function clientAuthFor(c: CredentialConfig, clock?: Clock): ClientAuth {
+  switch (c.clientAuth) {
+    case 'client_secret_basic':
+    case 'client_secret_post':
+      // the config loader guarantees a secret for these methods
+      return {
+        method: c.clientAuth,
+        clientId: c.clientId,
+        clientSecret: c.clientSecret as NonNullable<typeof c.clientSecret>,
+      }
+    case 'private_key_jwt':
+      return {
+        method: 'private_key_jwt',
+        clientId: c.clientId,
+        key: c.assertionKey as NonNullable<typeof c.assertionKey>,
+        ...(clock ? { clock } : {}),
+      }
+    case 'none':
+      return { method: 'none', clientId: c.clientId }
+  }
 }
 
-export function createTokenManager(config: ProxyConfig, deps: CredentialDeps): TokenManager {
-  const grant = refreshTokenGrant({
-    idcsUrl: config.idcsUrl,
-    clientAuth: clientAuthFor(config),
+export function tokenEndpointFor(
+  c: CredentialConfig,
+  config: ProxyConfig,
+  deps: Pick<CredentialDeps, 'clock' | 'idpDispatcher'>,
+): TokenEndpoint {
+  return {
+    idcsUrl: c.idcsUrl,
+    clientAuth: clientAuthFor(c, deps.clock),
     timeoutMs: config.token.idpTimeoutMs,
     ...(deps.idpDispatcher ? { dispatcher: deps.idpDispatcher } : {}),
-  })
-  return new TokenManager({
-    name: DEFAULT_CREDENTIAL,
-    grant,
-    store: deps.store,
-    settings: config.token,
-    logger: deps.logger,
-    bootstrapRefreshToken: config.refreshToken,
-    ...(deps.clock ? { clock: deps.clock } : {}),
-    ...(deps.random ? { random: deps.random } : {}),
-  })
+  }
+}
+
+export function grantFor(c: CredentialConfig, endpoint: TokenEndpoint, clock?: Clock): Grant {
+  switch (c.grant) {
+    case 'refresh_token':
+      return refreshTokenGrant(endpoint)
+    case 'password':
+      return passwordGrant(endpoint, c.username as string, c.password as NonNullable<typeof c.password>, c.scope)
+    case 'jwt_bearer':
+      return jwtBearerGrant(endpoint, {
+        clientId: c.clientId,
+        username: c.username as string,
+        key: c.assertionKey as NonNullable<typeof c.assertionKey>,
+        scope: c.scope,
+        ...(clock ? { clock } : {}),
+      })
+    case 'client_credentials':
+      return clientCredentialsGrant(endpoint, c.scope)
+  }
+}
+
+/** One manager per credential, by name; logs the warnings a grant deserves. */
+export function createTokenManagers(config: ProxyConfig, deps: CredentialDeps): Map<string, TokenManager> {
+  const managers = new Map<string, TokenManager>()
+  for (const c of config.credentials) {
+    const routedToOac = config.routes.some((r) => r.credential === c.name && r.upstream === config.oacUrl)
+    if (c.grant === 'password') {
+      deps.logger.warn(
+        { event: 'grant.password_deprecated', credential: c.name },
+        'the password grant is deprecated by the OAuth security BCP and fails for federated (SSO) users; prefer jwt_bearer or a device login',
+      )
+    }
+    if (c.grant === 'client_credentials' && routedToOac) {
+      deps.logger.warn(
+        { event: 'grant.client_credentials_for_oac', credential: c.name },
+        'OAC rejects client-credentials tokens (they carry no user); use them for IDCS admin or My Services routes',
+      )
+    }
+    if (!routedToOac && !config.routes.some((r) => r.credential === c.name)) continue
+    const endpoint = tokenEndpointFor(c, config, deps)
+    managers.set(
+      c.name,
+      new TokenManager({
+        name: c.name,
+        grant: grantFor(c, endpoint, deps.clock),
+        store: deps.store,
+        settings: config.token,
+        logger: deps.logger,
+        bootstrapRefreshToken: c.grant === 'refresh_token' ? c.refreshToken : undefined,
+        ...(deps.clock ? { clock: deps.clock } : {}),
+        ...(deps.random ? { random: deps.random } : {}),
+      }),
+    )
+  }
+  return managers
 }

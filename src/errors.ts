@@ -36,6 +36,15 @@ export const ERROR_CODES = {
   idp_error: { status: 0, summary: 'The identity provider answered with an OAuth error.' },
   idp_unreachable: { status: 0, summary: 'The identity provider could not be reached or timed out.' },
   idp_bad_response: { status: 0, summary: 'The identity provider answered with a body that is not a token response.' },
+  login_expired: {
+    status: 0,
+    summary: 'The login was not completed in time (the device code or the wait expired): run login again.',
+  },
+  login_denied: { status: 0, summary: 'The sign-in was refused (access_denied) by the user or the identity domain.' },
+  login_failed: {
+    status: 0,
+    summary: 'The login could not be completed (state mismatch, bad redirect, unexpected answer).',
+  },
   no_refresh_token: {
     status: 0,
     summary: 'The identity provider returned no refresh token: the scope lacks offline_access.',

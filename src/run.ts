@@ -2,7 +2,7 @@
 import type { Dispatcher } from 'undici'
 import type { Clock } from './clock.js'
 import type { ProxyConfig } from './config/types.js'
-import { createTokenManager } from './credentials.js'
+import { createTokenManagers, DEFAULT_CREDENTIAL } from './credentials.js'
 import type { Logger } from './log.js'
 import { buildServer, type BuiltServer } from './proxy/server.js'
 import type { TokenManager } from './token/manager.js'
@@ -12,7 +12,9 @@ export interface RunningProxy {
   /** http://host:port of the listener. */
   url: string
   port: number
+  /** The default (OAC) credential's manager. */
   manager: TokenManager
+  managers: ReadonlyMap<string, TokenManager>
   server: BuiltServer
   store: TokenStore
   /** Stops accepting, drains in-flight requests (up to shutdownGraceMs), persists state, releases the lock. */
@@ -30,9 +32,9 @@ export interface RunDeps {
 
 export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<RunningProxy> {
   const store = deps.store ?? FileStore.open(config.stateFile)
-  let manager: TokenManager | undefined
+  let managers: Map<string, TokenManager> | undefined
   try {
-    manager = createTokenManager(config, {
+    managers = createTokenManagers(config, {
       logger: deps.logger,
       store,
       ...(deps.clock ? { clock: deps.clock } : {}),
@@ -41,10 +43,10 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
     })
     const server = await buildServer(config, {
       logger: deps.logger,
-      manager,
+      managers,
       ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
     })
-    manager.start()
+    for (const m of managers.values()) m.start()
     await server.app.listen({ host: config.listen.host, port: config.listen.port })
     const address = server.app.server.address()
     const port = typeof address === 'object' && address ? address.port : config.listen.port
@@ -54,12 +56,13 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
       { event: 'proxy.listening', url, upstream: config.oacUrl, stateFile: config.stateFile },
       `proxy listening on ${url}`,
     )
-    const m = manager
+    const all = managers
     let closing: Promise<void> | undefined
     return {
       url,
       port,
-      manager: m,
+      manager: all.get(DEFAULT_CREDENTIAL) as TokenManager,
+      managers: all,
       server,
       store,
       close() {
@@ -68,7 +71,7 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
           grace.unref()
           await server.app.close()
           clearTimeout(grace)
-          await m.stop()
+          await Promise.all([...all.values()].map((m) => m.stop()))
           await store.close()
           deps.logger.info({ event: 'proxy.stopped' }, 'proxy stopped')
         })()
@@ -76,7 +79,7 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
       },
     }
   } catch (err) {
-    await manager?.stop().catch(() => {})
+    await Promise.all([...(managers?.values() ?? [])].map((m) => m.stop().catch(() => {})))
     await store.close().catch(() => {})
     throw err
   }

@@ -73,8 +73,12 @@ export interface StackOptions {
   /** Wait for the first token before returning (default true). */
   waitForToken?: boolean
   random?: () => number
-  /** Runs after the simulator starts and before the proxy does (e.g. to script faults). */
-  beforeProxy?: (sim: Simulator) => void
+  /** Runs after the simulator starts and before the proxy does (e.g. to script faults or register keys). */
+  beforeProxy?: (sim: Simulator, dir: string) => void
+  /** Extra config written to DIR/config.yaml (the env still gives URLs, client and scope); may be built from the simulator. */
+  file?: Record<string, unknown> | ((sim: Simulator, dir: string) => Record<string, unknown>)
+  /** Files to create in the stack's directory before loading the config. */
+  files?: (sim: Simulator) => Record<string, string>
 }
 
 export interface Stack {
@@ -112,8 +116,19 @@ export async function startStack(t: Test, options: StackOptions = {}): Promise<S
     ...(options.noRefreshToken ? {} : { OAC_PROXY_REFRESH_TOKEN: sim.issueRefreshToken() }),
     ...options.env,
   }
-  options.beforeProxy?.(sim)
-  const config = loadConfig({ env, cwd: dir })
+  options.beforeProxy?.(sim, dir)
+  const { writeFileSync } = await import('node:fs')
+  for (const [name, text] of Object.entries(options.files?.(sim) ?? {})) {
+    writeFileSync(join(dir, name), text, { mode: 0o600 })
+  }
+  let configPath: string | undefined
+  if (options.file) {
+    const { stringify } = await import('yaml')
+    configPath = join(dir, 'config.yaml')
+    const extra = typeof options.file === 'function' ? options.file(sim, dir) : options.file
+    writeFileSync(configPath, stringify(extra), { mode: 0o600 })
+  }
+  const config = loadConfig({ env, cwd: dir, ...(configPath ? { configPath } : {}) })
   const logs = new LogCapture()
   const store = options.store ?? new MemoryStore()
   const proxyClock = options.proxyClock ?? clock

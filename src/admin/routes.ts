@@ -1,5 +1,6 @@
 // Admin endpoints under the reserved /-/ prefix: liveness, readiness and a JSON status.
 import type { FastifyInstance } from 'fastify'
+import { DEFAULT_CREDENTIAL } from '../config/options.js'
 import type { ProxyConfig } from '../config/types.js'
 import { ProxyError } from '../errors.js'
 import type { TokenManager } from '../token/manager.js'
@@ -9,20 +10,23 @@ import type { ProxyCounters } from '../proxy/server.js'
 export const ADMIN_PREFIX = '/-/'
 
 export interface AdminDeps {
-  manager: TokenManager
+  managers: ReadonlyMap<string, TokenManager>
   counters: ProxyCounters
   config: ProxyConfig
 }
 
 export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
-  const { manager, counters, config } = deps
+  const { managers, counters, config } = deps
+  const main = managers.get(DEFAULT_CREDENTIAL) as TokenManager
   app.get('/-/healthz', async () => ({ status: 'ok' }))
 
   app.get('/-/readyz', async (_request, reply) => {
-    const s = manager.status()
-    const ready = manager.peek() !== undefined
+    // ready when the OAC credential holds a usable token; the others are reported, not required
+    const ready = main.peek() !== undefined
     reply.code(ready ? 200 : 503).header('cache-control', 'no-store')
-    return { status: ready ? 'ready' : 'not_ready', credentials: { [s.credential]: s.health } }
+    const credentials: Record<string, string> = {}
+    for (const [name, m] of managers) credentials[name] = m.health
+    return { status: ready ? 'ready' : 'not_ready', credentials }
   })
 
   app.get('/-/status', async (_request, reply) => {
@@ -30,7 +34,8 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
     return {
       upstream: config.oacUrl,
       identityDomain: config.idcsUrl,
-      credentials: [manager.status()],
+      credentials: [...managers.values()].map((m) => m.status()),
+      routes: config.routes.map((r) => ({ prefix: r.prefix, upstream: r.upstream, credential: r.credential })),
       counters,
     }
   })

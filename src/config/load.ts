@@ -4,10 +4,10 @@ import { dirname, resolve } from 'node:path'
 import { parseDocument } from 'yaml'
 import { ProxyError } from '../errors.js'
 import { Secret } from '../secret.js'
-import { envName, OPTIONS, type OptionSpec } from './options.js'
+import { DEFAULT_CREDENTIAL, envName, OPTIONS, type OptionSpec } from './options.js'
 import { checkSchema } from './schema.js'
-import { resolveSecret, type SecretRef } from './secrets.js'
-import type { ProxyConfig } from './types.js'
+import { resolveCredentials, resolveRoutes } from './credentials.js'
+import type { CredentialConfig, LoginSettings, ProxyConfig } from './types.js'
 
 export interface LoadOptions {
   /** Path of the YAML file; none means env and flags only. */
@@ -35,7 +35,7 @@ export function loadConfig(options: LoadOptions = {}): ProxyConfig {
       origins.set(path, configPath)
     }
   }
-  for (const spec of OPTIONS) {
+  for (const spec of OPTIONS.filter((o) => !o.noEnv)) {
     const name = envName(spec.path)
     if (env[name] !== undefined && env[name] !== '') {
       setPath(merged, spec.path, coerce(spec, env[name], 'value'))
@@ -59,31 +59,25 @@ export function loadConfig(options: LoadOptions = {}): ProxyConfig {
     const suggestion = problem === 'unknown key' ? didYouMean(key) : ''
     return `${key || '(root)'} ${problem === 'unknown key' ? 'is an unknown key' : problem}${suggestion} (${where(key)})`
   })
-  if (problems.length === 0) problems.push(...checkUrls(merged, where))
+  // the shape must be right before the checks between keys can run
   if (problems.length > 0) throw configError(problems, configPath)
+  problems.push(...checkUrls(merged, where))
 
   const baseDir = configPath ? dirname(configPath) : cwd
-  const secrets: Partial<Record<string, Secret | undefined>> = {}
-  for (const spec of OPTIONS.filter((o) => o.type === 'secret')) {
-    const ref = getPath(merged, spec.path) as SecretRef | undefined
-    if (ref === undefined) continue
-    try {
-      secrets[spec.path] = resolveSecret(ref, {
-        key: spec.path,
-        origin: where(spec.path),
-        baseDir,
-        env,
-        kind: spec.path === 'refreshToken' ? 'refresh_token' : 'plain',
-      })
-    } catch (err) {
-      problems.push((err as Error).message)
-    }
-  }
+  const secretProblems: string[] = []
+  const ctx = { baseDir, env, where, problems, secretProblems }
+  const credentials = resolveCredentials(merged, ctx)
+  const routes = resolveRoutes(merged, credentials, ctx)
   if (problems.length > 0) {
-    throw new ProxyError('secret_unreadable', problems.join('\n'), {
-      hint: 'Check that each secret file exists and is readable, and each named environment variable is set.',
-    })
+    if (problems.length === secretProblems.length) {
+      throw new ProxyError('secret_unreadable', problems.join('\n'), {
+        hint: 'Check that each secret file exists and is readable, and each named environment variable is set.',
+      })
+    }
+    throw configError(problems, configPath)
   }
+  const byName = (n: string): CredentialConfig => credentials.find((c) => c.name === n) as CredentialConfig
+  const main = byName(DEFAULT_CREDENTIAL)
 
   const value = <T>(path: string): T => {
     const v = getPath(merged, path)
@@ -96,10 +90,19 @@ export function loadConfig(options: LoadOptions = {}): ProxyConfig {
     oacUrl: stripSlash(value<string>('oacUrl')),
     idcsUrl: stripSlash(value<string>('idcsUrl')),
     clientId: value<string>('clientId'),
-    clientSecret: secrets.clientSecret,
+    clientSecret: main.clientSecret,
     scope: value<string>('scope'),
-    refreshToken: secrets.refreshToken,
+    refreshToken: main.refreshToken,
     stateFile: resolve(baseDir, value<string>('stateFile')),
+    credentials,
+    routes,
+    login: {
+      method: value<LoginSettings['method']>('login.method'),
+      redirectPort: value<number>('login.redirectPort'),
+      redirectPath: value<string>('login.redirectPath'),
+      openBrowser: value<boolean>('login.openBrowser'),
+      timeoutMs: seconds('login.timeoutSeconds'),
+    },
     listen: { host: value<string>('listen.host'), port: value<number>('listen.port') },
     token: {
       refreshAheadRatio: value<number>('token.refreshAheadRatio'),
@@ -209,24 +212,31 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
 
 function checkUrls(tree: Tree, where: (key: string) => string): string[] {
   const problems: string[] = []
-  for (const spec of OPTIONS.filter((o) => o.type === 'url')) {
-    const raw = getPath(tree, spec.path)
+  const urls: Array<[string, unknown, string]> = OPTIONS.filter((o) => o.type === 'url').map((o) => [
+    o.path,
+    getPath(tree, o.path),
+    where(o.path),
+  ])
+  for (const [name, entry] of Object.entries((tree.credentials ?? {}) as Record<string, Tree>)) {
+    urls.push([`credentials.${name}.idcsUrl`, entry.idcsUrl, where('credentials')])
+  }
+  ;((tree.routes ?? []) as Tree[]).forEach((r, i) => urls.push([`routes.${i}.upstream`, r.upstream, where('routes')]))
+  for (const [path, raw, origin] of urls) {
+    const spec = { path }
     if (typeof raw !== 'string') continue
     let url: URL
     try {
       url = new URL(raw)
     } catch {
-      problems.push(`${spec.path} is not a valid URL: expected https://host[:port] (${where(spec.path)})`)
+      problems.push(`${spec.path} is not a valid URL: expected https://host[:port] (${origin})`)
       continue
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      problems.push(`${spec.path} must start with https:// (${where(spec.path)})`)
+      problems.push(`${spec.path} must start with https:// (${origin})`)
     } else if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
-      problems.push(
-        `${spec.path} must use https:// (plain http is only allowed to loopback hosts) (${where(spec.path)})`,
-      )
+      problems.push(`${spec.path} must use https:// (plain http is only allowed to loopback hosts) (${origin})`)
     } else if (url.search || url.hash || url.username || url.password) {
-      problems.push(`${spec.path} must not contain a query, fragment or credentials (${where(spec.path)})`)
+      problems.push(`${spec.path} must not contain a query, fragment or credentials (${origin})`)
     }
   }
   return problems

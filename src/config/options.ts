@@ -1,6 +1,7 @@
 // The table of every configuration option: type, default, env var, flag and description.
 
-export type OptionType = 'string' | 'url' | 'integer' | 'number' | 'boolean' | 'secret' | 'enum'
+export type OptionType =
+  'string' | 'url' | 'integer' | 'number' | 'boolean' | 'secret' | 'enum' | 'credentials' | 'routes'
 
 export interface OptionSpec {
   /** Dotted path in the YAML file, e.g. `listen.port`. */
@@ -14,6 +15,10 @@ export interface OptionSpec {
   enum?: readonly string[]
   /** Long command-line flag, if the option has one. */
   flag?: string
+  /** Also a key of each entry under `credentials:` (top level = the default credential). */
+  credential?: boolean
+  /** No environment variable (structured values come from the file). */
+  noEnv?: boolean
 }
 
 export const ENV_PREFIX = 'OAC_PROXY_'
@@ -35,6 +40,25 @@ export const DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 120
 export const DEFAULT_UPSTREAM_CONNECTIONS = 64
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export const GRANTS = ['refresh_token', 'password', 'jwt_bearer', 'client_credentials'] as const
+export const CLIENT_AUTH_METHODS = [
+  'auto',
+  'client_secret_basic',
+  'client_secret_post',
+  'private_key_jwt',
+  'none',
+] as const
+export const LOGIN_METHODS = ['device', 'browser'] as const
+export const DEFAULT_GRANT = 'refresh_token'
+export const DEFAULT_CLIENT_AUTH = 'auto'
+/** The audience older IDCS domains expect in JWT assertions; newer ones also accept the domain URL. */
+export const DEFAULT_ASSERTION_AUDIENCE = 'https://identity.oraclecloud.com/'
+export const DEFAULT_LOGIN_METHOD = 'device'
+export const DEFAULT_REDIRECT_PORT = 0
+export const DEFAULT_REDIRECT_PATH = '/callback'
+export const DEFAULT_LOGIN_TIMEOUT_SECONDS = 600
+/** Credential name of the top-level credential. */
+export const DEFAULT_CREDENTIAL = 'default'
 
 export const OPTIONS: readonly OptionSpec[] = [
   {
@@ -47,6 +71,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     path: 'idcsUrl',
+    credential: true,
     type: 'url',
     required: true,
     flag: 'idcs-url',
@@ -54,6 +79,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     path: 'clientId',
+    credential: true,
     type: 'string',
     required: true,
     flag: 'client-id',
@@ -61,12 +87,14 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     path: 'clientSecret',
+    credential: true,
     type: 'secret',
     description:
       'Client secret of the application. Omit for a public client. Give it as {env: NAME} or {file: PATH} rather than inline.',
   },
   {
     path: 'scope',
+    credential: true,
     type: 'string',
     required: true,
     flag: 'scope',
@@ -75,9 +103,69 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     path: 'refreshToken',
+    credential: true,
     type: 'secret',
     description:
       'Bootstrap refresh token, used only when the state file holds none. A file may be an OAC profile tokens.json.',
+  },
+  {
+    path: 'grant',
+    type: 'enum',
+    enum: GRANTS,
+    default: DEFAULT_GRANT,
+    credential: true,
+    description:
+      'How access tokens are renewed: refresh_token (after a login or with a bootstrap token), jwt_bearer (a user assertion signed with privateKey; no refresh token needed), password (deprecated; fails for federated users), client_credentials (IDCS/My Services APIs only: OAC rejects tokens without a user).',
+  },
+  {
+    path: 'clientAuth',
+    type: 'enum',
+    enum: CLIENT_AUTH_METHODS,
+    default: DEFAULT_CLIENT_AUTH,
+    credential: true,
+    description:
+      'Client authentication at the token endpoint. auto: client_secret_basic with a clientSecret, private_key_jwt with only a privateKey, none (public client) otherwise.',
+  },
+  {
+    path: 'username',
+    type: 'string',
+    credential: true,
+    description: 'User name for the password and jwt_bearer grants (the assertion subject).',
+  },
+  {
+    path: 'password',
+    type: 'secret',
+    credential: true,
+    description: 'Password for the password grant. Give it as {env: NAME} or {file: PATH}.',
+  },
+  {
+    path: 'privateKey',
+    type: 'secret',
+    credential: true,
+    description:
+      "PEM private key (PKCS#8 or PKCS#1) of the application's uploaded certificate, for jwt_bearer assertions and private_key_jwt client authentication.",
+  },
+  {
+    path: 'keyId',
+    type: 'string',
+    credential: true,
+    description:
+      'Certificate alias uploaded to the application, sent as the assertion kid header. Give keyId or certificate.',
+  },
+  {
+    path: 'certificate',
+    type: 'string',
+    credential: true,
+    description:
+      'PEM certificate file of the key; its SHA-1 thumbprint is sent as the assertion x5t header (when keyId is not given).',
+  },
+  {
+    path: 'assertionAudience',
+    type: 'string',
+    default: DEFAULT_ASSERTION_AUDIENCE,
+    credential: true,
+    description:
+      'aud claim of JWT assertions: https://identity.oraclecloud.com/ (older domains) or the identity domain URL.',
   },
   {
     path: 'stateFile',
@@ -197,6 +285,56 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: DEFAULT_SHUTDOWN_GRACE_SECONDS,
     minimum: 0,
     description: 'On SIGTERM/SIGINT, how long in-flight requests may finish.',
+  },
+  {
+    path: 'login.method',
+    type: 'enum',
+    enum: LOGIN_METHODS,
+    default: DEFAULT_LOGIN_METHOD,
+    description:
+      'How `oac-token-proxy login` signs in: device (a code to enter on any device) or browser (authorization code with PKCE on a loopback redirect).',
+  },
+  {
+    path: 'login.redirectPort',
+    type: 'integer',
+    default: DEFAULT_REDIRECT_PORT,
+    minimum: 0,
+    maximum: 65535,
+    description:
+      'Port of the loopback redirect for browser login (0: a free port, if the app allows any loopback port). IDCS matches registered redirect URLs exactly.',
+  },
+  {
+    path: 'login.redirectPath',
+    type: 'string',
+    default: DEFAULT_REDIRECT_PATH,
+    description: 'Path of the loopback redirect URL for browser login (http://127.0.0.1:PORT/PATH).',
+  },
+  {
+    path: 'login.openBrowser',
+    type: 'boolean',
+    default: true,
+    description: 'Open the browser for browser login when possible; otherwise the URL is printed.',
+  },
+  {
+    path: 'login.timeoutSeconds',
+    type: 'number',
+    default: DEFAULT_LOGIN_TIMEOUT_SECONDS,
+    minimum: 1,
+    description: 'Longest wait for a login to be completed.',
+  },
+  {
+    path: 'credentials',
+    type: 'credentials',
+    noEnv: true,
+    description:
+      'More credentials by name, each with the credential keys above (idcsUrl defaults to the top-level one). Used by routes.',
+  },
+  {
+    path: 'routes',
+    type: 'routes',
+    noEnv: true,
+    description:
+      "More upstreams: a list of {prefix, upstream, credential}; requests under prefix go to upstream with that credential's token. Everything else goes to oacUrl.",
   },
   { path: 'log.level', type: 'enum', enum: LOG_LEVELS, default: 'info', flag: 'log-level', description: 'Log level.' },
 ]

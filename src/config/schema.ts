@@ -40,7 +40,36 @@ function leafSchema(spec: OptionSpec): JsonSchema {
       return { type: 'string', enum: spec.enum }
     case 'secret':
       return SECRET_SCHEMA
+    case 'credentials':
+      return {
+        type: 'object',
+        propertyNames: { pattern: CREDENTIAL_NAME_PATTERN },
+        additionalProperties: credentialSchema(),
+      }
+    case 'routes':
+      return { type: 'array', items: ROUTE_SCHEMA }
   }
+}
+
+/** Credential names: used in the state file, logs and metrics. */
+export const CREDENTIAL_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$'
+
+const ROUTE_SCHEMA: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['prefix', 'upstream', 'credential'],
+  properties: {
+    prefix: { type: 'string', pattern: '^/.*/$' },
+    upstream: { type: 'string', minLength: 1 },
+    credential: { type: 'string', minLength: 1 },
+  },
+}
+
+/** One entry under `credentials:`: the credential keys of the top level; idcsUrl may be inherited. */
+function credentialSchema(): JsonSchema {
+  const properties: Record<string, JsonSchema> = {}
+  for (const spec of OPTIONS.filter((o) => o.credential)) properties[spec.path] = leafSchema(spec)
+  return { type: 'object', additionalProperties: false, required: ['clientId', 'scope'], properties }
 }
 
 export function buildSchema(options: readonly OptionSpec[] = OPTIONS): JsonSchema {
@@ -86,6 +115,10 @@ export function checkSchema(value: unknown): SchemaProblem[] {
 
 function describe(err: ErrorObject): SchemaProblem | undefined {
   const base = err.instancePath.replace(/^\//, '').replace(/\//g, '.')
+  if (err.propertyName !== undefined || err.keyword === 'propertyNames') {
+    const name = err.propertyName ?? (err.params as { propertyName?: string }).propertyName ?? ''
+    return { key: base, problem: `has an invalid credential name '${name.slice(0, 64)}' (use letters, digits, _ . -)` }
+  }
   const join = (k: string): string => (base ? `${base}.${k}` : k)
   switch (err.keyword) {
     case 'additionalProperties': {
@@ -111,6 +144,10 @@ function describe(err: ErrorObject): SchemaProblem | undefined {
       }
     case 'minLength':
       return { key: base, problem: 'must not be empty' }
+    case 'pattern':
+      return base.startsWith('routes.')
+        ? { key: base, problem: 'must start and end with / (e.g. /idcs/)' }
+        : { key: base, problem: 'must match ' + (err.params as { pattern: string }).pattern }
     case 'oneOf':
     case 'minProperties':
     case 'maxProperties':

@@ -20,6 +20,49 @@ export interface ProxySettings {
   shutdownGraceMs: number
 }
 
+export type GrantName = 'refresh_token' | 'password' | 'jwt_bearer' | 'client_credentials'
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none'
+
+/** How JWT assertions (user assertion grant, private_key_jwt) are signed. */
+export interface AssertionKey {
+  privateKey: Secret
+  /** kid header: the certificate alias uploaded to the app. */
+  keyId?: string
+  /** x5t header: base64url SHA-1 thumbprint of the certificate. */
+  x5t?: string
+  audience: string
+}
+
+/** One credential: a client at an identity domain and the way its tokens are renewed. */
+export interface CredentialConfig {
+  name: string
+  idcsUrl: string
+  clientId: string
+  clientSecret: Secret | undefined
+  clientAuth: ClientAuthMethod
+  grant: GrantName
+  scope: string
+  refreshToken: Secret | undefined
+  username: string | undefined
+  password: Secret | undefined
+  assertionKey: AssertionKey | undefined
+}
+
+/** Requests under `prefix` go to `upstream` with the token of `credential`. */
+export interface RouteConfig {
+  prefix: string
+  upstream: string
+  credential: string
+}
+
+export interface LoginSettings {
+  method: 'device' | 'browser'
+  redirectPort: number
+  redirectPath: string
+  openBrowser: boolean
+  timeoutMs: number
+}
+
 export interface ProxyConfig {
   sourceFile?: string
   oacUrl: string
@@ -29,6 +72,11 @@ export interface ProxyConfig {
   scope: string
   refreshToken: Secret | undefined
   stateFile: string
+  /** The default credential first, then the named ones. */
+  credentials: readonly CredentialConfig[]
+  /** Named prefixes first (longest first), then `/` to oacUrl with the default credential. */
+  routes: readonly RouteConfig[]
+  login: LoginSettings
   listen: { host: string; port: number }
   token: TokenSettings
   proxy: ProxySettings

@@ -17,13 +17,26 @@ export interface TokenEndpoint {
 
 /** POSTs the grant parameters; resolves a TokenSet or rejects with a ProxyError/OAuthError. */
 export async function requestToken(endpoint: TokenEndpoint, grantParams: Record<string, string>): Promise<TokenSet> {
-  const params = new URLSearchParams(grantParams)
+  const { json, host } = await postForm(endpoint, TOKEN_PATH, grantParams)
+  return toTokenSet(json, host)
+}
+
+/**
+ * POSTs a form with client authentication to an IDCS OAuth path; resolves the JSON body of a 2xx
+ * answer, rejects with OAuthError for RFC 6749 errors and ProxyError otherwise.
+ */
+export async function postForm(
+  endpoint: TokenEndpoint,
+  path: string,
+  formParams: Record<string, string>,
+): Promise<{ json: Record<string, unknown> | undefined; host: string }> {
+  const params = new URLSearchParams(formParams)
   const headers: Record<string, string> = {
     'content-type': 'application/x-www-form-urlencoded;charset=UTF-8',
     accept: 'application/json',
   }
-  applyClientAuth(endpoint.clientAuth, headers, params)
-  const url = endpoint.idcsUrl + TOKEN_PATH
+  await applyClientAuth(endpoint.clientAuth, headers, params)
+  const url = endpoint.idcsUrl + path
   const host = new URL(url).host
 
   let res: Dispatcher.ResponseData
@@ -50,7 +63,7 @@ export async function requestToken(endpoint: TokenEndpoint, grantParams: Record<
   const retryAfterS = parseRetryAfter(res.headers['retry-after'])
   const json = parseJson(text)
   if (res.statusCode >= 200 && res.statusCode < 300) {
-    return toTokenSet(json, host)
+    return { json, host }
   }
   const opts = retryAfterS === undefined ? {} : { retryAfterS }
   if (json && typeof json.error === 'string') {
@@ -92,7 +105,7 @@ function parseJson(text: string): Record<string, unknown> | undefined {
   }
 }
 
-function toTokenSet(json: Record<string, unknown> | undefined, host: string): TokenSet {
+export function toTokenSet(json: Record<string, unknown> | undefined, host: string): TokenSet {
   const bad = (what: string): ProxyError =>
     new ProxyError('idp_bad_response', `identity provider at ${host} answered 200 but ${what}`, {
       hint: 'This is usually a proxy or gateway in between answering instead of the identity domain.',

@@ -10,7 +10,7 @@ import Fastify, {
 } from 'fastify'
 import { fastifyHttpProxy } from '@fastify/http-proxy'
 import { Agent, type Dispatcher } from 'undici'
-import type { ProxyConfig } from '../config/types.js'
+import type { ProxyConfig, RouteConfig } from '../config/types.js'
 import { ProxyError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { TokenManager } from '../token/manager.js'
@@ -20,7 +20,8 @@ import type { ProxyRequestState } from './request-state.js'
 
 export interface ServerDeps {
   logger: Logger
-  manager: TokenManager
+  /** Token managers by credential name; every route's credential must be present. */
+  managers: ReadonlyMap<string, TokenManager>
   /** Dispatcher for upstream requests; by default an undici Agent sized from the config. */
   dispatcher?: Dispatcher
 }
@@ -42,10 +43,8 @@ const HOP_BY_HOP_REQUEST_HEADERS = ['proxy-authorization', 'proxy-connection', '
 
 /** Builds (never listens). The caller starts the manager and calls app.listen(). */
 export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promise<BuiltServer> {
-  const { manager, logger } = deps
+  const { managers, logger } = deps
   const counters: ProxyCounters = { requests: 0, replays: 0, upstreamErrors: 0, tokenErrors: 0 }
-  const upstream = new URL(config.oacUrl)
-  const upstreamOrigin = upstream.origin
   const dispatcher =
     deps.dispatcher ??
     new Agent({
@@ -69,8 +68,32 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
     sendError(reply, toProxyError(err, request))
   })
 
-  registerAdmin(app, { manager, counters, config })
+  registerAdmin(app, { managers, counters, config })
 
+  for (const route of config.routes) {
+    const manager = managers.get(route.credential)
+    if (!manager) throw new Error(`no token manager for credential ${route.credential}`)
+    await registerRoute(app, route, manager, dispatcher, config, counters)
+  }
+
+  app.addHook('onClose', async () => {
+    if (!deps.dispatcher) await dispatcher.close()
+  })
+
+  return { app, counters }
+}
+
+/** One @fastify/http-proxy instance: requests under route.prefix go to route.upstream with the manager's token. */
+async function registerRoute(
+  app: FastifyInstance,
+  route: RouteConfig,
+  manager: TokenManager,
+  dispatcher: Dispatcher,
+  config: ProxyConfig,
+  counters: ProxyCounters,
+): Promise<void> {
+  const upstream = new URL(route.upstream)
+  const upstreamOrigin = upstream.origin
   const replayLimit = config.proxy.replayBodyLimitBytes
 
   async function preHandler(request: FastifyRequest): Promise<void> {
@@ -109,6 +132,7 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
   // the plugin's types predate async pre-handlers; options are checked at run time by the plugin
   await app.register(fastifyHttpProxy as unknown as FastifyPluginAsync<Record<string, unknown>>, {
     upstream: upstreamOrigin + upstream.pathname.replace(/\/$/, ''),
+    ...(route.prefix === '/' ? {} : { prefix: route.prefix.replace(/\/$/, '') }),
     undici: dispatcher as unknown as Record<string, unknown>,
     disableRequestLogging: true,
     preHandler,
@@ -129,7 +153,8 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
       rewriteHeaders(headers: Record<string, unknown>) {
         const location = headers.location
         if (typeof location === 'string' && location.startsWith(upstreamOrigin + '/')) {
-          headers.location = location.slice(upstreamOrigin.length)
+          const prefix = route.prefix === '/' ? '' : route.prefix.replace(/\/$/, '')
+          headers.location = prefix + location.slice(upstreamOrigin.length)
         }
         return headers as never
       },
@@ -148,7 +173,7 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
       onError(reply: FastifyReply, { error }: { error: unknown }) {
         counters.upstreamErrors++
         const mapped = mapUpstreamError(error, upstream.host)
-        reply.log.warn({ event: 'upstream.failed', err: mapped }, mapped.message)
+        reply.log.warn({ event: 'upstream.failed', route: route.prefix, err: mapped }, mapped.message)
         sendError(reply, mapped)
       },
     },
@@ -181,12 +206,6 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
       },
     )
   }
-
-  app.addHook('onClose', async () => {
-    if (!deps.dispatcher) await dispatcher.close()
-  })
-
-  return { app, counters }
 }
 
 async function readAll(stream: Readable, limit: number): Promise<Buffer> {

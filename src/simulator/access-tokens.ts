@@ -2,7 +2,7 @@
 
 import { randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
-import { SIM_ISSUER } from './constants.js'
+import { IDCS_ADMIN_SCOPE, SIM_AUDIENCE, SIM_ISSUER, SIM_OAC_SCOPE } from './constants.js'
 import type { SigningKeys } from './keys.js'
 
 export const OFFLINE_ACCESS = 'offline_access'
@@ -22,16 +22,28 @@ export function isScopeSubset(requested: string, original: string): boolean {
   return wanted.length > 0 && wanted.every((s) => granted.has(s))
 }
 
+/** The scope values the simulated domain knows: the OAC resource scope, offline_access, the IDCS admin scope. */
+export const ACCEPTED_SCOPES: readonly string[] = [SIM_AUDIENCE + SIM_OAC_SCOPE, OFFLINE_ACCESS, IDCS_ADMIN_SCOPE]
+
+/** Why a requested scope is refused, or undefined when every value is known. */
+export function scopeProblem(scope: string | null): string | undefined {
+  const values = splitScope(scope ?? '')
+  if (values.length === 0) return 'The scope parameter is required.'
+  const unknown = values.find((v) => !ACCEPTED_SCOPES.includes(v))
+  return unknown === undefined ? undefined : `Invalid scope: ${unknown}.`
+}
+
 /**
  * Split an IDCS scope into audiences and resource scopes: a value such as
  * 'https://x.example.comurn:opc:resource:consumer::all' is the resource app's
  * audience followed by its scope. offline_access is dropped.
  */
-export function resolveScope(scope: string): { audiences: string[]; scopes: string[] } {
+export function resolveScope(scope: string, idcsUrl?: string): { audiences: string[]; scopes: string[] } {
   const audiences: string[] = []
   const scopes: string[] = []
   for (const value of splitScope(scope)) {
     if (value === OFFLINE_ACCESS) continue
+    if (value === IDCS_ADMIN_SCOPE && idcsUrl && !audiences.includes(idcsUrl)) audiences.push(idcsUrl)
     const urn = value.indexOf('urn:')
     if (/^https?:\/\//.test(value) && urn > 0) {
       const audience = value.slice(0, urn)
@@ -51,15 +63,25 @@ export interface AccessTokenRequest {
   scope: string
   lifetimeS: number
   nowMs: number
+  /** 'client' for client_credentials tokens: `sub` is the client id and there is no user. */
+  subType?: 'user' | 'client'
+  /** The audience of the IDCS admin scope. */
+  idcsUrl?: string
 }
 
 export async function signAccessToken(keys: SigningKeys, r: AccessTokenRequest): Promise<string> {
-  const { audiences, scopes } = resolveScope(r.scope)
+  const { audiences, scopes } = resolveScope(r.scope, r.idcsUrl)
   const iat = Math.floor(r.nowMs / 1000)
+  const isClient = r.subType === 'client'
+  const userClaims = isClient
+    ? { sub_type: 'client' }
+    : {
+        user_displayname: displayName(r.user),
+        user_id: 'sim-' + Buffer.from(r.user).toString('hex').slice(0, 24),
+        sub_type: 'user',
+      }
   return new SignJWT({
-    user_displayname: displayName(r.user),
-    user_id: 'sim-' + Buffer.from(r.user).toString('hex').slice(0, 24),
-    sub_type: 'user',
+    ...userClaims,
     client_id: r.clientId,
     client_name: r.clientId,
     tenant: 'idcs-sim',
@@ -67,7 +89,7 @@ export async function signAccessToken(keys: SigningKeys, r: AccessTokenRequest):
     tok_type: 'AT',
   })
     .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: keys.kid, x5t: keys.x5t })
-    .setSubject(r.user)
+    .setSubject(isClient ? r.clientId : r.user)
     .setAudience(audiences)
     .setIssuer(SIM_ISSUER)
     .setIssuedAt(iat)

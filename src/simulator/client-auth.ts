@@ -1,13 +1,16 @@
-// Client authentication at the IDCS token endpoint: HTTP Basic, form post, or public client.
+// Client authentication at the IDCS token endpoint: HTTP Basic, form post, public client, or private_key_jwt.
 
 import type { IncomingHttpHeaders } from 'node:http'
+import type { AssertionResult } from './client-keys.js'
+import { CLIENT_ASSERTION_TYPE } from './constants.js'
 
 export interface RegisteredClients {
   confidential: { clientId: string; clientSecret: string }
   publicClientId: string
 }
 
-export type ClientAuthResult = { kind: 'basic' | 'post' | 'none'; clientId: string } | { kind: 'invalid' }
+export type ClientAuthResult =
+  { kind: 'basic' | 'post' | 'none' | 'private_key_jwt'; clientId: string } | { kind: 'invalid'; reason?: string }
 
 /** application/x-www-form-urlencoded decoding of one value (RFC 6749 section 2.3.1). */
 function formDecode(value: string): string | undefined {
@@ -54,4 +57,32 @@ export function authenticateClient(
     return secretMatches(clients, bodyId, bodySecret) ? { kind: 'post', clientId: bodyId } : { kind: 'invalid' }
   }
   return bodyId === clients.publicClientId ? { kind: 'none', clientId: bodyId } : { kind: 'invalid' }
+}
+
+/** Verifies a client assertion (iss == sub == client id); `clientId` is the optional client_id parameter. */
+export type ClientAssertionVerifier = (assertion: string, clientId: string | undefined) => Promise<AssertionResult>
+
+/**
+ * Client authentication for every IDCS endpoint that takes it: a client assertion
+ * (private_key_jwt) when one is sent, otherwise Basic, form post or public client.
+ */
+export async function authenticateRequestClient(
+  headers: IncomingHttpHeaders,
+  form: URLSearchParams,
+  clients: RegisteredClients,
+  verifyAssertion: ClientAssertionVerifier,
+): Promise<ClientAuthResult> {
+  const assertionType = form.get('client_assertion_type')
+  const assertion = form.get('client_assertion')
+  if (assertionType === null && assertion === null) return authenticateClient(headers, form, clients)
+  if (headers.authorization !== undefined || form.get('client_secret') !== null) return { kind: 'invalid' }
+  if (assertionType !== CLIENT_ASSERTION_TYPE) return { kind: 'invalid', reason: 'unsupported client_assertion_type' }
+  if (!assertion) return { kind: 'invalid', reason: 'client_assertion is required' }
+  const bodyId = form.get('client_id') ?? undefined
+  const known = [clients.confidential.clientId, clients.publicClientId]
+  if (bodyId !== undefined && !known.includes(bodyId)) return { kind: 'invalid' }
+  const result = await verifyAssertion(assertion, bodyId)
+  if (!result.ok) return { kind: 'invalid', reason: result.reason }
+  if (!known.includes(result.clientId)) return { kind: 'invalid' }
+  return { kind: 'private_key_jwt', clientId: result.clientId }
 }

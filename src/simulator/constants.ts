@@ -26,3 +26,33 @@ export const DOWNLOAD_CHUNK_BYTES = 64 * 1024
 export const MAX_SMALL_BODY_BYTES = 64 * 1024
 
 export const API_PREFIX = '/api/20210901/'
+
+export const DEFAULT_USER_PASSWORD = 'Welcome-1234!'
+export const FEDERATED_USER = 'federated@example.com'
+/** The IDCS admin scope; tokens carrying it are for the domain's own REST APIs (aud = the IDCS URL). */
+export const IDCS_ADMIN_SCOPE = 'urn:opc:idm:__myscopes__'
+
+/** Device flow (RFC 8628): code lifetime, the minimum polling interval, and what slow_down adds. */
+export const DEFAULT_DEVICE_CODE_LIFETIME_S = 600
+export const MIN_DEVICE_INTERVAL_S = 5
+export const SLOW_DOWN_STEP_S = 5
+
+/** Authorization codes are single use and live this long. */
+export const AUTH_CODE_LIFETIME_S = 60
+export const DEFAULT_REDIRECT_URIS: readonly string[] = ['http://127.0.0.1/callback']
+
+/** JWT assertions: how far in the future `iat` may be, and the fixed IDCS audience. */
+export const ASSERTION_IAT_SKEW_S = 60
+export const IDCS_ASSERTION_AUDIENCE = 'https://identity.oraclecloud.com/'
+
+export const GRANT_REFRESH_TOKEN = 'refresh_token'
+export const GRANT_DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code'
+export const GRANT_AUTHORIZATION_CODE = 'authorization_code'
+export const GRANT_PASSWORD = 'password'
+export const GRANT_JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
+export const GRANT_CLIENT_CREDENTIALS = 'client_credentials'
+export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
+
+/** The one application the simulated IDCS admin API lists. */
+export const SIM_ADMIN_APP_ID = 'oac-sim-app'
+export const SIM_ADMIN_APP_NAME = 'OAC Simulator'

@@ -1,46 +1,46 @@
-// The simulated IDCS: token endpoint (refresh_token grant with rotation) and the signing JWKS.
+// The simulated IDCS: token endpoint (every grant), device and authorize endpoints, admin API and JWKS.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { MAX_SMALL_BODY_BYTES } from './constants.js'
-import { authenticateClient } from './client-auth.js'
-import type { RegisteredClients } from './client-auth.js'
+import { isScopeSubset, hasOfflineAccess } from './access-tokens.js'
+import { AUTHORIZE_PATH, handleAuthorize } from './authorize.js'
+import {
+  GRANT_AUTHORIZATION_CODE,
+  GRANT_CLIENT_CREDENTIALS,
+  GRANT_DEVICE_CODE,
+  GRANT_JWT_BEARER,
+  GRANT_PASSWORD,
+  GRANT_REFRESH_TOKEN,
+} from './constants.js'
+import { DEVICE_PATH, VERIFICATION_PATH, handleDeviceAuthorization, handleVerificationPage } from './device-http.js'
 import { applyFault } from './faults.js'
-import type { SimFaultQueue } from './faults.js'
-import { BodyTooLargeError, createContext, readBody, sendJson } from './http-util.js'
+import {
+  authorizationCodeGrant,
+  clientCredentialsGrant,
+  deviceCodeGrant,
+  jwtBearerGrant,
+  passwordGrant,
+} from './grants.js'
+import type { TokenClient } from './grants.js'
+import { createContext, sendJson } from './http-util.js'
 import type { RequestContext } from './http-util.js'
-import { hasOfflineAccess, isScopeSubset } from './access-tokens.js'
-import type { SigningKeys } from './keys.js'
-import type { RefreshTokenStore } from './refresh-tokens.js'
-import type { SimState } from './state.js'
+import { APPS_PATH, handleApps } from './idcs-admin.js'
+import { NO_STORE, authenticate, oauthError, readForm, rejectClient } from './idcs-util.js'
+import type { IdcsDeps } from './idcs-util.js'
+
+export type { IdcsDeps } from './idcs-util.js'
 
 export const TOKEN_PATH = '/oauth2/v1/token'
 export const JWKS_PATH = '/admin/v1/SigningCert/jwk'
-const REFRESH_TOKEN_GRANT = 'refresh_token'
 
-export interface IdcsDeps {
-  state: SimState
-  keys: SigningKeys
-  clients: RegisteredClients
-  refreshTokens: RefreshTokenStore
-  faults: SimFaultQueue
-  refreshTokenLifetimeS: number
-  /** Sign an access token and record it as issued. */
-  mintAccessToken(r: { clientId: string; user: string; scope: string }): Promise<{
-    token: string
-    lifetimeS: number
-  }>
-}
+type Grant = (ctx: RequestContext, deps: IdcsDeps, form: URLSearchParams, client: TokenClient) => Promise<void>
 
-const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' }
-
-function oauthError(
-  ctx: RequestContext,
-  status: number,
-  error: string,
-  description: string,
-  headers: Record<string, string> = {},
-): void {
-  sendJson(ctx, status, { error, error_description: description }, { ...NO_STORE, ...headers })
+const GRANTS: Record<string, Grant> = {
+  [GRANT_REFRESH_TOKEN]: refreshTokenGrant,
+  [GRANT_DEVICE_CODE]: deviceCodeGrant,
+  [GRANT_AUTHORIZATION_CODE]: authorizationCodeGrant,
+  [GRANT_PASSWORD]: passwordGrant,
+  [GRANT_JWT_BEARER]: jwtBearerGrant,
+  [GRANT_CLIENT_CREDENTIALS]: clientCredentialsGrant,
 }
 
 function invalidGrant(ctx: RequestContext): void {
@@ -51,7 +51,7 @@ async function refreshTokenGrant(
   ctx: RequestContext,
   deps: IdcsDeps,
   form: URLSearchParams,
-  clientId: string,
+  { clientId }: TokenClient,
 ): Promise<void> {
   const presented = form.get('refresh_token')
   if (!presented) {
@@ -96,26 +96,11 @@ async function refreshTokenGrant(
 }
 
 async function handleToken(ctx: RequestContext, deps: IdcsDeps, forceInvalidGrant: boolean) {
-  const contentType = ctx.req.headers['content-type'] ?? ''
-  if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(contentType)) {
-    ctx.req.resume()
-    oauthError(ctx, 400, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded.')
-    return
-  }
-  let body: Buffer
-  try {
-    body = await readBody(ctx.req, MAX_SMALL_BODY_BYTES)
-  } catch (err) {
-    if (err instanceof BodyTooLargeError) {
-      oauthError(ctx, 400, 'invalid_request', 'Request body too large.')
-    }
-    return
-  }
-  const form = new URLSearchParams(body.toString('utf8'))
+  const form = await readForm(ctx, (message) => oauthError(ctx, 400, 'invalid_request', message))
+  if (!form) return
   const grantType = form.get('grant_type')
   if (grantType) ctx.call.grantType = grantType
-  const client = authenticateClient(ctx.req.headers, form, deps.clients)
-  ctx.call.clientAuth = client.kind
+  const client = await authenticate(ctx, deps, form)
   if (forceInvalidGrant) {
     const presented = form.get('refresh_token')
     if (presented) {
@@ -125,20 +110,23 @@ async function handleToken(ctx: RequestContext, deps: IdcsDeps, forceInvalidGran
     return
   }
   if (client.kind === 'invalid') {
-    const challenge: Record<string, string> =
-      ctx.req.headers.authorization !== undefined ? { 'www-authenticate': 'Basic realm="IDCS"' } : {}
-    oauthError(ctx, 401, 'invalid_client', 'Client authentication failed.', challenge)
+    rejectClient(ctx, client)
     return
   }
   if (!grantType) {
     oauthError(ctx, 400, 'invalid_request', 'The grant_type parameter is required.')
     return
   }
-  if (grantType !== REFRESH_TOKEN_GRANT) {
+  const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined
+  if (!grant) {
     oauthError(ctx, 400, 'unsupported_grant_type', 'Invalid grant type.')
     return
   }
-  await refreshTokenGrant(ctx, deps, form, client.clientId)
+  if (!deps.directory.allows(client.clientId, grantType)) {
+    oauthError(ctx, 400, 'unauthorized_client', 'Client is not authorized for this grant type.')
+    return
+  }
+  await grant(ctx, deps, form, client)
 }
 
 function notFound(ctx: RequestContext): void {
@@ -150,22 +138,35 @@ function notFound(ctx: RequestContext): void {
   })
 }
 
+async function route(ctx: RequestContext, deps: IdcsDeps, outcome: 'continue' | 'invalid_grant'): Promise<void> {
+  const path = ctx.url.pathname
+  const method = ctx.req.method
+  if (method === 'POST' && path === TOKEN_PATH) {
+    await handleToken(ctx, deps, outcome === 'invalid_grant')
+  } else if (method === 'POST' && path === DEVICE_PATH) {
+    await handleDeviceAuthorization(ctx, deps)
+  } else if ((method === 'GET' || method === 'POST') && path === VERIFICATION_PATH) {
+    await handleVerificationPage(ctx, deps)
+  } else if (method === 'GET' && path === AUTHORIZE_PATH) {
+    handleAuthorize(ctx, deps)
+  } else if (method === 'GET' && path === JWKS_PATH) {
+    ctx.req.resume()
+    sendJson(ctx, 200, { keys: [deps.keys.publicJwk] })
+  } else if (path === APPS_PATH || path.startsWith(APPS_PATH + '/')) {
+    await handleApps(ctx, deps)
+  } else {
+    notFound(ctx)
+  }
+}
+
 export function createIdcsHandler(deps: IdcsDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const ctx = createContext('idcs', req, res, deps.state)
-    const path = ctx.url.pathname
-    const isTokenCall = req.method === 'POST' && path === TOKEN_PATH
+    const isTokenCall = req.method === 'POST' && ctx.url.pathname === TOKEN_PATH
     if (isTokenCall) deps.state.stats.tokenCalls++
     const fault = deps.faults.take(isTokenCall)
     const outcome = fault ? await applyFault(ctx, 'idcs', fault) : 'continue'
     if (outcome === 'handled') return
-    if (isTokenCall) {
-      await handleToken(ctx, deps, outcome === 'invalid_grant')
-    } else if (req.method === 'GET' && path === JWKS_PATH) {
-      req.resume()
-      sendJson(ctx, 200, { keys: [deps.keys.publicJwk] })
-    } else {
-      notFound(ctx)
-    }
+    await route(ctx, deps, outcome)
   }
 }

@@ -3,19 +3,32 @@
 import { randomBytes } from 'node:crypto'
 import { systemClock } from '../clock.js'
 import { signAccessToken } from './access-tokens.js'
+import { AuthorizationCodes } from './authorize.js'
+import type { AuthorizeState } from './authorize.js'
+import { ClientKeyRegistry } from './client-keys.js'
 import {
   DEFAULT_ACCESS_TOKEN_LIFETIME_S,
   DEFAULT_CLIENT_ID,
+  DEFAULT_DEVICE_CODE_LIFETIME_S,
   DEFAULT_HOST,
   DEFAULT_PUBLIC_CLIENT_ID,
+  DEFAULT_REDIRECT_URIS,
   DEFAULT_REFRESH_TOKEN_LIFETIME_S,
   DEFAULT_USER,
+  DEFAULT_USER_PASSWORD,
+  FEDERATED_USER,
+  IDCS_ADMIN_SCOPE,
+  MIN_DEVICE_INTERVAL_S,
   SIM_AUDIENCE,
   SIM_SCOPE,
 } from './constants.js'
+import { DeviceStore } from './device.js'
+import { Directory } from './directory.js'
 import { SimFaultQueue } from './faults.js'
 import { createTrackedServer } from './http-util.js'
 import { createIdcsHandler } from './idcs.js'
+import { AdminApps } from './idcs-admin.js'
+import type { MintRequest } from './idcs-util.js'
 import { createSigningKeys } from './keys.js'
 import { createOacHandler } from './oac.js'
 import { RefreshTokenStore } from './refresh-tokens.js'
@@ -25,25 +38,44 @@ import type { IssueAccessTokenOptions, Simulator, SimulatorOptions } from './typ
 
 export {
   DEFAULT_ACCESS_TOKEN_LIFETIME_S,
+  DEFAULT_DEVICE_CODE_LIFETIME_S,
+  DEFAULT_REDIRECT_URIS,
   DEFAULT_REFRESH_TOKEN_LIFETIME_S,
+  DEFAULT_USER,
+  DEFAULT_USER_PASSWORD,
+  FEDERATED_USER,
+  IDCS_ADMIN_SCOPE,
+  MIN_DEVICE_INTERVAL_S,
   SIM_AUDIENCE,
   SIM_OAC_SCOPE,
   SIM_SCOPE,
 } from './constants.js'
 export { DOWNLOAD_PATTERN } from './oac-streams.js'
 export type {
+  AuthorizeBehaviour,
+  DeviceRequestStatus,
+  DeviceRequestView,
   Fault,
   FaultQueue,
   IssueAccessTokenOptions,
+  RegisterClientKeyOptions,
   SimCall,
   SimStats,
   Simulator,
   SimulatorOptions,
+  SimUser,
 } from './types.js'
 
 function checkLifetime(name: string, seconds: number): number {
   if (!Number.isInteger(seconds) || seconds < 1) throw new RangeError(`${name} must be an integer >= 1`)
   return seconds
+}
+
+function checkRedirectUris(uris: readonly string[]): string[] {
+  for (const uri of uris) {
+    if (!URL.canParse(uri)) throw new TypeError(`redirect URI is not a URL: ${uri}`)
+  }
+  return [...uris]
 }
 
 function urlOf(host: string, port: number): string {
@@ -66,13 +98,39 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     options.accessTokenLifetimeS ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S,
   )
 
+  const deviceLifetimeS = checkLifetime(
+    'deviceCodeLifetimeS',
+    options.deviceCodeLifetimeS ?? DEFAULT_DEVICE_CODE_LIFETIME_S,
+  )
+  const deviceIntervalS =
+    options.deviceIntervalS === undefined ? undefined : checkLifetime('deviceIntervalS', options.deviceIntervalS)
+  const users = options.users ?? {
+    [user]: { password: DEFAULT_USER_PASSWORD },
+    [FEDERATED_USER]: { federated: true },
+  }
+
   const state = createState(clock)
   const keys = await createSigningKeys()
   const refreshTokens = new RefreshTokenStore((token) => state.issued.refreshTokens.push(token))
   const faults = { idcs: new SimFaultQueue('idcs'), oac: new SimFaultQueue('oac') }
   const urls = { idcsUrl: '', oacUrl: '' }
+  const clients = { confidential: { clientId, clientSecret }, publicClientId }
+  const directory = new Directory(users, clients)
+  const clientKeys = new ClientKeyRegistry()
+  const devices = new DeviceStore(clock, deviceLifetimeS, deviceIntervalS ?? MIN_DEVICE_INTERVAL_S)
+  const authorize: AuthorizeState = {
+    codes: new AuthorizationCodes(clock),
+    behaviour: { action: 'approve' },
+    defaultUser: user,
+    redirectUris: checkRedirectUris(options.redirectUris ?? DEFAULT_REDIRECT_URIS),
+    loopbackAnyPort: options.loopbackAnyPort ?? true,
+  }
+  const knownUser = (name: string): string => {
+    if (!directory.hasUser(name) && name !== user) throw new Error(`unknown user: ${name}`)
+    return name
+  }
 
-  const mint = async (o: IssueAccessTokenOptions = {}) => {
+  const mint = async (o: IssueAccessTokenOptions & Partial<MintRequest> = {}) => {
     const lifetimeS = o.lifetimeS ?? accessTokenLifetimeS
     const token = await signAccessToken(keys, {
       clientId: o.clientId ?? clientId,
@@ -80,6 +138,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       scope: o.scope ?? SIM_SCOPE,
       lifetimeS,
       nowMs: clock.now(),
+      subType: o.subType,
+      idcsUrl: urls.idcsUrl,
     })
     state.issued.accessTokens.push(token)
     return { token, lifetimeS }
@@ -89,11 +149,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     createIdcsHandler({
       state,
       keys,
-      clients: { confidential: { clientId, clientSecret }, publicClientId },
+      clients,
       refreshTokens,
       faults: faults.idcs,
       refreshTokenLifetimeS,
       mintAccessToken: mint,
+      directory,
+      clientKeys,
+      devices,
+      deviceIntervalS,
+      authorize,
+      apps: new AdminApps(clock.now()),
+      urls,
     }),
   )
   const oac = createTrackedServer(
@@ -145,6 +212,26 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     stats: () => ({ ...state.stats }),
     setAccessTokenLifetime(seconds) {
       accessTokenLifetimeS = checkLifetime('accessTokenLifetimeS', seconds)
+    },
+    idcsAdminScope: IDCS_ADMIN_SCOPE,
+    deviceRequests: () => devices.list(),
+    approveDevice(userCode, approver = user) {
+      devices.decide(userCode, { approve: true, user: knownUser(approver) })
+    },
+    denyDevice(userCode) {
+      devices.decide(userCode, { approve: false })
+    },
+    setAuthorizeBehaviour(b) {
+      if (b.action === 'approve' && b.user !== undefined) knownUser(b.user)
+      authorize.behaviour = { ...b }
+    },
+    registerClientKey(opts) {
+      const owner = opts.clientId ?? clientId
+      if (!directory.isKnownClient(owner)) throw new Error(`unknown client: ${owner}`)
+      clientKeys.register(owner, opts)
+    },
+    setClientGrants(id, grants) {
+      directory.setGrants(id, grants)
     },
     close: closeAll,
   }

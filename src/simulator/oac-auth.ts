@@ -54,6 +54,12 @@ export async function authenticateOac(
       audience,
       currentDate: new Date(ctx.state.clock.now()),
     })
+    if (payload.sub_type === 'client') {
+      // Client-credentials tokens carry no user, and OAC works only on behalf of users.
+      ctx.call.tokenState = 'invalid'
+      reject(ctx, 'The access token has no user: OAC does not accept client credentials tokens.')
+      return undefined
+    }
     const scope = typeof payload.scope === 'string' ? payload.scope : ''
     if (!splitScope(scope).includes(SIM_OAC_SCOPE)) {
       ctx.call.tokenState = 'invalid'

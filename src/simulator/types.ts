@@ -19,6 +19,48 @@ export interface SimulatorOptions {
   /** A registered public client (authenticates with client_id only); default 'oac-sim-public'. */
   publicClientId?: string
   user?: string
+  /**
+   * Known users. Default: the default user (`user`) with password 'Welcome-1234!' and
+   * 'federated@example.com' (federated: no password grant).
+   */
+  users?: Record<string, SimUser>
+  /** Device codes live this long; default 600. */
+  deviceCodeLifetimeS?: number
+  /** Returned as `interval` by the device endpoint when set (IDCS sends none); the polling minimum is this or 5 s. */
+  deviceIntervalS?: number
+  /** Redirect URIs registered for both clients; default ['http://127.0.0.1/callback']. */
+  redirectUris?: string[]
+  /** Default true: a registered http://127.0.0.1/path also matches any port (RFC 8252); false = exact match. */
+  loopbackAnyPort?: boolean
+}
+
+export interface SimUser {
+  password?: string
+  /** Federated users sign in at their identity provider: no password grant. */
+  federated?: boolean
+}
+
+export type DeviceRequestStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'used'
+
+export interface DeviceRequestView {
+  userCode: string
+  clientId: string
+  scope: string
+  status: DeviceRequestStatus
+}
+
+/** What the authorization endpoint does once a valid request arrives (no browser involved). */
+export type AuthorizeBehaviour = { action: 'approve'; user?: string } | { action: 'deny' } | { action: 'tamper_state' }
+
+export interface RegisterClientKeyOptions {
+  /** Default: the confidential client. */
+  clientId?: string
+  /** The certificate alias; required with publicKeyPem, optional with certificatePem. */
+  kid?: string
+  /** An RSA public key, SPKI PEM. */
+  publicKeyPem?: string
+  /** An X.509 certificate, PEM; its SHA-1 thumbprint is the `x5t` assertions may name. */
+  certificatePem?: string
 }
 
 export interface Simulator {
@@ -42,6 +84,19 @@ export interface Simulator {
   issueAccessToken(opts?: IssueAccessTokenOptions): Promise<string>
   stats(): SimStats
   setAccessTokenLifetime(seconds: number): void
+  /** 'urn:opc:idm:__myscopes__' */
+  readonly idcsAdminScope: string
+  /** Every device authorization request so far, oldest first. */
+  deviceRequests(): DeviceRequestView[]
+  /** Approve a pending device request as `user` (default: the default user); throws if unknown or not pending. */
+  approveDevice(userCode: string, user?: string): void
+  denyDevice(userCode: string): void
+  /** Default: approve as the default user. */
+  setAuthorizeBehaviour(b: AuthorizeBehaviour): void
+  /** Register a key or certificate for user assertions and private_key_jwt client authentication. */
+  registerClientKey(opts: RegisterClientKeyOptions): void
+  /** Grant types a client may use; null = all (default). */
+  setClientGrants(clientId: string, grants: string[] | null): void
   /** Closes both servers and destroys open sockets (hanging requests included). */
   close(): Promise<void>
 }
@@ -76,7 +131,7 @@ export interface SimCall {
   /** clock.now() at arrival. */
   atMs: number
   grantType?: string
-  clientAuth?: 'basic' | 'post' | 'none' | 'invalid'
+  clientAuth?: 'basic' | 'post' | 'none' | 'private_key_jwt' | 'invalid'
   refreshTokenState?: 'current' | 'used' | 'expired' | 'unknown'
   /** For OAC calls. */
   tokenState?: 'valid' | 'expired' | 'invalid' | 'missing'

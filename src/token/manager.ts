@@ -132,7 +132,38 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     this.#lastWall = this.#clock.now()
     this.#lastMono = this.#clock.monotonic()
     this.#armClockCheck()
+    if (
+      saved?.importedAccessToken &&
+      this.#useImported(saved.importedAccessToken, saved.importedAccessTokenExpiresAtMs)
+    ) {
+      return
+    }
     this.#refresh('startup').catch(() => {})
+  }
+
+  /** A console-issued access token (tokens.tok): served until it runs out; refreshed if the grant can. */
+  #useImported(value: string, expiresAtMs: number | undefined): boolean {
+    const now = this.#clock.now()
+    if (expiresAtMs === undefined || expiresAtMs - now <= this.#settings.expirySafetyMs) return false
+    const mono = this.#clock.monotonic()
+    const token: AccessToken = {
+      value,
+      obtainedAtMs: now,
+      expiresAtMs,
+      obtainedAtMono: mono,
+      expiresAtMono: mono + (expiresAtMs - now),
+      lifetimeMs: expiresAtMs - now,
+      seq: ++this.#seq,
+    }
+    this.#current = token
+    this.#appliedSeq = token.seq
+    this.#health = 'valid'
+    this.#log.info(
+      { event: 'token.imported_used', expiresInS: Math.round(token.lifetimeMs / 1000) },
+      'using the imported access token',
+    )
+    if (!this.#grant.needsRefreshToken || this.#refreshToken) this.#schedule(token)
+    return true
   }
 
   /** A token usable right now, without waiting, or undefined. The proxy's fast path. */
@@ -243,7 +274,9 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     } catch (err) {
       return this.#onFailure(err, reason, startedMono, usedRefreshToken)
     }
-    if (set.refreshToken && set.refreshToken !== usedRefreshToken) {
+    if (!this.#grant.needsRefreshToken) {
+      // assertion, password and client-credentials grants renew without a refresh token: keep none on disk
+    } else if (set.refreshToken && set.refreshToken !== usedRefreshToken) {
       // the old refresh token is dead from now on: keep the new one in memory, then on disk, before use
       this.#refreshToken = set.refreshToken
       this.#refreshTokenObtainedAtMs = this.#clock.now()
@@ -322,7 +355,7 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
       throw this.#unavailable(1)
     }
 
-    const terminal = terminalError(err)
+    const terminal = terminalError(err, this.#grant.name)
     if (terminal) {
       this.#terminal = terminal
       this.#health = terminal.code === 'login_required' ? 'login_required' : 'credential_rejected'
@@ -451,20 +484,37 @@ function toProxyError(err: unknown): ProxyError {
   return new ProxyError('idp_unreachable', (err as Error)?.message ?? String(err), { cause: err })
 }
 
+/** What an invalid_grant means for each grant that is not refresh_token. */
+const REJECTED_GRANT_HINTS: Record<string, [string, string]> = {
+  password: [
+    'the user name or password was rejected (invalid_grant)',
+    'Check username and password; federated (SSO) users cannot use the password grant: use jwt_bearer or a device login.',
+  ],
+  jwt_bearer: [
+    'the JWT assertion was rejected (invalid_grant)',
+    'Check username, that privateKey matches the certificate uploaded to the app, keyId (the certificate alias) or certificate, and assertionAudience (https://identity.oraclecloud.com/ or the domain URL).',
+  ],
+  client_credentials: ['the client credentials were rejected (invalid_grant)', 'Check the application and its scope.'],
+}
+
 /** Errors retrying cannot fix, as the error callers receive. */
-function terminalError(err: unknown): ProxyError | undefined {
+function terminalError(err: unknown, grant: string): ProxyError | undefined {
   if (err instanceof OAuthError && err.isTerminal) {
+    const rejected = REJECTED_GRANT_HINTS[grant]
+    if (err.oauthError === 'invalid_grant' && rejected) {
+      return new ProxyError('credential_rejected', `${rejected[0]}: ${err.message}`, { cause: err, hint: rejected[1] })
+    }
     if (err.oauthError === 'invalid_grant') {
       return new ProxyError(
         'login_required',
         'the refresh token was rejected (invalid_grant): it expired, was revoked or was already used',
         {
           cause: err,
-          hint: 'Log in again: put a fresh refresh token in the state file via refreshToken (e.g. a new tokens.json from the OAC profile page) and restart.',
+          hint: 'Log in again: stop the proxy, run `oac-token-proxy login` (or point refreshToken at a fresh tokens.json from the OAC profile page), then start it again.',
         },
       )
     }
-    return new ProxyError('credential_rejected', `the identity provider rejected the credential (${err.oauthError})`, {
+    return new ProxyError('credential_rejected', `the identity provider rejected the credential: ${err.message}`, {
       cause: err,
       hint: 'Check clientId, clientSecret, the scope and the grant types allowed for the application, then restart.',
     })

@@ -29,6 +29,9 @@ export interface CredentialState {
   refreshTokenObtainedAtMs?: number
   /** Who the token belongs to (JWT sub), for status output. */
   subject?: string
+  /** An access token imported from a console download (tokens.tok); used until it expires. */
+  importedAccessToken?: string
+  importedAccessTokenExpiresAtMs?: number
   updatedAtMs?: number
 }
 

@@ -10,7 +10,7 @@ export function refreshTokenGrant(endpoint: TokenEndpoint): Grant {
     async run(ctx) {
       if (!ctx.refreshToken) {
         throw new ProxyError('login_required', 'no refresh token is available', {
-          hint: 'Give one with refreshToken (file, env or OAC tokens.json) or log in again.',
+          hint: 'Run `oac-token-proxy login` (or give refreshToken: a file, an env var or an OAC tokens.json), then start the proxy again.',
         })
       }
       return requestToken(endpoint, { grant_type: 'refresh_token', refresh_token: ctx.refreshToken })

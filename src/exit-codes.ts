@@ -1,0 +1,24 @@
+// Exit codes of the command line, by error code; docs/errors.md and the README list them.
+import type { ErrorCode } from './errors.js'
+
+export const EXIT = { ok: 0, failure: 1, usage: 2, state: 3, login: 4 } as const
+
+const BY_CODE: Partial<Record<ErrorCode, number>> = {
+  usage: EXIT.usage,
+  config_invalid: EXIT.usage,
+  config_unreadable: EXIT.usage,
+  secret_unreadable: EXIT.usage,
+  state_locked: EXIT.state,
+  state_corrupt: EXIT.state,
+  state_write_failed: EXIT.state,
+  login_required: EXIT.login,
+  credential_rejected: EXIT.login,
+  login_expired: EXIT.login,
+  login_denied: EXIT.login,
+  login_failed: EXIT.login,
+  no_refresh_token: EXIT.login,
+}
+
+export function exitCodeFor(code: ErrorCode): number {
+  return BY_CODE[code] ?? EXIT.failure
+}

@@ -1,0 +1,258 @@
+// The `login` and `import` commands: obtain a refresh token (device or browser) or import one, into the state file.
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { decodeJwt } from 'jose'
+import { renderUnicodeCompact } from 'uqr'
+import { systemClock, type Clock } from './clock.js'
+import type { CredentialConfig, ProxyConfig } from './config/types.js'
+import { tokenEndpointFor } from './credentials.js'
+import { ProxyError } from './errors.js'
+import type { Logger } from './log.js'
+import { browserLogin } from './oauth/browser-login.js'
+import { pollDeviceToken, startDeviceAuthorization } from './oauth/device.js'
+import type { TokenSet } from './oauth/types.js'
+import type { CredentialState, TokenStore } from './token/store.js'
+import type { Dispatcher } from 'undici'
+
+export interface LoginOptions {
+  credential: string
+  method: 'device' | 'browser'
+  store: TokenStore
+  logger: Logger
+  /** Human-facing output (stdout). */
+  out: (line: string) => void
+  /** A terminal: QR code and a live countdown; otherwise plain lines and log events. */
+  interactive: boolean
+  clock?: Clock
+  idpDispatcher?: Dispatcher
+  /** Opens a URL in a browser; default: xdg-open / open / start. */
+  openUrl?: (url: string) => Promise<boolean>
+}
+
+export interface LoginResult {
+  subject: string | undefined
+  credential: string
+}
+
+export function credentialByName(config: ProxyConfig, name: string): CredentialConfig {
+  const c = config.credentials.find((x) => x.name === name)
+  if (!c) {
+    throw new ProxyError('usage', `no credential named '${name}'`, {
+      hint: `Known credentials: ${config.credentials.map((x) => x.name).join(', ')}.`,
+    })
+  }
+  return c
+}
+
+/** The scope with offline_access, without which no refresh token is issued. */
+export function withOfflineAccess(scope: string): string {
+  return scope.split(/\s+/).includes('offline_access') ? scope : `${scope} offline_access`.trim()
+}
+
+export async function login(config: ProxyConfig, options: LoginOptions): Promise<LoginResult> {
+  const credential = credentialByName(config, options.credential)
+  if (credential.grant !== 'refresh_token') {
+    throw new ProxyError(
+      'usage',
+      `credential '${credential.name}' uses the ${credential.grant} grant, which needs no login`,
+      {
+        hint: 'Start the proxy directly: it obtains tokens by itself.',
+      },
+    )
+  }
+  const clock = options.clock ?? systemClock
+  const endpoint = tokenEndpointFor(credential, config, {
+    clock,
+    ...(options.idpDispatcher ? { idpDispatcher: options.idpDispatcher } : {}),
+  })
+  const scope = withOfflineAccess(credential.scope)
+  let tokens: TokenSet
+  if (options.method === 'device') {
+    const auth = await startDeviceAuthorization(endpoint, scope)
+    showDeviceCode(auth.verificationUri, auth.verificationUriComplete, auth.userCode, auth.expiresInS, options)
+    let lastShown = -1
+    tokens = await pollDeviceToken(endpoint, auth, {
+      clock,
+      onWait: (left) => {
+        if (options.interactive) process.stdout.write(`\r  waiting for approval: ${formatLeft(left)} left  `)
+        else if (lastShown < 0 || lastShown - left >= 60) {
+          lastShown = left
+          options.logger.info(
+            { event: 'login.waiting', secondsLeft: left, userCode: auth.userCode },
+            'waiting for the sign-in',
+          )
+        }
+      },
+    }).finally(() => {
+      if (options.interactive) process.stdout.write('\n')
+    })
+  } else {
+    tokens = await browserLogin({
+      endpoint,
+      scope,
+      redirectPort: config.login.redirectPort,
+      redirectPath: config.login.redirectPath,
+      timeoutMs: config.login.timeoutMs,
+      openUrl: async (url) => {
+        options.out('Sign in with your browser. If it does not open, visit:')
+        options.out('')
+        options.out(`  ${url}`)
+        options.out('')
+        if (!config.login.openBrowser) return false
+        return (options.openUrl ?? openInBrowser)(url)
+      },
+    })
+  }
+  if (!tokens.refreshToken) {
+    throw new ProxyError('no_refresh_token', 'the identity domain signed you in but returned no refresh token', {
+      hint:
+        `The scope must end with offline_access (it was "${scope}") and the application must allow the Refresh Token grant; ` +
+        'fix that in the identity domain console, then run login again.',
+    })
+  }
+  const subject = subjectOf(tokens.accessToken)
+  await saveRefreshToken(options.store, credential.name, tokens.refreshToken, subject, clock)
+  options.logger.info(
+    { event: 'login.succeeded', credential: credential.name, subject },
+    'signed in; refresh token saved',
+  )
+  return { subject, credential: credential.name }
+}
+
+async function saveRefreshToken(
+  store: TokenStore,
+  name: string,
+  refreshToken: string,
+  subject: string | undefined,
+  clock: Clock,
+): Promise<void> {
+  const state: CredentialState = { refreshToken, refreshTokenObtainedAtMs: clock.now(), updatedAtMs: clock.now() }
+  if (subject) state.subject = subject
+  await store.save(name, state)
+}
+
+function showDeviceCode(
+  uri: string,
+  complete: string | undefined,
+  userCode: string,
+  expiresInS: number,
+  options: LoginOptions,
+): void {
+  if (!options.interactive) {
+    // in a container the log is where people look: the user code is not a secret (the device code is)
+    options.logger.warn(
+      { event: 'login.device_code', verificationUri: uri, userCode, expiresInS },
+      `to sign in, visit ${uri} and enter the code ${userCode}`,
+    )
+    options.out(`To sign in, visit ${uri} and enter the code ${userCode} (valid ${formatLeft(expiresInS)}).`)
+    return
+  }
+  options.out('')
+  options.out('  To sign in, open this page on any device:')
+  options.out('')
+  options.out(`      ${uri}`)
+  options.out('')
+  options.out('  and enter the code:')
+  options.out('')
+  options.out(`      ${userCode}`)
+  options.out('')
+  options.out(
+    renderUnicodeCompact(complete ?? uri)
+      .split('\n')
+      .map((l) => `  ${l}`)
+      .join('\n'),
+  )
+  options.out('')
+}
+
+function formatLeft(seconds: number): string {
+  const m = Math.floor(seconds / 60)
+  const s = seconds % 60
+  return m > 0 ? `${m} min ${String(s).padStart(2, '0')} s` : `${s} s`
+}
+
+function subjectOf(accessToken: string): string | undefined {
+  try {
+    const sub = decodeJwt(accessToken).sub
+    return typeof sub === 'string' ? sub : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Starts the platform's URL opener; false when there is none. */
+export function openInBrowser(url: string): Promise<boolean> {
+  const [cmd, args] =
+    process.platform === 'darwin'
+      ? ['open', [url]]
+      : process.platform === 'win32'
+        ? ['cmd', ['/c', 'start', '""', url]]
+        : ['xdg-open', [url]]
+  return new Promise((resolve) => {
+    try {
+      const child = spawn(cmd as string, args as string[], { stdio: 'ignore', detached: true })
+      child.once('error', () => resolve(false))
+      child.once('spawn', () => {
+        child.unref()
+        resolve(true)
+      })
+    } catch {
+      resolve(false)
+    }
+  })
+}
+
+/**
+ * `import FILE`: an OAC profile tokens.json (its refresh token) or an IDCS console tokens.tok
+ * (an access token only, served until it expires).
+ */
+export async function importTokens(
+  path: string,
+  credential: string,
+  store: TokenStore,
+  clock: Clock = systemClock,
+): Promise<{ kind: 'refresh_token' | 'access_token'; expiresAtMs?: number }> {
+  const full = resolve(path)
+  let json: Record<string, unknown>
+  try {
+    json = JSON.parse(readFileSync(full, 'utf8')) as Record<string, unknown>
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'not JSON'
+    throw new ProxyError('secret_unreadable', `cannot read tokens from ${full} (${code})`, {
+      hint: 'Give the tokens.json from the OAC profile page or the tokens.tok from the IDCS console.',
+    })
+  }
+  const refreshToken = json.refresh_token ?? json.refreshToken
+  const accessToken = json.app_access_token ?? json.access_token ?? json.accessToken
+  const previous = store.load(credential) ?? {}
+  if (typeof refreshToken === 'string' && refreshToken) {
+    const subject = typeof accessToken === 'string' ? subjectOf(accessToken) : undefined
+    await saveRefreshToken(store, credential, refreshToken, subject ?? previous.subject, clock)
+    return { kind: 'refresh_token' }
+  }
+  if (typeof accessToken === 'string' && accessToken) {
+    let expiresAtMs: number | undefined
+    try {
+      const exp = decodeJwt(accessToken).exp
+      if (typeof exp === 'number') expiresAtMs = exp * 1000
+    } catch {
+      // opaque token: no expiry known
+    }
+    if (expiresAtMs === undefined || expiresAtMs <= clock.now()) {
+      throw new ProxyError('login_required', `the access token in ${full} has expired or has no expiry`, {
+        hint: 'Download a fresh one from the console.',
+      })
+    }
+    await store.save(credential, {
+      ...previous,
+      importedAccessToken: accessToken,
+      importedAccessTokenExpiresAtMs: expiresAtMs,
+      updatedAtMs: clock.now(),
+    })
+    return { kind: 'access_token', expiresAtMs }
+  }
+  throw new ProxyError('secret_unreadable', `${full} holds neither refresh_token nor app_access_token/access_token`, {
+    hint: 'Give the tokens.json from the OAC profile page or the tokens.tok from the IDCS console.',
+  })
+}

@@ -1,0 +1,154 @@
+// Authorization code grant with PKCE (S256) on a loopback redirect: the browser login.
+import { createHash, randomBytes } from 'node:crypto'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { ProxyError } from '../errors.js'
+import { requestToken, type TokenEndpoint } from './token-endpoint.js'
+import type { TokenSet } from './types.js'
+
+export const AUTHORIZE_PATH = '/oauth2/v1/authorize'
+
+export interface BrowserLoginOptions {
+  endpoint: TokenEndpoint
+  scope: string
+  /** 0 picks a free port (only if the app accepts any loopback port). */
+  redirectPort: number
+  redirectPath: string
+  timeoutMs: number
+  /** Shows the URL (always called) and opens it if it can; resolves true when a browser was started. */
+  openUrl: (url: string) => Promise<boolean>
+}
+
+export interface PkcePair {
+  verifier: string
+  challenge: string
+}
+
+export function createPkce(): PkcePair {
+  const verifier = randomBytes(32).toString('base64url')
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') }
+}
+
+const PAGE = (title: string, text: string): string =>
+  `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head>` +
+  `<body style="font-family:sans-serif;max-width:40em;margin:4em auto"><h1>${title}</h1><p>${text}</p></body></html>`
+
+/** Runs the whole browser login; resolves the token response. */
+export async function browserLogin(options: BrowserLoginOptions): Promise<TokenSet> {
+  const pkce = createPkce()
+  const state = randomBytes(16).toString('base64url')
+  const server = createServer()
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new ProxyError(
+          'login_failed',
+          `cannot listen on 127.0.0.1:${options.redirectPort} for the redirect (${err.code})`,
+          {
+            hint: 'Choose another login.redirectPort (and register that redirect URL in the application).',
+          },
+        ),
+      ),
+    )
+    server.listen(options.redirectPort, '127.0.0.1', () => resolve())
+  })
+  const port = (server.address() as AddressInfo).port
+  const redirectUri = `http://127.0.0.1:${port}${options.redirectPath}`
+  const url = new URL(options.endpoint.idcsUrl + AUTHORIZE_PATH)
+  url.search = new URLSearchParams({
+    client_id: options.endpoint.clientAuth.clientId,
+    response_type: 'code',
+    redirect_uri: redirectUri,
+    scope: options.scope,
+    state,
+    code_challenge: pkce.challenge,
+    code_challenge_method: 'S256',
+  }).toString()
+
+  try {
+    const result = new Promise<TokenSet>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new ProxyError('login_expired', 'the browser login was not completed in time', {
+              hint: 'Run login again; raise login.timeoutSeconds if needed.',
+            }),
+          ),
+        options.timeoutMs,
+      )
+      timer.unref()
+      server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+        const got = new URL(req.url ?? '/', redirectUri)
+        if (req.method !== 'GET' || got.pathname !== options.redirectPath) {
+          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found')
+          return
+        }
+        const finish = (status: number, title: string, text: string, outcome: () => void): void => {
+          res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+          res.end(PAGE(title, text))
+          clearTimeout(timer)
+          outcome()
+        }
+        const q = got.searchParams
+        if (q.get('state') !== state) {
+          finish(
+            400,
+            'Login failed',
+            'The answer did not match this login (state mismatch). Run the login again.',
+            () =>
+              reject(
+                new ProxyError('login_failed', 'the redirect carried a different state than this login sent', {
+                  hint: 'Run login again; if it repeats, something else is answering the redirect URL.',
+                }),
+              ),
+          )
+          return
+        }
+        const error = q.get('error')
+        if (error) {
+          finish(400, 'Login failed', `The identity domain answered: ${escapeHtml(error)}.`, () =>
+            reject(
+              error === 'access_denied'
+                ? new ProxyError('login_denied', 'the sign-in was refused (access_denied)', {
+                    hint: 'Sign in with a user allowed to use the application, then run login again.',
+                  })
+                : new ProxyError('login_failed', `the identity domain answered the login with ${error.slice(0, 64)}`),
+            ),
+          )
+          return
+        }
+        const code = q.get('code')
+        if (!code) {
+          finish(400, 'Login failed', 'The redirect carried no code.', () =>
+            reject(new ProxyError('login_failed', 'the redirect carried no authorization code')),
+          )
+          return
+        }
+        requestToken(options.endpoint, {
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: redirectUri,
+          code_verifier: pkce.verifier,
+        }).then(
+          (tokens) =>
+            finish(200, 'Login complete', 'oac-token-proxy is signed in. You can close this tab.', () =>
+              resolve(tokens),
+            ),
+          (err: unknown) =>
+            finish(502, 'Login failed', 'The code could not be exchanged for tokens; see the terminal.', () =>
+              reject(err),
+            ),
+        )
+      })
+    })
+    await options.openUrl(url.toString())
+    return await result
+  } finally {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`).slice(0, 200)
+}

@@ -1,0 +1,83 @@
+// HTTP side of the device flow: POST /oauth2/v1/device and the verification page at /ui/v1/device.
+
+import { scopeProblem } from './access-tokens.js'
+import { GRANT_DEVICE_CODE } from './constants.js'
+import { normalizeUserCode } from './device.js'
+import { sendJson } from './http-util.js'
+import type { RequestContext } from './http-util.js'
+import { NO_STORE, authenticate, escapeHtml, oauthError, readForm, rejectClient, sendHtml } from './idcs-util.js'
+import type { IdcsDeps } from './idcs-util.js'
+
+export const DEVICE_PATH = '/oauth2/v1/device'
+export const VERIFICATION_PATH = '/ui/v1/device'
+
+/** POST /oauth2/v1/device: a device authorization request (RFC 8628 section 3.1). */
+export async function handleDeviceAuthorization(ctx: RequestContext, deps: IdcsDeps): Promise<void> {
+  ctx.call.grantType = GRANT_DEVICE_CODE
+  const form = await readForm(ctx, (message) => oauthError(ctx, 400, 'invalid_request', message))
+  if (!form) return
+  const client = await authenticate(ctx, deps, form)
+  if (client.kind === 'invalid') {
+    rejectClient(ctx, client)
+    return
+  }
+  const scope = form.get('scope')
+  const badScope = scopeProblem(scope)
+  if (form.get('response_type') !== 'device_code') {
+    oauthError(ctx, 400, 'invalid_request', 'response_type must be device_code.')
+  } else if (badScope !== undefined || scope === null) {
+    oauthError(ctx, 400, 'invalid_scope', badScope ?? 'The scope parameter is required.')
+  } else if (!deps.directory.allows(client.clientId, GRANT_DEVICE_CODE)) {
+    oauthError(ctx, 400, 'unauthorized_client', 'Client is not authorized for this grant type.')
+  } else {
+    const created = deps.devices.create(client.clientId, scope)
+    const body: Record<string, unknown> = {
+      device_code: created.deviceCode,
+      user_code: created.userCode,
+      verification_uri: deps.urls.idcsUrl + VERIFICATION_PATH,
+      expires_in: created.expiresIn,
+    }
+    if (deps.deviceIntervalS !== undefined) body.interval = deps.deviceIntervalS
+    sendJson(ctx, 200, body, NO_STORE)
+  }
+}
+
+function verificationForm(userCode: string): string {
+  return (
+    `<form method="post" action="${VERIFICATION_PATH}">` +
+    `<label>Code <input name="user_code" value="${escapeHtml(userCode)}" autocomplete="off"></label>` +
+    '<label>User name <input name="username" autocomplete="username"></label>' +
+    '<label>Password <input name="password" type="password" autocomplete="current-password"></label>' +
+    '<button name="action" value="approve">Allow</button>' +
+    '<button name="action" value="deny">Deny</button>' +
+    '</form>'
+  )
+}
+
+/** GET shows the sign-in form; POST signs the user in and approves or denies the code. */
+export async function handleVerificationPage(ctx: RequestContext, deps: IdcsDeps): Promise<void> {
+  ctx.call.grantType = GRANT_DEVICE_CODE
+  if (ctx.req.method === 'GET') {
+    sendHtml(ctx, 200, 'Device sign-in', verificationForm(ctx.url.searchParams.get('user_code') ?? ''))
+    return
+  }
+  const form = await readForm(ctx, (message) =>
+    sendHtml(ctx, 400, 'Device sign-in failed', `<p>${escapeHtml(message)}</p>`),
+  )
+  if (!form) return
+  const userCode = normalizeUserCode(form.get('user_code') ?? '')
+  const username = form.get('username') ?? ''
+  const action = form.get('action')
+  const status = deps.devices.statusOf(userCode)
+  const fail = (code: number, message: string) =>
+    sendHtml(ctx, code, 'Device sign-in failed', `<p>${escapeHtml(message)}</p>${verificationForm(userCode)}`)
+  if (status === undefined) return fail(400, 'The code is not valid.')
+  if (status !== 'pending') return fail(400, `The code is ${status}.`)
+  if (action !== 'approve' && action !== 'deny') return fail(400, 'Choose Allow or Deny.')
+  const check = deps.directory.checkPassword(username, form.get('password') ?? '')
+  if (check === 'federated') return fail(401, 'Federated users sign in at their identity provider.')
+  if (check !== 'ok') return fail(401, 'Invalid user name or password.')
+  deps.devices.decide(userCode, action === 'approve' ? { approve: true, user: username } : { approve: false })
+  const done = action === 'approve' ? 'Device approved' : 'Device denied'
+  sendHtml(ctx, 200, done, '<p>You can close this window and return to your device.</p>')
+}

@@ -1,0 +1,48 @@
+// Test keys: an RSA key pair as PEM, and a self-signed certificate made by openssl (when available).
+import { execFileSync } from 'node:child_process'
+import { generateKeyPairSync } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+export interface PemPair {
+  privateKeyPem: string
+  publicKeyPem: string
+}
+
+export function rsaPem(): PemPair {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  return {
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  }
+}
+
+/** Writes key.pem and cert.pem into dir; undefined when openssl is missing. */
+export function selfSigned(dir: string): { keyPath: string; certPath: string; certificatePem: string } | undefined {
+  const keyPath = join(dir, 'key.pem')
+  const certPath = join(dir, 'cert.pem')
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=oac-proxy-test',
+        '-days',
+        '2',
+        '-keyout',
+        keyPath,
+        '-out',
+        certPath,
+      ],
+      { stdio: 'ignore' },
+    )
+  } catch {
+    return undefined
+  }
+  return { keyPath, certPath, certificatePem: readFileSync(certPath, 'utf8') }
+}
