@@ -341,11 +341,22 @@ function out(line: string): void {
   process.stdout.write(line + '\n')
 }
 
+let settled = false
+// safety net: if nothing keeps the event loop alive while a command is unfinished, that is a bug, not success
+process.once('beforeExit', () => {
+  if (!settled) {
+    process.stderr.write('oac-token-proxy: internal_error: the command stopped before finishing\n')
+    process.exitCode = EXIT.failure
+  }
+})
+
 main(process.argv.slice(2)).then(
   (code) => {
+    settled = true
     process.exitCode = code
   },
   (err: unknown) => {
+    settled = true
     if (err instanceof ProxyError && err.code in ERROR_CODES) {
       process.stderr.write(`oac-token-proxy: ${err.code}: ${err.message}\n`)
       if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`)

@@ -112,6 +112,8 @@ function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
       signal?.removeEventListener('abort', onAbort)
       resolve()
     }, ms)
+    // a login runs in the foreground: the wait between polls must keep the process alive
+    if (typeof (timer as NodeJS.Timeout).ref === 'function') (timer as NodeJS.Timeout).ref()
     const onAbort = (): void => {
       clock.clearTimeout(timer)
       reject(new ProxyError('login_failed', 'login cancelled'))

@@ -1,5 +1,5 @@
 // Credentials and routes in the config: inheritance, client-auth choice, and errors that name the key.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { stringify } from 'yaml'
 import { loadConfig } from '../../src/config/load.js'
 
@@ -10,11 +10,7 @@ const BASE = {
   scope: 'https://aud.example.comurn:opc:resource:consumer::all offline_access',
 }
 
-function load(
-  t: Parameters<Parameters<typeof t.test>[1]>[0],
-  extra: Record<string, unknown>,
-  files: Record<string, string> = {},
-) {
+function load(t: Test, extra: Record<string, unknown>, files: Record<string, string> = {}) {
   const dir = t.testdir({ 'config.yaml': stringify({ ...BASE, ...extra }), ...files })
   return loadConfig({ configPath: `${dir}/config.yaml`, env: {} })
 }
