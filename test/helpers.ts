@@ -3,7 +3,7 @@ import { Writable } from 'node:stream'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { request } from 'undici'
+import { Agent, request } from 'undici'
 import type { Test } from 'tap'
 import { FakeClock, type Clock } from '../src/clock.js'
 import { loadConfig } from '../src/config/load.js'
@@ -106,13 +106,7 @@ export async function startStack(t: Test, options: StackOptions = {}): Promise<S
   const dir = mkdtempSync(join(tmpdir(), 'oac-token-proxy-test-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const env: Record<string, string> = {
-    OAC_PROXY_OAC_URL: sim.oacUrl,
-    OAC_PROXY_IDCS_URL: sim.idcsUrl,
-    OAC_PROXY_CLIENT_ID: sim.clientId,
-    OAC_PROXY_CLIENT_SECRET: sim.clientSecret,
-    OAC_PROXY_SCOPE: sim.scope,
-    OAC_PROXY_LISTEN_PORT: '0',
-    OAC_PROXY_STATE_FILE: join(dir, 'state.json'),
+    ...simEnv(sim, dir),
     ...(options.noRefreshToken ? {} : { OAC_PROXY_REFRESH_TOKEN: sim.issueRefreshToken() }),
     ...options.env,
   }
@@ -264,3 +258,26 @@ export const DEFAULT_TOKEN_SETTINGS: TokenSettings = Object.freeze({
   idpTimeoutMs: DEFAULT_IDP_TIMEOUT_SECONDS * 1000,
   clockJumpMs: DEFAULT_CLOCK_JUMP_SECONDS * 1000,
 })
+
+/** OAC_PROXY_* variables pointing a proxy at the simulator, listening on port 0, state in dir. */
+export function simEnv(sim: Simulator, dir: string): Record<string, string> {
+  return {
+    OAC_PROXY_OAC_URL: sim.oacUrl,
+    OAC_PROXY_IDCS_URL: sim.idcsUrl,
+    OAC_PROXY_CLIENT_ID: sim.clientId,
+    OAC_PROXY_CLIENT_SECRET: sim.clientSecret,
+    OAC_PROXY_SCOPE: sim.scope,
+    OAC_PROXY_LISTEN_PORT: '0',
+    OAC_PROXY_STATE_FILE: join(dir, 'state.json'),
+  }
+}
+
+/** An undici dispatcher that records the body of every request sent through it. */
+export function recordingDispatcher(t: Test, sent: string[]): import('undici').Dispatcher {
+  const agent = new Agent()
+  t.teardown(() => agent.close())
+  return agent.compose((dispatch) => (opts, handler) => {
+    if (typeof opts.body === 'string') sent.push(opts.body)
+    return dispatch(opts, handler)
+  })
+}

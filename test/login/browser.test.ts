@@ -3,14 +3,14 @@ import t, { type Test } from 'tap'
 import { createHash } from 'node:crypto'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { Agent, request, type Dispatcher } from 'undici'
+import { request } from 'undici'
 import { FakeClock } from '../../src/clock.js'
 import { loadConfig } from '../../src/config/load.js'
 import { login, type LoginResult } from '../../src/login.js'
 import { startSimulator } from '../../src/simulator/index.js'
 import type { Simulator, SimulatorOptions } from '../../src/simulator/index.js'
 import { MemoryStore } from '../../src/token/store.js'
-import { LogCapture, waitFor } from '../helpers.js'
+import { LogCapture, recordingDispatcher, waitFor } from '../helpers.js'
 
 /** The login's own clock stands still (the browser timeout runs on real time); the simulator uses real time. */
 const CLIENT_NOW_MS = Date.UTC(2026, 0, 1)
@@ -70,15 +70,6 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number }
   await new Promise((resolve) => server.close(resolve))
   return port
-}
-
-function recordingDispatcher(t: Test, sent: string[]): Dispatcher {
-  const agent = new Agent()
-  t.teardown(() => agent.close())
-  return agent.compose((dispatch) => (opts, handler) => {
-    if (typeof opts.body === 'string') sent.push(opts.body)
-    return dispatch(opts, handler)
-  })
 }
 
 async function startBrowserLogin(t: Test, setup: Setup = {}): Promise<BrowserLogin> {

@@ -1,7 +1,6 @@
 // Device-code login (login() with method 'device'): polling on an injected clock, IdP answers, what is stored and shown.
 import t, { type Test } from 'tap'
 import { tmpdir } from 'node:os'
-import { Agent, type Dispatcher } from 'undici'
 import { FakeClock } from '../../src/clock.js'
 import { loadConfig } from '../../src/config/load.js'
 import type { ProxyConfig } from '../../src/config/types.js'
@@ -9,7 +8,7 @@ import { login, type LoginResult } from '../../src/login.js'
 import { SIM_AUDIENCE, startSimulator } from '../../src/simulator/index.js'
 import type { Simulator, SimulatorOptions } from '../../src/simulator/index.js'
 import { MemoryStore } from '../../src/token/store.js'
-import { LogCapture, waitFor } from '../helpers.js'
+import { LogCapture, recordingDispatcher, waitFor } from '../helpers.js'
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
 const TOKEN_PATH = '/oauth2/v1/token'
@@ -48,16 +47,6 @@ function configFor(sim: Simulator, env: Record<string, string> = {}): ProxyConfi
       ...env,
     },
     cwd: tmpdir(),
-  })
-}
-
-/** Records the body of every request the login sends (the device code travels in the polls). */
-function recordingDispatcher(t: Test, sent: string[]): Dispatcher {
-  const agent = new Agent()
-  t.teardown(() => agent.close())
-  return agent.compose((dispatch) => (opts, handler) => {
-    if (typeof opts.body === 'string') sent.push(opts.body)
-    return dispatch(opts, handler)
   })
 }
 

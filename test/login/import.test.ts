@@ -11,7 +11,7 @@ import { importTokens } from '../../src/login.js'
 import { startProxy } from '../../src/run.js'
 import { startSimulator, type Simulator } from '../../src/simulator/index.js'
 import { MemoryStore } from '../../src/token/store.js'
-import { LogCapture, leaks, secretsOf } from '../helpers.js'
+import { LogCapture, leaks, secretsOf, simEnv } from '../helpers.js'
 
 const SNAPSHOTS = '/api/20210901/snapshots'
 
@@ -92,15 +92,7 @@ async function importedStack(t: Test) {
   const file = writeJson(dir, 'tokens.tok', { app_access_token: await sim.issueAccessToken() })
   await importTokens(file, 'default', store, clock)
   const config = loadConfig({
-    env: {
-      OAC_PROXY_OAC_URL: sim.oacUrl,
-      OAC_PROXY_IDCS_URL: sim.idcsUrl,
-      OAC_PROXY_CLIENT_ID: sim.clientId,
-      OAC_PROXY_CLIENT_SECRET: sim.clientSecret,
-      OAC_PROXY_SCOPE: sim.scope,
-      OAC_PROXY_LISTEN_PORT: '0',
-      OAC_PROXY_STATE_FILE: join(dir, 'state.json'),
-    },
+    env: simEnv(sim, dir),
     cwd: dir,
   })
   const logs = new LogCapture()
