@@ -22,6 +22,40 @@ export const ERROR_CODES = {
   upstream_error: { status: 502, summary: 'The upstream answered something the proxy could not relay.' },
   bad_request: { status: 400, summary: 'The request could not be read (malformed body or headers).' },
   internal_error: { status: 500, summary: 'An unexpected error inside the proxy; the log has details.' },
+  host_not_allowed: {
+    status: 421,
+    summary:
+      'The Host header is not one the proxy answers to (DNS rebinding defence); add it to security.allowedHosts if it is yours.',
+  },
+  origin_not_allowed: {
+    status: 403,
+    summary:
+      'A web page from another origin tried to use the proxy; add the origin to security.allowedOrigins if it is yours.',
+  },
+  cross_site_refused: {
+    status: 403,
+    summary:
+      'The browser marked the request cross-site or same-site (Sec-Fetch-Site): web pages may not drive the proxy.',
+  },
+  local_key_required: {
+    status: 401,
+    summary:
+      'A local key is configured and the request did not carry a valid one (Authorization: Bearer <key> or the configured header).',
+  },
+  absolute_form_refused: {
+    status: 400,
+    summary: 'The request target was not a path (absolute-form or authority-form): the proxy is not an open proxy.',
+  },
+  connect_refused: { status: 405, summary: 'CONNECT is refused: the proxy only forwards to its configured upstreams.' },
+  upgrade_refused: { status: 403, summary: 'Protocol upgrades (WebSocket, h2c) are refused.' },
+  path_refused: {
+    status: 400,
+    summary:
+      'The path has dot-segments, encoded slashes or backslashes, or NUL bytes, which could escape an allowed prefix.',
+  },
+  path_forbidden: { status: 403, summary: 'The path is denied (or not allowed) by the route access rules.' },
+  method_forbidden: { status: 405, summary: 'The method is not allowed on this route (readOnly or allowMethods).' },
+  header_too_large: { status: 431, summary: 'The request headers are larger than the proxy accepts.' },
   admin_not_found: { status: 404, summary: 'No such admin endpoint under the reserved /-/ prefix.' },
   // command-line and start-up errors
   config_invalid: { status: 0, summary: 'The configuration has unknown keys, wrong types or missing values.' },

@@ -7,6 +7,9 @@ import type { Logger } from './log.js'
 import { buildServer, type BuiltServer } from './proxy/server.js'
 import type { TokenManager } from './token/manager.js'
 import { FileStore, type TokenStore } from './token/store.js'
+import { createAgent } from './http-agent.js'
+import { listenUnix } from './proxy/listeners.js'
+import { isLoopbackHost } from './config/security.js'
 
 export interface RunningProxy {
   /** http://host:port of the listener. */
@@ -31,14 +34,23 @@ export interface RunDeps {
 }
 
 export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<RunningProxy> {
+  for (const warning of config.warnings) deps.logger.warn({ event: 'config.warning' }, warning)
   const store = deps.store ?? FileStore.open(config.stateFile)
+  const idpDispatcher =
+    deps.idpDispatcher ??
+    createAgent({
+      headersTimeoutMs: config.token.idpTimeoutMs,
+      bodyTimeoutMs: config.token.idpTimeoutMs,
+      connectTimeoutMs: config.token.idpTimeoutMs,
+      ca: config.tls.ca,
+    })
   let managers: Map<string, TokenManager> | undefined
   try {
     managers = createTokenManagers(config, {
       logger: deps.logger,
       store,
       ...(deps.clock ? { clock: deps.clock } : {}),
-      ...(deps.idpDispatcher ? { idpDispatcher: deps.idpDispatcher } : {}),
+      idpDispatcher,
       ...(deps.random ? { random: deps.random } : {}),
     })
     const server = await buildServer(config, {
@@ -47,11 +59,28 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
       ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
     })
     for (const m of managers.values()) m.start()
-    await server.app.listen({ host: config.listen.host, port: config.listen.port })
-    const address = server.app.server.address()
+    await server.app.ready()
+    if (config.listen.tcp) await server.app.listen({ host: config.listen.host, port: config.listen.port })
+    if (config.listen.socket) {
+      const srv = config.listen.tcp ? server.createExtraServer() : server.app.server
+      await listenUnix(srv, config.listen.socket, config.listen.socketMode)
+      deps.logger.info(
+        { event: 'proxy.listening_socket', socket: config.listen.socket, mode: config.listen.socketMode.toString(8) },
+        `also listening on ${config.listen.socket}`,
+      )
+    }
+    if (config.listen.tcp && !isLoopbackHost(config.listen.host)) {
+      deps.logger.warn(
+        { event: 'proxy.exposed', host: config.listen.host, localKeys: config.security.localKeys.length },
+        config.security.localKeys.length > 0
+          ? `listening beyond loopback on ${config.listen.host}; callers must present a local key`
+          : `listening beyond loopback on ${config.listen.host} WITHOUT local keys: anyone who can reach this port acts on OAC with this proxy's rights`,
+      )
+    }
+    const address = config.listen.tcp ? server.app.server.address() : null
     const port = typeof address === 'object' && address ? address.port : config.listen.port
     const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host
-    const url = `http://${host}:${port}`
+    const url = config.listen.tcp ? `http://${host}:${port}` : `unix:${config.listen.socket}`
     deps.logger.info(
       { event: 'proxy.listening', url, upstream: config.oacUrl, stateFile: config.stateFile },
       `proxy listening on ${url}`,
@@ -72,6 +101,7 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
           await server.app.close()
           clearTimeout(grace)
           await Promise.all([...all.values()].map((m) => m.stop()))
+          if (!deps.idpDispatcher) await idpDispatcher.close()
           await store.close()
           deps.logger.info({ event: 'proxy.stopped' }, 'proxy stopped')
         })()
@@ -80,6 +110,7 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
     }
   } catch (err) {
     await Promise.all([...(managers?.values() ?? [])].map((m) => m.stop().catch(() => {})))
+    if (!deps.idpDispatcher) await idpDispatcher.close().catch(() => {})
     await store.close().catch(() => {})
     throw err
   }

@@ -18,6 +18,8 @@ export interface CredentialContext {
   problems: string[]
   /** Set when a problem is an unreadable secret (for the error code). */
   secretProblems: string[]
+  permissions: 'refuse' | 'warn'
+  warnings: string[]
 }
 
 const CREDENTIAL_KEYS = OPTIONS.filter((o) => o.credential).map((o) => o.path)
@@ -47,7 +49,15 @@ function resolveOne(name: string, prefix: string, entry: Tree, ctx: CredentialCo
     const ref = entry[k] as SecretRef | undefined
     if (ref === undefined) return undefined
     try {
-      return resolveSecret(ref, { key: key(k), origin: origin(k), baseDir: ctx.baseDir, env: ctx.env, kind })
+      return resolveSecret(ref, {
+        key: key(k),
+        origin: origin(k),
+        baseDir: ctx.baseDir,
+        env: ctx.env,
+        kind,
+        permissions: ctx.permissions,
+        warnings: ctx.warnings,
+      })
     } catch (err) {
       ctx.problems.push((err as Error).message)
       ctx.secretProblems.push((err as Error).message)

@@ -7,6 +7,7 @@ import { Secret } from '../secret.js'
 import { DEFAULT_CREDENTIAL, envName, OPTIONS, type OptionSpec } from './options.js'
 import { checkSchema } from './schema.js'
 import { resolveCredentials, resolveRoutes } from './credentials.js'
+import { checkExposure, readCaFile, resolveSecurity } from './security.js'
 import type { CredentialConfig, LoginSettings, ProxyConfig } from './types.js'
 
 export interface LoadOptions {
@@ -64,10 +65,28 @@ export function loadConfig(options: LoadOptions = {}): ProxyConfig {
   problems.push(...checkUrls(merged, where))
 
   const baseDir = configPath ? dirname(configPath) : cwd
+  const value = <T>(path: string): T => {
+    const v = getPath(merged, path)
+    if (v !== undefined) return v as T
+    return OPTIONS.find((o) => o.path === path)?.default as T
+  }
+  const seconds = (path: string): number => Math.round(value<number>(path) * 1000)
   const secretProblems: string[] = []
-  const ctx = { baseDir, env, where, problems, secretProblems }
+  const warnings: string[] = []
+  const permissions = value<'refuse' | 'warn'>('security.secretFilePermissions')
+  const ctx = { baseDir, env, where, problems, secretProblems, permissions, warnings }
   const credentials = resolveCredentials(merged, ctx)
   const routes = resolveRoutes(merged, credentials, ctx)
+  const security = resolveSecurity(value, ctx, where)
+  const listen = {
+    host: value<string>('listen.host'),
+    port: value<number>('listen.port'),
+    tcp: value<boolean>('listen.tcp'),
+    socket: value<string | undefined>('listen.socket') && resolve(baseDir, value<string>('listen.socket')),
+    socketMode: parseInt(value<string>('listen.socketMode'), 8),
+  }
+  checkExposure(listen, security, where, problems, warnings)
+  const tlsCa = readCaFile(value<string | undefined>('tls.caFile'), baseDir, where, problems)
   if (problems.length > 0) {
     if (problems.length === secretProblems.length) {
       throw new ProxyError('secret_unreadable', problems.join('\n'), {
@@ -79,12 +98,6 @@ export function loadConfig(options: LoadOptions = {}): ProxyConfig {
   const byName = (n: string): CredentialConfig => credentials.find((c) => c.name === n) as CredentialConfig
   const main = byName(DEFAULT_CREDENTIAL)
 
-  const value = <T>(path: string): T => {
-    const v = getPath(merged, path)
-    if (v !== undefined) return v as T
-    return OPTIONS.find((o) => o.path === path)?.default as T
-  }
-  const seconds = (path: string): number => Math.round(value<number>(path) * 1000)
   const config: ProxyConfig = {
     ...(configPath === undefined ? {} : { sourceFile: configPath }),
     oacUrl: stripSlash(value<string>('oacUrl')),
@@ -103,7 +116,10 @@ export function loadConfig(options: LoadOptions = {}): ProxyConfig {
       openBrowser: value<boolean>('login.openBrowser'),
       timeoutMs: seconds('login.timeoutSeconds'),
     },
-    listen: { host: value<string>('listen.host'), port: value<number>('listen.port') },
+    listen,
+    security,
+    tls: { ca: tlsCa },
+    warnings,
     token: {
       refreshAheadRatio: value<number>('token.refreshAheadRatio'),
       refreshJitterRatio: value<number>('token.refreshJitterRatio'),
@@ -203,6 +219,11 @@ function coerce(spec: OptionSpec, raw: string | undefined, secretField: 'value')
       return raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw
     case 'secret':
       return { [secretField]: raw }
+    case 'stringList':
+      return raw
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)
     default:
       return raw
   }

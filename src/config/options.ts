@@ -1,7 +1,17 @@
 // The table of every configuration option: type, default, env var, flag and description.
 
 export type OptionType =
-  'string' | 'url' | 'integer' | 'number' | 'boolean' | 'secret' | 'enum' | 'credentials' | 'routes'
+  | 'string'
+  | 'url'
+  | 'integer'
+  | 'number'
+  | 'boolean'
+  | 'secret'
+  | 'enum'
+  | 'credentials'
+  | 'routes'
+  | 'stringList'
+  | 'access'
 
 export interface OptionSpec {
   /** Dotted path in the YAML file, e.g. `listen.port`. */
@@ -13,6 +23,8 @@ export interface OptionSpec {
   minimum?: number
   maximum?: number
   enum?: readonly string[]
+  /** Regular expression a string option must match. */
+  pattern?: string
   /** Long command-line flag, if the option has one. */
   flag?: string
   /** Also a key of each entry under `credentials:` (top level = the default credential). */
@@ -48,6 +60,8 @@ export const CLIENT_AUTH_METHODS = [
   'private_key_jwt',
   'none',
 ] as const
+export const SECRET_FILE_POLICIES = ['refuse', 'warn'] as const
+export const DEFAULT_LOCAL_KEY_HEADER = 'authorization'
 export const LOGIN_METHODS = ['device', 'browser'] as const
 export const DEFAULT_GRANT = 'refresh_token'
 export const DEFAULT_CLIENT_AUTH = 'auto'
@@ -189,6 +203,78 @@ export const OPTIONS: readonly OptionSpec[] = [
     maximum: 65535,
     flag: 'port',
     description: 'TCP port to listen on (0 picks a free one).',
+  },
+  {
+    path: 'listen.tcp',
+    type: 'boolean',
+    default: true,
+    description: 'Listen on listen.host:listen.port. Set false to serve only on listen.socket.',
+  },
+  {
+    path: 'listen.socket',
+    type: 'string',
+    description:
+      'Also listen on this unix socket path (e.g. /run/oac-token-proxy/proxy.sock); access is then governed by file permissions.',
+  },
+  {
+    path: 'listen.socketMode',
+    type: 'string',
+    default: '0600',
+    pattern: '^0?[0-7]{3}$',
+    description: 'Permissions of the unix socket, in octal (0600: only the owner; 0660: the owner and its group).',
+  },
+  {
+    path: 'security.localKeysFile',
+    type: 'string',
+    description:
+      'File of local keys, one per line (# comments): callers must present one, and the proxy swaps it for the real token. Required to listen beyond loopback.',
+  },
+  {
+    path: 'security.localKeyHeader',
+    type: 'string',
+    default: DEFAULT_LOCAL_KEY_HEADER,
+    description:
+      'Where callers put the local key: authorization (as "Bearer <key>", which many tools can send) or the name of another header (e.g. x-proxy-key).',
+  },
+  {
+    path: 'security.allowedHosts',
+    type: 'stringList',
+    description:
+      'Host header values accepted besides localhost, 127.0.0.1 and [::1] (e.g. the sidecar service name); anything else gets 421 (DNS rebinding defence).',
+  },
+  {
+    path: 'security.allowedOrigins',
+    type: 'stringList',
+    description:
+      'Browser origins (scheme://host[:port]) allowed to call the proxy. By default no web page can: requests with another Origin or with Sec-Fetch-Site cross-site/same-site are refused.',
+  },
+  {
+    path: 'security.allowNonLoopback',
+    type: 'boolean',
+    default: false,
+    description:
+      'Allow a non-loopback listen.host without local keys. Anyone who can reach the port then acts on OAC as you: the proxy logs a warning at every start.',
+  },
+  {
+    path: 'security.secretFilePermissions',
+    type: 'enum',
+    enum: SECRET_FILE_POLICIES,
+    default: 'refuse',
+    description:
+      'What to do when a secret or key file is readable by group or others: refuse to start (default), or warn and go on (e.g. for a mounted secret you cannot chmod).',
+  },
+  {
+    path: 'access',
+    type: 'access',
+    noEnv: true,
+    description:
+      "What callers may do on the OAC route: {readOnly, allowMethods, allowPaths, denyPaths} (paths are globs: * within a segment, ** across). Routes take the same under their own 'access'.",
+  },
+  {
+    path: 'tls.caFile',
+    type: 'string',
+    description:
+      'PEM bundle of extra CA certificates trusted for OAC and the identity domain (e.g. a corporate TLS-inspecting proxy). Certificates are always verified.',
   },
   {
     path: 'token.refreshAheadRatio',

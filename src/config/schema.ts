@@ -24,7 +24,11 @@ const SECRET_SCHEMA: JsonSchema = {
 function leafSchema(spec: OptionSpec): JsonSchema {
   switch (spec.type) {
     case 'string':
-      return { type: 'string', minLength: 1 }
+      return spec.pattern ? { type: 'string', pattern: spec.pattern } : { type: 'string', minLength: 1 }
+    case 'stringList':
+      return { type: 'array', items: { type: 'string', minLength: 1 } }
+    case 'access':
+      return ACCESS_SCHEMA
     case 'url':
       return { type: 'string', minLength: 1 }
     case 'integer':
@@ -54,6 +58,20 @@ function leafSchema(spec: OptionSpec): JsonSchema {
 /** Credential names: used in the state file, logs and metrics. */
 export const CREDENTIAL_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$'
 
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+
+/** What callers may do on a route. */
+const ACCESS_SCHEMA: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    readOnly: { type: 'boolean' },
+    allowMethods: { type: 'array', items: { type: 'string', enum: METHODS } },
+    allowPaths: { type: 'array', items: { type: 'string', pattern: '^/' } },
+    denyPaths: { type: 'array', items: { type: 'string', pattern: '^/' } },
+  },
+}
+
 const ROUTE_SCHEMA: JsonSchema = {
   type: 'object',
   additionalProperties: false,
@@ -62,6 +80,7 @@ const ROUTE_SCHEMA: JsonSchema = {
     prefix: { type: 'string', pattern: '^/.*/$' },
     upstream: { type: 'string', minLength: 1 },
     credential: { type: 'string', minLength: 1 },
+    access: ACCESS_SCHEMA,
   },
 }
 

@@ -1,5 +1,5 @@
 // Resolves a secret reference (inline, {env}, {file}) to a Secret, with errors that name the key but never the value.
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { Secret } from '../secret.js'
 
@@ -12,6 +12,29 @@ export interface ResolveContext {
   env: NodeJS.ProcessEnv
   /** refresh_token: a JSON file may be an OAC profile tokens.json. */
   kind: 'plain' | 'refresh_token'
+  /** A file readable by group or others: refuse, or record a warning. */
+  permissions?: 'refuse' | 'warn'
+  warnings?: string[]
+}
+
+/** Throws (or warns) when a secret file is readable or writable by group or others. */
+export function checkSecretFileMode(
+  path: string,
+  key: string,
+  ctx: Pick<ResolveContext, 'permissions' | 'warnings'>,
+): void {
+  let mode: number
+  try {
+    mode = statSync(path).mode & 0o777
+  } catch {
+    return // the read below reports it
+  }
+  if ((mode & 0o077) === 0) return
+  const text = `${key}: file ${path} is readable by others (mode ${mode.toString(8).padStart(4, '0')}); run: chmod 600 ${path}`
+  if ((ctx.permissions ?? 'refuse') === 'refuse') {
+    throw new Error(`${text} (or set security.secretFilePermissions: warn)`)
+  }
+  ctx.warnings?.push(text)
 }
 
 export function resolveSecret(ref: SecretRef, ctx: ResolveContext): Secret {
@@ -25,6 +48,7 @@ export function resolveSecret(ref: SecretRef, ctx: ResolveContext): Secret {
     return new Secret(v.trim(), `env ${ref.env}`)
   }
   const path = resolve(ctx.baseDir, ref.file)
+  checkSecretFileMode(path, ctx.key, ctx)
   let text: string
   try {
     text = readFileSync(path, 'utf8')

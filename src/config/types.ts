@@ -48,11 +48,32 @@ export interface CredentialConfig {
   assertionKey: AssertionKey | undefined
 }
 
+/** What callers may do on a route; paths are globs (* within a segment, ** across segments). */
+export interface AccessRules {
+  readOnly?: boolean
+  allowMethods?: string[]
+  allowPaths?: string[]
+  denyPaths?: string[]
+}
+
 /** Requests under `prefix` go to `upstream` with the token of `credential`. */
 export interface RouteConfig {
   prefix: string
   upstream: string
   credential: string
+  access?: AccessRules
+}
+
+export interface SecuritySettings {
+  /** Local keys callers must present; empty = none required. */
+  localKeys: readonly Secret[]
+  /** Lower-case header name; 'authorization' means `Authorization: Bearer <key>`. */
+  localKeyHeader: string
+  /** Extra accepted Host values, lower case (with or without :port). */
+  allowedHosts: readonly string[]
+  /** Accepted browser origins, lower case, no trailing slash. */
+  allowedOrigins: readonly string[]
+  allowNonLoopback: boolean
 }
 
 export interface LoginSettings {
@@ -77,7 +98,12 @@ export interface ProxyConfig {
   /** Named prefixes first (longest first), then `/` to oacUrl with the default credential. */
   routes: readonly RouteConfig[]
   login: LoginSettings
-  listen: { host: string; port: number }
+  listen: { host: string; port: number; tcp: boolean; socket: string | undefined; socketMode: number }
+  security: SecuritySettings
+  /** PEM of extra CA certificates for upstream and identity-domain TLS. */
+  tls: { ca: string | undefined }
+  /** Things worth a warning at start (loose secret-file permissions, ...); never secret values. */
+  warnings: readonly string[]
   token: TokenSettings
   proxy: ProxySettings
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }

@@ -9,9 +9,13 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify'
 import { fastifyHttpProxy } from '@fastify/http-proxy'
-import { Agent, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
+import { createAgent } from '../http-agent.js'
 import type { ProxyConfig, RouteConfig } from '../config/types.js'
-import { ProxyError } from '../errors.js'
+import { ProxyError, type ErrorCode } from '../errors.js'
+import type { RequestListener, Server } from 'node:http'
+import { createGuard } from './guards.js'
+import { createGuardedServer } from './listeners.js'
 import type { Logger } from '../log.js'
 import type { TokenManager } from '../token/manager.js'
 import { registerAdmin, ADMIN_PREFIX } from '../admin/routes.js'
@@ -32,10 +36,14 @@ export interface ProxyCounters {
   replays: number
   upstreamErrors: number
   tokenErrors: number
+  /** Requests refused by the access guards, by error code. */
+  refused: Partial<Record<ErrorCode, number>>
 }
 
 export interface BuiltServer {
   app: FastifyInstance
+  /** Another raw server with the same guards and handler (for the unix socket listener). */
+  createExtraServer(): Server
   counters: ProxyCounters
 }
 
@@ -44,15 +52,21 @@ const HOP_BY_HOP_REQUEST_HEADERS = ['proxy-authorization', 'proxy-connection', '
 /** Builds (never listens). The caller starts the manager and calls app.listen(). */
 export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promise<BuiltServer> {
   const { managers, logger } = deps
-  const counters: ProxyCounters = { requests: 0, replays: 0, upstreamErrors: 0, tokenErrors: 0 }
+  const counters: ProxyCounters = { requests: 0, replays: 0, upstreamErrors: 0, tokenErrors: 0, refused: {} }
+  const onRefuse = (code: ErrorCode): void => {
+    counters.refused[code] = (counters.refused[code] ?? 0) + 1
+  }
+  const guard = createGuard(config, onRefuse)
+  let fastifyHandler: RequestListener | undefined
+  const extraServers: Server[] = []
   const dispatcher =
     deps.dispatcher ??
-    new Agent({
+    createAgent({
       connections: config.proxy.connections,
-      keepAliveTimeout: 30_000,
-      headersTimeout: config.proxy.upstreamTimeoutMs,
-      bodyTimeout: config.proxy.upstreamTimeoutMs,
-      connect: { timeout: config.proxy.connectTimeoutMs },
+      headersTimeoutMs: config.proxy.upstreamTimeoutMs,
+      bodyTimeoutMs: config.proxy.upstreamTimeoutMs,
+      connectTimeoutMs: config.proxy.connectTimeoutMs,
+      ca: config.tls.ca,
     })
 
   const app = Fastify({
@@ -61,6 +75,10 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     requestTimeout: 0,
+    serverFactory: (handler) => {
+      fastifyHandler = handler
+      return createGuardedServer(guard, handler, onRefuse)
+    },
   })
   app.decorateRequest('proxyState', null)
 
@@ -77,10 +95,24 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
   }
 
   app.addHook('onClose', async () => {
+    await Promise.all(
+      extraServers.map((srv) => {
+        srv.closeAllConnections()
+        return new Promise((resolve) => srv.close(resolve))
+      }),
+    )
     if (!deps.dispatcher) await dispatcher.close()
   })
 
-  return { app, counters }
+  return {
+    app,
+    counters,
+    createExtraServer() {
+      const srv = createGuardedServer(guard, fastifyHandler as RequestListener, onRefuse)
+      extraServers.push(srv)
+      return srv
+    },
+  }
 }
 
 /** One @fastify/http-proxy instance: requests under route.prefix go to route.upstream with the manager's token. */
@@ -94,6 +126,7 @@ async function registerRoute(
 ): Promise<void> {
   const upstream = new URL(route.upstream)
   const upstreamOrigin = upstream.origin
+  const localKeyHeader = config.security.localKeyHeader
   const replayLimit = config.proxy.replayBodyLimitBytes
 
   async function preHandler(request: FastifyRequest): Promise<void> {
@@ -147,6 +180,7 @@ async function registerRoute(
       rewriteRequestHeaders(request: FastifyRequest, headers: Record<string, unknown>) {
         for (const h of HOP_BY_HOP_REQUEST_HEADERS) delete headers[h]
         delete headers.cookie
+        if (localKeyHeader !== 'authorization') delete headers[localKeyHeader]
         headers.authorization = `Bearer ${(request.proxyState as ProxyRequestState).token}`
         return headers as never
       },

@@ -87,7 +87,16 @@ t.test('defaults fill every option not given', async (t) => {
       openBrowser: true,
       timeoutMs: 600_000,
     },
-    listen: { host: DEFAULT_HOST, port: DEFAULT_PORT },
+    listen: { host: DEFAULT_HOST, port: DEFAULT_PORT, tcp: true, socket: undefined, socketMode: 0o600 },
+    security: {
+      localKeys: [],
+      localKeyHeader: 'authorization',
+      allowedHosts: [],
+      allowedOrigins: [],
+      allowNonLoopback: false,
+    },
+    tls: { ca: undefined },
+    warnings: [],
     token: { ...DEFAULT_TOKEN_SETTINGS },
     proxy: {
       replayBodyLimitBytes: DEFAULT_REPLAY_BODY_LIMIT_BYTES,

@@ -1,0 +1,32 @@
+// Outbound HTTP: undici agents with verified TLS, an optional extra CA bundle, and HTTPS_PROXY / NO_PROXY support.
+import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici'
+
+export interface AgentOptions {
+  connections?: number
+  headersTimeoutMs: number
+  bodyTimeoutMs: number
+  connectTimeoutMs: number
+  /** PEM of extra trusted CAs (added to Node's defaults by undici's TLS options). */
+  ca: string | undefined
+}
+
+const PROXY_VARS = ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY']
+
+/** True when the environment asks for an outbound proxy. */
+export function proxyFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return PROXY_VARS.some((v) => Boolean(env[v]))
+}
+
+export function createAgent(options: AgentOptions, env: NodeJS.ProcessEnv = process.env): Dispatcher {
+  const tls = options.ca ? { ca: options.ca } : {}
+  const common = {
+    ...(options.connections ? { connections: options.connections } : {}),
+    keepAliveTimeout: 30_000,
+    headersTimeout: options.headersTimeoutMs,
+    bodyTimeout: options.bodyTimeoutMs,
+    connect: { timeout: options.connectTimeoutMs, ...tls },
+  }
+  // certificates are always verified: there is deliberately no option to turn that off
+  if (proxyFromEnv(env)) return new EnvHttpProxyAgent({ ...common, requestTls: tls })
+  return new Agent(common)
+}

@@ -1,0 +1,61 @@
+// Route access rules: readOnly, allowed methods, allowed and denied path globs, compiled once.
+import type { AccessRules, RouteConfig } from '../config/types.js'
+import { ProxyError } from '../errors.js'
+
+const READ_METHODS = new Set(['GET', 'HEAD'])
+
+/** `*` matches within one segment, `**` across segments; everything else literally. */
+export function globToRegExp(glob: string): RegExp {
+  let out = ''
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i] as string
+    if (c === '*') {
+      if (glob[i + 1] === '*') {
+        out += '.*'
+        i++
+      } else out += '[^/]*'
+    } else out += c.replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+  }
+  return new RegExp(`^${out}$`)
+}
+
+export interface CompiledRoute {
+  prefix: string
+  check: ((method: string, path: string) => ProxyError | undefined) | undefined
+}
+
+export function compileAccess(rules: AccessRules | undefined): CompiledRoute['check'] {
+  if (!rules) return undefined
+  const methods = rules.readOnly
+    ? new Set([...READ_METHODS].filter((m) => !rules.allowMethods || rules.allowMethods.includes(m)))
+    : rules.allowMethods
+      ? new Set(rules.allowMethods)
+      : undefined
+  const allow = rules.allowPaths?.map(globToRegExp)
+  const deny = rules.denyPaths?.map(globToRegExp)
+  if (!methods && !allow && !deny) return undefined
+  return (method, path) => {
+    if (methods && !methods.has(method)) {
+      return new ProxyError(
+        'method_forbidden',
+        `${method} is not allowed here${rules.readOnly ? ' (read-only route)' : ''}`,
+        {
+          hint: `Allowed: ${[...methods].join(', ')}.`,
+        },
+      )
+    }
+    if (deny?.some((r) => r.test(path)) || (allow && !allow.some((r) => r.test(path)))) {
+      return new ProxyError('path_forbidden', 'this path is not allowed by the access rules', {
+        hint: 'See access.allowPaths / access.denyPaths in the configuration.',
+      })
+    }
+    return undefined
+  }
+}
+
+/** Routes longest prefix first, each with its compiled rules. */
+export function compileRoutes(routes: readonly RouteConfig[]): CompiledRoute[] {
+  return [...routes]
+    .sort((a, b) => b.prefix.length - a.prefix.length)
+    .map((r) => ({ prefix: r.prefix, check: compileAccess(r.access) }))
+}

@@ -1,0 +1,191 @@
+// Access guards run on the raw request before Fastify: target form, Host, path safety, browsers, local keys, route rules.
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { ProxyConfig } from '../config/types.js'
+import { ProxyError, type ErrorCode } from '../errors.js'
+import { compileRoutes } from './access.js'
+
+export const ADMIN_PREFIX = '/-/'
+/** Probes must work without a key. */
+const KEY_EXEMPT = new Set(['/-/healthz', '/-/readyz'])
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
+
+export type RefusalCounter = (code: ErrorCode) => void
+
+export interface Guard {
+  /** Writes a refusal and returns true, or returns false to let the request through. */
+  check(req: IncomingMessage, res: ServerResponse): boolean
+  /** CONNECT and Upgrade requests never reach Fastify. */
+  refuseSocket(req: IncomingMessage, socket: Duplex, code: 'connect_refused' | 'upgrade_refused'): void
+}
+
+export function createGuard(config: ProxyConfig, onRefuse: RefusalCounter = () => {}): Guard {
+  const { security } = config
+  const allowedHosts = new Set(security.allowedHosts)
+  const allowedOrigins = new Set(security.allowedOrigins)
+  const keyDigests = security.localKeys.map((k) => sha256(k.reveal()))
+  const keyHeader = security.localKeyHeader
+  const routes = compileRoutes(config.routes)
+  if (
+    config.listen.tcp &&
+    !LOOPBACK_NAMES.has(config.listen.host) &&
+    config.listen.host !== '0.0.0.0' &&
+    config.listen.host !== '::'
+  ) {
+    allowedHosts.add(config.listen.host.toLowerCase())
+  }
+
+  function hostAllowed(host: string | undefined): boolean {
+    if (!host) return false
+    const h = host.toLowerCase()
+    if (allowedHosts.has(h)) return true
+    const name = h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : (h.split(':')[0] as string)
+    return LOOPBACK_NAMES.has(name) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name) || allowedHosts.has(name)
+  }
+
+  function keyValid(req: IncomingMessage): boolean {
+    const raw = req.headers[keyHeader]
+    let presented = Array.isArray(raw) ? raw[0] : raw
+    if (presented === undefined) return false
+    if (keyHeader === 'authorization') {
+      const m = /^bearer\s+(.+)$/i.exec(presented)
+      if (!m) return false
+      presented = (m[1] as string).trim()
+    }
+    const digest = sha256(presented)
+    let ok = false
+    // compare against every key, without stopping early
+    for (const d of keyDigests) ok = timingSafeEqual(d, digest) || ok
+    return ok
+  }
+
+  function refuse(res: ServerResponse, err: ProxyError, headers: Record<string, string> = {}): true {
+    onRefuse(err.code)
+    const body = JSON.stringify(err.toBody())
+    res.writeHead(err.httpStatus, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+      ...headers,
+    })
+    res.end(body)
+    return true
+  }
+
+  return {
+    check(req, res) {
+      const url = req.url ?? ''
+      if (url.charCodeAt(0) !== 47 /* '/' */) {
+        return refuse(
+          res,
+          new ProxyError('absolute_form_refused', 'only paths are accepted as request targets', {
+            hint: 'Send GET /api/20210901/... to the proxy; it is not a forward proxy.',
+          }),
+        )
+      }
+      if (!hostAllowed(req.headers.host)) {
+        return refuse(
+          res,
+          new ProxyError('host_not_allowed', 'the Host header is not one this proxy answers to', {
+            hint: 'Call it as localhost or 127.0.0.1, or add the name to security.allowedHosts.',
+          }),
+        )
+      }
+      const q = url.indexOf('?')
+      const path = q < 0 ? url : url.slice(0, q)
+      if (!pathSafe(path)) {
+        return refuse(
+          res,
+          new ProxyError('path_refused', 'the path contains dot-segments, encoded slashes, backslashes or NUL', {
+            hint: 'Send the normalised path.',
+          }),
+        )
+      }
+      const origin = req.headers.origin
+      const site = req.headers['sec-fetch-site']
+      let corsOrigin: string | undefined
+      if (origin !== undefined) {
+        const o = origin.toLowerCase()
+        const self = `http://${(req.headers.host ?? '').toLowerCase()}`
+        if (allowedOrigins.has(o)) corsOrigin = origin
+        else if (o !== self) {
+          return refuse(
+            res,
+            new ProxyError('origin_not_allowed', 'requests from web pages of other origins are refused', {
+              hint: 'Add the origin to security.allowedOrigins if that page is yours.',
+            }),
+          )
+        }
+      }
+      if ((site === 'cross-site' || site === 'same-site') && corsOrigin === undefined) {
+        return refuse(
+          res,
+          new ProxyError('cross_site_refused', 'the browser marked this request as coming from another site'),
+        )
+      }
+      if (corsOrigin !== undefined) {
+        res.setHeader('access-control-allow-origin', corsOrigin)
+        res.setHeader('vary', 'Origin')
+        if (req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
+          res.writeHead(204, {
+            'access-control-allow-methods': 'GET, HEAD, POST, PUT, PATCH, DELETE',
+            'access-control-allow-headers': String(req.headers['access-control-request-headers'] ?? 'content-type'),
+            'access-control-max-age': '600',
+          })
+          res.end()
+          return true
+        }
+      }
+      if (keyDigests.length > 0 && !KEY_EXEMPT.has(path) && !keyValid(req)) {
+        return refuse(
+          res,
+          new ProxyError('local_key_required', 'a valid local key is required', {
+            hint:
+              keyHeader === 'authorization'
+                ? 'Send Authorization: Bearer <local key>.'
+                : `Send the local key in the ${keyHeader} header.`,
+          }),
+          { 'www-authenticate': 'Bearer realm="oac-token-proxy"' },
+        )
+      }
+      if (!path.startsWith(ADMIN_PREFIX)) {
+        const route = routes.find(
+          (r) => r.prefix === '/' || path.startsWith(r.prefix) || path === r.prefix.slice(0, -1),
+        )
+        const denied = route?.check?.(req.method ?? 'GET', path)
+        if (denied) return refuse(res, denied)
+      }
+      return false
+    },
+    refuseSocket(_req, socket, code) {
+      onRefuse(code)
+      const err =
+        code === 'connect_refused'
+          ? new ProxyError(code, 'CONNECT is not supported: this is not a forward proxy')
+          : new ProxyError(code, 'protocol upgrades are not supported')
+      const body = JSON.stringify(err.toBody())
+      socket.end(
+        `HTTP/1.1 ${err.httpStatus} ${err.httpStatus === 405 ? 'Method Not Allowed' : 'Forbidden'}\r\n` +
+          `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+          `connection: close\r\n\r\n${body}`,
+      )
+    },
+  }
+}
+
+function sha256(value: string): Buffer {
+  return createHash('sha256').update(value).digest()
+}
+
+/** No dot-segments (plain or %2e-encoded), encoded slashes or backslashes, NUL or raw backslash. */
+export function pathSafe(path: string): boolean {
+  if (path.includes('\\') || path.includes('\0')) return false
+  if (path.includes('%')) {
+    const lower = path.toLowerCase()
+    if (lower.includes('%2f') || lower.includes('%5c') || lower.includes('%00')) return false
+    path = lower.replace(/%2e/g, '.')
+  }
+  for (const seg of path.split('/')) if (seg === '.' || seg === '..') return false
+  return true
+}

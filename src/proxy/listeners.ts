@@ -1,0 +1,90 @@
+// The raw HTTP servers under Fastify: guards first, CONNECT/Upgrade refused, parse errors answered with stable codes.
+import { chmodSync, existsSync, unlinkSync } from 'node:fs'
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http'
+import { connect, type Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { ProxyError, type ErrorCode } from '../errors.js'
+import type { Guard } from './guards.js'
+
+/** Node's default; larger request heads get 431 header_too_large. */
+export const MAX_HEADER_BYTES = 16 * 1024
+
+export function createGuardedServer(
+  guard: Guard,
+  handler: RequestListener,
+  onRefuse: (code: ErrorCode) => void,
+): Server {
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req: IncomingMessage, res: ServerResponse) => {
+    if (!guard.check(req, res)) handler(req, res)
+  })
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => guard.refuseSocket(req, socket, 'connect_refused'))
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => guard.refuseSocket(req, socket, 'upgrade_refused'))
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket, onRefuse))
+  return server
+}
+
+/** Malformed requests (CR/LF in headers, CL+TE, oversized heads...) never reach a handler. */
+export function answerClientError(
+  err: NodeJS.ErrnoException,
+  socket: Duplex,
+  onRefuse: (code: ErrorCode) => void,
+): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const e =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new ProxyError('header_too_large', `request headers are larger than ${MAX_HEADER_BYTES} bytes`)
+      : new ProxyError('bad_request', `malformed HTTP request (${String(err.code ?? 'parse error').slice(0, 40)})`)
+  onRefuse(e.code)
+  const body = JSON.stringify(e.toBody())
+  const reason = e.httpStatus === 431 ? 'Request Header Fields Too Large' : 'Bad Request'
+  socket.end(
+    `HTTP/1.1 ${e.httpStatus} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  )
+}
+
+/** Listens on a unix socket created with `mode` (no window with looser permissions); removes a stale socket file first. */
+export async function listenUnix(server: Server, path: string, mode: number): Promise<void> {
+  if (existsSync(path)) {
+    if (await socketAlive(path)) {
+      throw new ProxyError('state_locked', `another process is listening on the unix socket ${path}`, {
+        hint: 'Stop it or choose another listen.socket.',
+      })
+    }
+    unlinkSync(path)
+  }
+  const previous = process.umask(0o777 & ~mode)
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(path, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+  } finally {
+    process.umask(previous)
+  }
+  chmodSync(path, mode)
+  server.once('close', () => {
+    try {
+      unlinkSync(path)
+    } catch {
+      // already gone
+    }
+  })
+}
+
+function socketAlive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s: Socket = connect(path)
+    s.once('connect', () => {
+      s.destroy()
+      resolve(true)
+    })
+    s.once('error', () => resolve(false))
+  })
+}
