@@ -19,6 +19,11 @@ export const ERROR_CODES = {
   },
   upstream_unreachable: { status: 502, summary: 'The upstream (OAC) could not be reached or closed the connection.' },
   upstream_timeout: { status: 504, summary: 'The upstream (OAC) did not answer in time.' },
+  upstream_tls_error: {
+    status: 502,
+    summary:
+      "The upstream's TLS certificate could not be verified (untrusted issuer, wrong name, expired); add the CA with tls.caFile.",
+  },
   upstream_error: { status: 502, summary: 'The upstream answered something the proxy could not relay.' },
   bad_request: { status: 400, summary: 'The request could not be read (malformed body or headers).' },
   internal_error: { status: 500, summary: 'An unexpected error inside the proxy; the log has details.' },

@@ -99,6 +99,11 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
           const grace = setTimeout(() => server.app.server.closeAllConnections(), config.proxy.shutdownGraceMs)
           grace.unref()
           await server.app.close()
+          if (!config.listen.tcp) {
+            // Fastify only closes a server it started listening itself
+            server.app.server.closeAllConnections()
+            await new Promise((resolve) => server.app.server.close(resolve))
+          }
           clearTimeout(grace)
           await Promise.all([...all.values()].map((m) => m.stop()))
           if (!deps.idpDispatcher) await idpDispatcher.close()

@@ -1,8 +1,8 @@
 // Test helpers: the simulator and a proxy on port 0, captured JSON logs, and a scan for leaked secrets.
 import { Writable } from 'node:stream'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { Agent, request } from 'undici'
 import type { Test } from 'tap'
 import { FakeClock, type Clock } from '../src/clock.js'
@@ -20,13 +20,36 @@ import {
 import type { ProxyConfig, TokenSettings } from '../src/config/types.js'
 import { createLogger, type Logger } from '../src/log.js'
 import { startProxy, type RunningProxy } from '../src/run.js'
-import { startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/index.js'
+import { startedSimulators, startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/index.js'
 import { MemoryStore, type TokenStore } from '../src/token/store.js'
+
+/** Log lines and secrets of this test process, written out at exit for the whole-suite leak scan. */
+const scanLogs: string[][] = []
+const scanSecrets = new Set<string>()
+
+/** A secret the test configured itself (a local key, a password, a private key): the logs must not hold it. */
+export function registerSecret(value: string): void {
+  scanSecrets.add(value)
+}
+
+process.once('exit', () => {
+  const secrets = new Set(scanSecrets)
+  for (const sim of startedSimulators) for (const s of secretsOf(sim)) secrets.add(s)
+  const lines = scanLogs.flat()
+  if (lines.length === 0 && secrets.size === 0) return
+  const dir = new URL('../test-output/leak-scan/', import.meta.url).pathname
+  mkdirSync(dir, { recursive: true })
+  const name = `${basename(process.argv[1] ?? 'test')}-${process.pid}.json`
+  writeFileSync(join(dir, name), JSON.stringify({ file: process.argv[1], lines, secrets: [...secrets] }))
+})
 
 /** Collects every log line the code under test writes, parsed. */
 export class LogCapture {
   readonly lines: Array<Record<string, unknown>> = []
   readonly raw: string[] = []
+  constructor() {
+    scanLogs.push(this.raw)
+  }
   readonly stream = new Writable({
     write: (chunk: Buffer, _enc, cb) => {
       for (const line of chunk.toString('utf8').split('\n')) {
@@ -174,7 +197,10 @@ export async function spawnProxy(t: Test, configPath: string, env: Record<string
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const lines: Array<Record<string, unknown>> = []
+  const rawLines: string[] = []
+  scanLogs.push(rawLines)
   let stderr = ''
+  child.stderr?.on('data', (d: Buffer) => rawLines.push(d.toString()))
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
   const exited = new Promise<number | string>((resolve) =>
     child.on('exit', (code, signal) => resolve(code ?? (signal as string))),
@@ -192,6 +218,7 @@ export async function spawnProxy(t: Test, configPath: string, env: Record<string
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl)
         buf = buf.slice(nl + 1)
+        rawLines.push(line)
         try {
           const parsed = JSON.parse(line) as Record<string, unknown>
           lines.push(parsed)

@@ -169,8 +169,11 @@ export function resolveRoutes(merged: Tree, credentials: CredentialConfig[], ctx
     seen.add(r.prefix)
   })
   listed.sort((a, b) => b.prefix.length - a.prefix.length)
-  return [
-    ...listed,
-    { prefix: '/', upstream: String(merged.oacUrl ?? '').replace(/\/+$/, ''), credential: DEFAULT_CREDENTIAL },
-  ]
+  const oac: RouteConfig = {
+    prefix: '/',
+    upstream: String(merged.oacUrl ?? '').replace(/\/+$/, ''),
+    credential: DEFAULT_CREDENTIAL,
+  }
+  if (merged.access) oac.access = merged.access as NonNullable<RouteConfig['access']>
+  return [...listed, oac]
 }

@@ -24,6 +24,18 @@ const UNREACHABLE_CODES = new Set([
   'FST_REPLY_FROM_UNDICI_SOCKET_ERROR',
 ])
 
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+])
+
 /** The innermost recognisable code along the cause chain. */
 function codes(err: unknown): string[] {
   const out: string[] = []
@@ -44,6 +56,17 @@ export function mapUpstreamError(err: unknown, upstreamHost: string): ProxyError
       cause: err,
       hint: 'Retry later; raise proxy.upstreamTimeoutSeconds for slow exports.',
     })
+  }
+  const tls = all.find((c) => TLS_CODES.has(c))
+  if (tls) {
+    return new ProxyError(
+      'upstream_tls_error',
+      `the TLS certificate of upstream ${upstreamHost} was not accepted (${tls})`,
+      {
+        cause: err,
+        hint: 'If a corporate proxy or private CA signs it, add that CA with tls.caFile; certificates are always verified.',
+      },
+    )
   }
   const unreachable = all.find((c) => UNREACHABLE_CODES.has(c))
   if (unreachable) {

@@ -82,6 +82,9 @@ function urlOf(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
 }
 
+/** Every simulator started in this process (the test suite scans its logs for their tokens). */
+export const startedSimulators = new Set<Simulator>()
+
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const host = options.host ?? DEFAULT_HOST
   const clock = options.clock ?? systemClock
@@ -186,7 +189,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     throw err
   }
 
-  return {
+  const sim: Simulator = {
     idcsUrl: urls.idcsUrl,
     oacUrl: urls.oacUrl,
     clientId,
@@ -235,4 +238,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     },
     close: closeAll,
   }
+  startedSimulators.add(sim)
+  return sim
 }

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { registerSecret } from '../helpers.js'
 
 export interface PemPair {
   privateKeyPem: string
@@ -11,8 +12,11 @@ export interface PemPair {
 
 export function rsaPem(): PemPair {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+  // the key's body (without the PEM armour) must never be logged
+  registerSecret(privateKeyPem.split('\n')[1] as string)
   return {
-    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    privateKeyPem,
     publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
   }
 }

@@ -1,7 +1,9 @@
 // The resource owner password grant: works for local users, warns it is deprecated, explains federated failures.
 import t from 'tap'
-import { startStack } from '../helpers.js'
+import { registerSecret, startStack } from '../helpers.js'
 import { DEFAULT_USER_PASSWORD } from '../../src/simulator/constants.js'
+
+registerSecret(DEFAULT_USER_PASSWORD)
 
 t.test('password grant: requests succeed, a deprecation warning is logged, no refresh token kept', async (t) => {
   const s = await startStack(t, {
