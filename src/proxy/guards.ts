@@ -10,6 +10,11 @@ export const ADMIN_PREFIX = '/-/'
 /** Probes must work without a key. */
 const KEY_EXEMPT = new Set(['/-/healthz', '/-/readyz'])
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
+const LOOPBACK_V4 = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/
+/** name or IPv4 or [IPv6], then an optional port: nothing else (no userinfo, no trailing junk). */
+const HOST_FORM = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/
+/** Methods forwarded at all; anything else (TRACE, PROPFIND...) is refused before routing. */
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
 
 export type RefusalCounter = (code: ErrorCode) => void
 
@@ -36,12 +41,15 @@ export function createGuard(config: ProxyConfig, onRefuse: RefusalCounter = () =
     allowedHosts.add(config.listen.host.toLowerCase())
   }
 
-  function hostAllowed(host: string | undefined): boolean {
-    if (!host) return false
-    const h = host.toLowerCase()
+  function hostAllowed(req: IncomingMessage): boolean {
+    // exactly one Host header (RFC 9112 3.2), of the strict form name[:port] or [v6][:port]
+    if (req.headersDistinct.host?.length !== 1) return false
+    const h = (req.headers.host as string).toLowerCase()
+    const m = HOST_FORM.exec(h)
+    if (!m) return false
     if (allowedHosts.has(h)) return true
-    const name = h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : (h.split(':')[0] as string)
-    return LOOPBACK_NAMES.has(name) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name) || allowedHosts.has(name)
+    const name = m[1] as string
+    return LOOPBACK_NAMES.has(name) || LOOPBACK_V4.test(name) || allowedHosts.has(name)
   }
 
   function keyValid(req: IncomingMessage): boolean {
@@ -84,7 +92,15 @@ export function createGuard(config: ProxyConfig, onRefuse: RefusalCounter = () =
           }),
         )
       }
-      if (!hostAllowed(req.headers.host)) {
+      if (!METHODS.has(req.method ?? '')) {
+        return refuse(
+          res,
+          new ProxyError('method_forbidden', `${String(req.method).slice(0, 16)} is not supported`, {
+            hint: `Supported: ${[...METHODS].join(', ')}.`,
+          }),
+        )
+      }
+      if (!hostAllowed(req)) {
         return refuse(
           res,
           new ProxyError('host_not_allowed', 'the Host header is not one this proxy answers to', {
@@ -178,14 +194,18 @@ function sha256(value: string): Buffer {
   return createHash('sha256').update(value).digest()
 }
 
-/** No dot-segments (plain or %2e-encoded), encoded slashes or backslashes, NUL or raw backslash. */
+/** No dot-segments (plain, %2e-encoded or with ;params), encoded slashes or backslashes, NUL, backslash or '#'. */
 export function pathSafe(path: string): boolean {
-  if (path.includes('\\') || path.includes('\0')) return false
+  if (path.includes('\\') || path.includes('\0') || path.includes('#')) return false
   if (path.includes('%')) {
     const lower = path.toLowerCase()
     if (lower.includes('%2f') || lower.includes('%5c') || lower.includes('%00')) return false
     path = lower.replace(/%2e/g, '.')
   }
-  for (const seg of path.split('/')) if (seg === '.' || seg === '..') return false
+  for (const segment of path.split('/')) {
+    // a ;parameter does not make a dot-segment safe (/..;/ is /../ to some servers)
+    const seg = segment.split(';')[0]
+    if (seg === '.' || seg === '..') return false
+  }
   return true
 }

@@ -14,8 +14,17 @@ export function createGuardedServer(
   handler: RequestListener,
   onRefuse: (code: ErrorCode) => void,
 ): Server {
-  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req: IncomingMessage, res: ServerResponse) => {
-    if (!guard.check(req, res)) handler(req, res)
+  const server = createServer(
+    { maxHeaderSize: MAX_HEADER_BYTES, requireHostHeader: false },
+    (req: IncomingMessage, res: ServerResponse) => {
+      if (!guard.check(req, res)) handler(req, res)
+    },
+  )
+  // Expect: 100-continue is answered only once the guards let the request through
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (guard.check(req, res)) return
+    res.writeContinue()
+    handler(req, res)
   })
   server.on('connect', (req: IncomingMessage, socket: Duplex) => guard.refuseSocket(req, socket, 'connect_refused'))
   server.on('upgrade', (req: IncomingMessage, socket: Duplex) => guard.refuseSocket(req, socket, 'upgrade_refused'))

@@ -47,7 +47,16 @@ export interface BuiltServer {
   counters: ProxyCounters
 }
 
-const HOP_BY_HOP_REQUEST_HEADERS = ['proxy-authorization', 'proxy-connection', 'keep-alive', 'te', 'trailer', 'upgrade']
+/** Never forwarded; `expect` is answered by this proxy (undici refuses to send it). */
+const HOP_BY_HOP_REQUEST_HEADERS = [
+  'proxy-authorization',
+  'proxy-connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+]
 
 /** Builds (never listens). The caller starts the manager and calls app.listen(). */
 export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promise<BuiltServer> {
@@ -75,12 +84,19 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     requestTimeout: 0,
+    // Fastify's own parse errors (bad percent-encoding...) get a stable code too
+    frameworkErrors: (err, _request, reply) => {
+      sendError(reply, new ProxyError('bad_request', `malformed request: ${err.message.slice(0, 100)}`))
+    },
     serverFactory: (handler) => {
       fastifyHandler = handler
       return createGuardedServer(guard, handler, onRefuse)
     },
   })
   app.decorateRequest('proxyState', null)
+  app.setNotFoundHandler((request, reply) => {
+    sendError(reply, new ProxyError('method_forbidden', `${request.method} is not supported on this path`))
+  })
 
   app.setErrorHandler((err, request, reply) => {
     sendError(reply, toProxyError(err, request))
@@ -153,9 +169,20 @@ async function registerRoute(
     const body = request.body as Readable | undefined
     if (body && typeof (body as Readable).pipe === 'function') {
       const length = Number(request.headers['content-length'])
-      if (Number.isFinite(length) && length <= replayLimit && request.headers['transfer-encoding'] === undefined) {
+      const chunked = request.headers['transfer-encoding'] !== undefined
+      if (!chunked && Number.isFinite(length) && length <= replayLimit) {
         state.bufferedBody = await readAll(body, replayLimit)
         request.body = Readable.from([state.bufferedBody])
+      } else if (chunked) {
+        // small chunked bodies are read whole first, so a malformed one never reaches the upstream
+        const head = await readUpTo(body, replayLimit)
+        if (head.complete) {
+          state.bufferedBody = head.buffer
+          request.body = Readable.from([head.buffer])
+        } else {
+          state.replayable = false
+          request.body = Readable.from(concatStreams(head.buffer, body))
+        }
       } else {
         state.replayable = false
       }
@@ -251,6 +278,24 @@ async function readAll(stream: Readable, limit: number): Promise<Buffer> {
     chunks.push(chunk as Buffer)
   }
   return Buffer.concat(chunks)
+}
+
+/** Reads until the end or until more than `limit` bytes arrived. */
+async function readUpTo(stream: Readable, limit: number): Promise<{ complete: boolean; buffer: Buffer }> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of stream) {
+    chunks.push(chunk as Buffer)
+    size += (chunk as Buffer).length
+    if (size > limit) return { complete: false, buffer: Buffer.concat(chunks) }
+  }
+  return { complete: true, buffer: Buffer.concat(chunks) }
+}
+
+/** What was read already, then the rest of the stream. */
+async function* concatStreams(head: Buffer, rest: Readable): AsyncGenerator<Buffer> {
+  yield head
+  for await (const chunk of rest) yield chunk as Buffer
 }
 
 function toProxyError(err: unknown, request: FastifyRequest): ProxyError {

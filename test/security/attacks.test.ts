@@ -178,6 +178,59 @@ t.test('attacks on the default (loopback, no key) configuration', async (t) => {
       'bad_request',
     ),
   )
+  t.test('Host with userinfo or trailing junk', async (t) => {
+    for (const host of ['localhost:80@evil.example', 'localhost:evil.example', '[::1].attacker.example']) {
+      const bytes = `GET /api/20210901/snapshots HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`
+      await expectRefused(t, s, bytes, 421, 'host_not_allowed')
+    }
+  })
+  t.test('two Host headers', (t) =>
+    expectRefused(
+      t,
+      s,
+      'GET /api/20210901/snapshots HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n',
+      421,
+      'host_not_allowed',
+    ),
+  )
+  t.test('HTTP/1.1 without Host gets the JSON refusal too', (t) =>
+    expectRefused(t, s, 'GET /api/20210901/snapshots HTTP/1.1\r\nConnection: close\r\n\r\n', 421, 'host_not_allowed'),
+  )
+  t.test('TRACE and WebDAV methods', async (t) => {
+    for (const method of ['TRACE', 'PROPFIND', 'MKCOL']) {
+      await expectRefused(t, s, get('/api/20210901/snapshots').replace('GET', method), 405, 'method_forbidden')
+    }
+    // not an HTTP method at all: the parser refuses it
+    await expectRefused(t, s, get('/api/20210901/snapshots').replace('GET', 'FOO'), 400, 'bad_request')
+  })
+  t.test('bad percent-encoding gets a stable code', (t) =>
+    expectRefused(t, s, get('/api/20210901/%zz'), 400, 'bad_request'),
+  )
+  t.test('a /..;/ segment', (t) => expectRefused(t, s, get('/api/20210901/..;/x'), 400, 'path_refused'))
+  t.test('a malformed chunked body never reaches OAC', (t) =>
+    expectRefused(
+      t,
+      s,
+      'POST /api/20210901/snapshots HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n2\r\n{}\r\n2\r\nhello\r\n0\r\n\r\n',
+      400,
+      'bad_request',
+    ),
+  )
+  t.test('Expect: 100-continue uploads work (and are answered by the proxy)', async (t) => {
+    const body = JSON.stringify({ type: 'CREATE', name: 'expect', password: 'Pw-12345678' })
+    const answer = await rawRequest(
+      s.proxy.port,
+      `POST /api/20210901/snapshots HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n${body}`,
+    )
+    t.equal(answer.status, 202)
+  })
+  t.test('a foreign Host with Expect: 100-continue gets no 100 Continue', async (t) => {
+    const answer = await rawRequest(
+      s.proxy.port,
+      'POST /api/20210901/snapshots HTTP/1.1\r\nHost: attacker.example\r\nContent-Length: 2\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n',
+    )
+    t.equal(answer.status, 421)
+  })
   t.test('the same-origin page of the proxy itself is allowed', async (t) => {
     const res = await request(`${s.url}/-/status`, { headers: { origin: s.url, 'sec-fetch-site': 'same-origin' } })
     t.equal(res.statusCode, 200)

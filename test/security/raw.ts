@@ -24,7 +24,7 @@ export function rawRequest(port: number, bytes: string | Buffer, timeoutMs = 200
     socket.on('connect', () => socket.write(bytes))
     socket.on('data', (d: Buffer) => {
       chunks.push(d)
-      const text = Buffer.concat(chunks).toString('latin1')
+      const text = skipInterim(Buffer.concat(chunks).toString('latin1'))
       const end = text.indexOf('\r\n\r\n')
       if (end < 0) return
       const length = /\r\ncontent-length:\s*(\d+)/i.exec(text.slice(0, end))
@@ -36,7 +36,18 @@ export function rawRequest(port: number, bytes: string | Buffer, timeoutMs = 200
   })
 }
 
-function parse(text: string): RawAnswer {
+/** Drops interim 1xx answers (100 Continue) in front of the final one. */
+function skipInterim(text: string): string {
+  while (/^HTTP\/1\.[01] 1\d\d /.test(text)) {
+    const end = text.indexOf('\r\n\r\n')
+    if (end < 0) return text
+    text = text.slice(end + 4)
+  }
+  return text
+}
+
+function parse(raw: string): RawAnswer {
+  const text = skipInterim(raw)
   const m = /^HTTP\/1\.[01] (\d{3})/.exec(text)
   if (!m) return { status: 'closed', headers: {}, body: '', error: undefined }
   const end = text.indexOf('\r\n\r\n')
