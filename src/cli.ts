@@ -7,7 +7,7 @@ import { loadConfig } from './config/load.js'
 import { DEFAULT_CREDENTIAL, OPTIONS } from './config/options.js'
 import type { ProxyConfig } from './config/types.js'
 import { ERROR_CODES, ProxyError } from './errors.js'
-import { createLogger, type Logger } from './log.js'
+import { createLogger, wantsPretty, type Logger } from './log.js'
 import { pino } from 'pino'
 import { startProxy } from './run.js'
 import { VERSION } from './version.js'
@@ -27,6 +27,9 @@ Usage: oac-token-proxy <command> [options]
 Commands:
   serve      run the proxy (default command)
   login      sign in (device code, or --browser) and save the refresh token in the state file
+  token      print a valid access token (asks the running proxy, if any)
+  status     who is signed in, scopes, when the access and refresh tokens expire
+  doctor     check the configuration, the identity domain, the scope, the grant and OAC
   import     import a tokens.json (OAC profile) or tokens.tok (IDCS console) into the state file
   demo       run the built-in IDCS + OAC simulator with the proxy in front, and print curl commands
   simulate   run only the simulator (for trying a config against it)
@@ -51,6 +54,22 @@ Asks for the scope plus offline_access.
   --no-open            print the URL instead of opening a browser
   --credential NAME    which credential (default: the top-level one)
 Stop a running proxy on the same state file first (its state file is locked).`,
+  token: `Usage: oac-token-proxy token [--config FILE] [--credential NAME] [--json]
+
+Prints a valid access token, e.g.  curl -H "Authorization: Bearer $(oac-token-proxy token)" ...
+When a proxy runs on the same state file it asks that proxy (through its admin endpoint, with the key
+from the state lock file) instead of refreshing, so the rotating refresh token is never burned.
+  --json    print {"accessToken","expiresAt","source"} instead of the bare token`,
+  status: `Usage: oac-token-proxy status [--config FILE] [--json]
+
+Shows each credential: health, who is signed in, scope, when the access token expires, how old the
+refresh token is, the last refresh and error. Asks the running proxy, or reads the state file.`,
+  doctor: `Usage: oac-token-proxy doctor [--config FILE] [--oac-url URL]
+
+Checks, step by step: the configuration; OAC's sign-in redirect (discovering the identity domain and
+the OAC app's audience from idcs_app_name, so --oac-url alone is enough to start); the identity
+domain; the scope's shape; that each credential's grant yields a token; that OAC accepts it.
+Exit code 0 when every check passes, 1 otherwise.`,
   import: `Usage: oac-token-proxy import FILE [--config FILE] [--credential NAME]
 
 Imports console-issued tokens into the state file:
@@ -92,6 +111,12 @@ async function main(argv: string[]): Promise<number> {
       return loginCommand(rest)
     case 'import':
       return importCommand(rest)
+    case 'token':
+      return tokenCommand(rest)
+    case 'status':
+      return statusCommand(rest)
+    case 'doctor':
+      return doctorCommand(rest)
     case 'demo':
       return demo(rest)
     case 'simulate':
@@ -128,7 +153,7 @@ async function serve(args: string[]): Promise<number> {
   }
   const configPath = (values.config as string | undefined) ?? process.env.OAC_PROXY_CONFIG
   const config = loadConfig({ ...(configPath ? { configPath } : {}), flags })
-  const logger = createLogger({ level: config.log.level })
+  const logger = createLogger({ level: config.log.level, pretty: wantsPretty(config.log.format) })
   const proxy = await startProxy(config, { logger })
   await waitForSignal(logger)
   await proxy.close()
@@ -189,6 +214,63 @@ async function loginCommand(args: string[]): Promise<number> {
   } finally {
     await store.close()
   }
+}
+
+/** Logs of one-shot commands go to stderr, so stdout stays clean for scripts. */
+function stderrLogger(level: ProxyConfig['log']['level'] = 'warn'): Logger {
+  return createLogger({ level, destination: pino.destination({ dest: 2, sync: true }) })
+}
+
+async function tokenCommand(args: string[]): Promise<number> {
+  const { values } = parse(
+    args,
+    { config: { type: 'string', short: 'c' }, credential: { type: 'string' }, json: { type: 'boolean' } },
+    'token',
+  )
+  if (values.help) return help('token')
+  const config = configFrom(values)
+  const { getToken } = await import('./commands/token.js')
+  const result = await getToken(config, (values.credential as string | undefined) ?? DEFAULT_CREDENTIAL, stderrLogger())
+  out(
+    values.json
+      ? JSON.stringify({
+          accessToken: result.accessToken,
+          expiresAt: new Date(result.expiresAtMs).toISOString(),
+          source: result.source,
+        })
+      : result.accessToken,
+  )
+  return EXIT.ok
+}
+
+async function statusCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } }, 'status')
+  if (values.help) return help('status')
+  const config = configFrom(values)
+  const { collectStatus, renderStatus } = await import('./commands/status.js')
+  const report = await collectStatus(config)
+  if (values.json) out(JSON.stringify(report, null, 2))
+  else for (const line of renderStatus(report, config)) out(line)
+  return EXIT.ok
+}
+
+async function doctorCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, { config: { type: 'string', short: 'c' }, 'oac-url': { type: 'string' } }, 'doctor')
+  if (values.help) return help('doctor')
+  const configPath = (values.config as string | undefined) ?? process.env.OAC_PROXY_CONFIG
+  const flags: Record<string, string> = {}
+  if (typeof values['oac-url'] === 'string') flags.oacUrl = values['oac-url']
+  const { runDoctor } = await import('./commands/doctor.js')
+  const checks = await runDoctor(
+    { ...(configPath ? { configPath } : {}), flags },
+    values['oac-url'] as string | undefined,
+    stderrLogger('error'),
+  )
+  const mark = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' } as const
+  for (const c of checks) out(`[${mark[c.result]}] ${c.name}: ${c.detail}`)
+  const failed = checks.filter((c) => c.result === 'fail').length
+  out(failed === 0 ? 'all checks passed' : `${failed} check(s) failed`)
+  return failed === 0 ? EXIT.ok : EXIT.failure
 }
 
 async function importCommand(args: string[]): Promise<number> {

@@ -1,5 +1,6 @@
 // The pino logger: JSON lines, noun.verb events, secrets redacted by path and by serializer.
 import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 'pino'
+import pretty from 'pino-pretty'
 import { sanitizeDescription } from './errors.js'
 
 export type { Logger }
@@ -40,6 +41,8 @@ export const REDACT_PATHS = [
 export interface LoggerOptions {
   level?: LevelWithSilent
   destination?: DestinationStream
+  /** Human-readable lines (pino-pretty) instead of JSON; for terminals. */
+  pretty?: boolean
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -53,8 +56,16 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    options.destination ?? pino.destination({ dest: 1, sync: false }),
+    options.destination ??
+      (options.pretty
+        ? pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,name', sync: true })
+        : pino.destination({ dest: 1, sync: false })),
   )
+}
+
+/** `auto` means pretty on a terminal, JSON otherwise (containers, files, log shippers). */
+export function wantsPretty(format: 'auto' | 'json' | 'pretty', isTTY = Boolean(process.stdout.isTTY)): boolean {
+  return format === 'pretty' || (format === 'auto' && isTTY)
 }
 
 /**

@@ -1,20 +1,24 @@
-// Starts a configured proxy: state store, token manager, server, listener; and stops it cleanly.
+// Starts a configured proxy: state store, token managers, headless login, token sinks, server, listeners; stops it cleanly.
+import { randomBytes } from 'node:crypto'
 import type { Dispatcher } from 'undici'
-import type { Clock } from './clock.js'
+import { systemClock, type Clock } from './clock.js'
 import type { ProxyConfig } from './config/types.js'
 import { createTokenManagers, DEFAULT_CREDENTIAL } from './credentials.js'
+import { createAgent } from './http-agent.js'
 import type { Logger } from './log.js'
+import { watchForLogin, type HeadlessLogin } from './login-headless.js'
+import { openListeners } from './proxy/listen.js'
 import { buildServer, type BuiltServer } from './proxy/server.js'
 import type { TokenManager } from './token/manager.js'
+import { attachTokenSink } from './token/sink.js'
 import { FileStore, type TokenStore } from './token/store.js'
-import { createAgent } from './http-agent.js'
-import { listenUnix } from './proxy/listeners.js'
-import { isLoopbackHost } from './config/security.js'
 
 export interface RunningProxy {
-  /** http://host:port of the listener. */
+  /** http://host:port of the proxy listener (or unix:PATH). */
   url: string
   port: number
+  /** Where the /-/ endpoints answer (the proxy URL unless admin.port is set). */
+  adminUrl: string
   /** The default (OAC) credential's manager. */
   manager: TokenManager
   managers: ReadonlyMap<string, TokenManager>
@@ -36,6 +40,7 @@ export interface RunDeps {
 export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<RunningProxy> {
   for (const warning of config.warnings) deps.logger.warn({ event: 'config.warning' }, warning)
   const store = deps.store ?? FileStore.open(config.stateFile)
+  const clock = deps.clock ?? systemClock
   const idpDispatcher =
     deps.idpDispatcher ??
     createAgent({
@@ -44,67 +49,53 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
       connectTimeoutMs: config.token.idpTimeoutMs,
       ca: config.tls.ca,
     })
+  const adminKey = randomBytes(24).toString('base64url')
   let managers: Map<string, TokenManager> | undefined
+  const logins: HeadlessLogin[] = []
   try {
     managers = createTokenManagers(config, {
       logger: deps.logger,
       store,
-      ...(deps.clock ? { clock: deps.clock } : {}),
+      clock,
       idpDispatcher,
       ...(deps.random ? { random: deps.random } : {}),
     })
     const server = await buildServer(config, {
       logger: deps.logger,
       managers,
+      adminKey,
+      startedAtMs: clock.now(),
       ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
     })
+    for (const credential of config.credentials) {
+      const m = managers.get(credential.name)
+      if (!m) continue
+      if (credential.tokenFile) attachTokenSink(m, credential.tokenFile, deps.logger)
+      if (credential.grant === 'refresh_token' && config.login.headless && config.login.method === 'device') {
+        logins.push(watchForLogin(m, credential, config, { logger: deps.logger, clock, idpDispatcher }))
+      }
+    }
     for (const m of managers.values()) m.start()
-    await server.app.ready()
-    if (config.listen.tcp) await server.app.listen({ host: config.listen.host, port: config.listen.port })
-    if (config.listen.socket) {
-      const srv = config.listen.tcp ? server.createExtraServer() : server.app.server
-      await listenUnix(srv, config.listen.socket, config.listen.socketMode)
-      deps.logger.info(
-        { event: 'proxy.listening_socket', socket: config.listen.socket, mode: config.listen.socketMode.toString(8) },
-        `also listening on ${config.listen.socket}`,
-      )
-    }
-    if (config.listen.tcp && !isLoopbackHost(config.listen.host)) {
-      deps.logger.warn(
-        { event: 'proxy.exposed', host: config.listen.host, localKeys: config.security.localKeys.length },
-        config.security.localKeys.length > 0
-          ? `listening beyond loopback on ${config.listen.host}; callers must present a local key`
-          : `listening beyond loopback on ${config.listen.host} WITHOUT local keys: anyone who can reach this port acts on OAC with this proxy's rights`,
-      )
-    }
-    const address = config.listen.tcp ? server.app.server.address() : null
-    const port = typeof address === 'object' && address ? address.port : config.listen.port
-    const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host
-    const url = config.listen.tcp ? `http://${host}:${port}` : `unix:${config.listen.socket}`
+    const listeners = await openListeners(config, server, deps.logger)
+    store.advertise?.({ adminUrl: listeners.adminUrl, adminKey })
     deps.logger.info(
-      { event: 'proxy.listening', url, upstream: config.oacUrl, stateFile: config.stateFile },
-      `proxy listening on ${url}`,
+      { event: 'proxy.listening', url: listeners.url, upstream: config.oacUrl, stateFile: config.stateFile },
+      `proxy listening on ${listeners.url}`,
     )
     const all = managers
     let closing: Promise<void> | undefined
     return {
-      url,
-      port,
+      url: listeners.url,
+      port: listeners.port,
+      adminUrl: listeners.adminUrl,
       manager: all.get(DEFAULT_CREDENTIAL) as TokenManager,
       managers: all,
       server,
       store,
       close() {
         closing ??= (async () => {
-          const grace = setTimeout(() => server.app.server.closeAllConnections(), config.proxy.shutdownGraceMs)
-          grace.unref()
-          await server.app.close()
-          if (!config.listen.tcp) {
-            // Fastify only closes a server it started listening itself
-            server.app.server.closeAllConnections()
-            await new Promise((resolve) => server.app.server.close(resolve))
-          }
-          clearTimeout(grace)
+          for (const l of logins) l.stop()
+          await listeners.close(config.proxy.shutdownGraceMs)
           await Promise.all([...all.values()].map((m) => m.stop()))
           if (!deps.idpDispatcher) await idpDispatcher.close()
           await store.close()
@@ -114,6 +105,7 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
       },
     }
   } catch (err) {
+    for (const l of logins) l.stop()
     await Promise.all([...(managers?.values() ?? [])].map((m) => m.stop().catch(() => {})))
     if (!deps.idpDispatcher) await idpDispatcher.close().catch(() => {})
     await store.close().catch(() => {})

@@ -1,28 +1,45 @@
-// Admin endpoints under the reserved /-/ prefix: liveness, readiness and a JSON status.
-import type { FastifyInstance } from 'fastify'
+// Admin endpoints under the reserved /-/ prefix: liveness, readiness, status, metrics, and the token for local commands.
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { DEFAULT_CREDENTIAL } from '../config/options.js'
 import type { ProxyConfig } from '../config/types.js'
 import { ProxyError } from '../errors.js'
 import type { TokenManager } from '../token/manager.js'
 import type { ProxyCounters } from '../proxy/server.js'
+import { VERSION } from '../version.js'
+import type { Metrics } from './metrics.js'
+import { registerStatusPage } from './status-page.js'
 
 /** OAC's API lives under /api, /ui, /dv...; it never uses /-/. */
 export const ADMIN_PREFIX = '/-/'
+/** Header carrying the admin key that local commands read from the state lock file. */
+export const ADMIN_KEY_HEADER = 'x-oac-proxy-admin-key'
 
 export interface AdminDeps {
   managers: ReadonlyMap<string, TokenManager>
   counters: ProxyCounters
   config: ProxyConfig
+  metrics: Metrics
+  adminKey?: string
+  startedAtMs: number
+}
+
+/** Constant-time check of the admin key header. */
+export function adminKeyMatches(presented: string | string[] | undefined, adminKey: string | undefined): boolean {
+  if (!adminKey || typeof presented !== 'string') return false
+  const a = createHash('sha256').update(presented).digest()
+  const b = createHash('sha256').update(adminKey).digest()
+  return timingSafeEqual(a, b)
 }
 
 export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
-  const { managers, counters, config } = deps
+  const { managers, counters, config, metrics } = deps
   const main = managers.get(DEFAULT_CREDENTIAL) as TokenManager
   app.get('/-/healthz', async () => ({ status: 'ok' }))
 
   app.get('/-/readyz', async (_request, reply) => {
-    // ready when the OAC credential holds a usable token; the others are reported, not required
-    const ready = main.peek() !== undefined
+    // ready when the OAC credential holds a token with time left; the others are reported, not required
+    const ready = main.hasTokenFor(config.admin.readyMinRemainingMs)
     reply.code(ready ? 200 : 503).header('cache-control', 'no-store')
     const credentials: Record<string, string> = {}
     for (const [name, m] of managers) credentials[name] = m.health
@@ -32,6 +49,9 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
   app.get('/-/status', async (_request, reply) => {
     reply.header('cache-control', 'no-store')
     return {
+      version: VERSION,
+      now: Date.now(),
+      startedAtMs: deps.startedAtMs,
       upstream: config.oacUrl,
       identityDomain: config.idcsUrl,
       credentials: [...managers.values()].map((m) => m.status()),
@@ -40,9 +60,31 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
     }
   })
 
+  app.get('/-/metrics', async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType).header('cache-control', 'no-store')
+    return metrics.registry.metrics()
+  })
+
+  // `oac-token-proxy token` asks the running proxy instead of refreshing (which would burn the rotating refresh token)
+  app.get('/-/token', async (request: FastifyRequest<{ Querystring: { credential?: string } }>, reply) => {
+    if (!adminKeyMatches(request.headers[ADMIN_KEY_HEADER], deps.adminKey)) {
+      throw new ProxyError('local_key_required', 'the admin key is required for /-/token', {
+        hint: 'Use `oac-token-proxy token` as the user running the proxy; it reads the key from the state lock file.',
+      })
+    }
+    const name = request.query.credential ?? DEFAULT_CREDENTIAL
+    const manager = managers.get(name)
+    if (!manager) throw new ProxyError('admin_not_found', `no credential named '${name.slice(0, 64)}'`)
+    const token = await manager.get()
+    reply.header('cache-control', 'no-store')
+    return { credential: name, accessToken: token.value, expiresAtMs: token.expiresAtMs }
+  })
+
+  registerStatusPage(app)
+
   app.all('/-/*', async () => {
     throw new ProxyError('admin_not_found', 'no such admin endpoint', {
-      hint: 'Admin endpoints: /-/healthz, /-/readyz, /-/status.',
+      hint: 'Admin endpoints: /-/ (status page), /-/healthz, /-/readyz, /-/status, /-/metrics.',
     })
   })
 }

@@ -113,6 +113,7 @@ function resolveOne(name: string, prefix: string, entry: Tree, ctx: CredentialCo
     username: entry.username as string | undefined,
     password: secret('password'),
     assertionKey,
+    tokenFile: typeof entry.tokenFile === 'string' ? resolve(ctx.baseDir, entry.tokenFile) : undefined,
   }
 }
 

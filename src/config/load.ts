@@ -111,6 +111,7 @@ export function loadConfig(options: LoadOptions = {}): ProxyConfig {
     routes,
     login: {
       method: value<LoginSettings['method']>('login.method'),
+      headless: value<boolean>('login.headless'),
       redirectPort: value<number>('login.redirectPort'),
       redirectPath: value<string>('login.redirectPath'),
       openBrowser: value<boolean>('login.openBrowser'),
@@ -137,7 +138,16 @@ export function loadConfig(options: LoadOptions = {}): ProxyConfig {
       connections: value<number>('proxy.connections'),
       shutdownGraceMs: seconds('proxy.shutdownGraceSeconds'),
     },
-    log: { level: value<ProxyConfig['log']['level']>('log.level') },
+    log: {
+      level: value<ProxyConfig['log']['level']>('log.level'),
+      requests: value<boolean>('log.requests'),
+      format: value<ProxyConfig['log']['format']>('log.format'),
+    },
+    admin: {
+      port: value<number | undefined>('admin.port'),
+      host: value<string>('admin.host'),
+      readyMinRemainingMs: seconds('admin.readyMinRemainingSeconds'),
+    },
   }
   return deepFreeze(config)
 }

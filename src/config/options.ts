@@ -62,6 +62,8 @@ export const CLIENT_AUTH_METHODS = [
 ] as const
 export const SECRET_FILE_POLICIES = ['refuse', 'warn'] as const
 export const DEFAULT_LOCAL_KEY_HEADER = 'authorization'
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const
+export const DEFAULT_READY_MIN_REMAINING_SECONDS = 10
 export const LOGIN_METHODS = ['device', 'browser'] as const
 export const DEFAULT_GRANT = 'refresh_token'
 export const DEFAULT_CLIENT_AUTH = 'auto'
@@ -180,6 +182,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     credential: true,
     description:
       'aud claim of JWT assertions: https://identity.oraclecloud.com/ (older domains) or the identity domain URL.',
+  },
+  {
+    path: 'tokenFile',
+    type: 'string',
+    credential: true,
+    description:
+      "Also write the current access token to this file (atomically, mode 0600) after every refresh, for tools that read a token file (e.g. the OCI CLI's --idcs-access-token-file).",
   },
   {
     path: 'stateFile',
@@ -402,6 +411,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: 'Open the browser for browser login when possible; otherwise the URL is printed.',
   },
   {
+    path: 'login.headless',
+    type: 'boolean',
+    default: true,
+    description:
+      'When serve has no usable refresh token and login.method is device, start a device login by itself: the code and link go to the log and the status page, readiness stays false until it is approved.',
+  },
+  {
     path: 'login.timeoutSeconds',
     type: 'number',
     default: DEFAULT_LOGIN_TIMEOUT_SECONDS,
@@ -421,6 +437,41 @@ export const OPTIONS: readonly OptionSpec[] = [
     noEnv: true,
     description:
       "More upstreams: a list of {prefix, upstream, credential}; requests under prefix go to upstream with that credential's token. Everything else goes to oacUrl.",
+  },
+  {
+    path: 'log.requests',
+    type: 'boolean',
+    default: true,
+    description: 'Log one line per request: method, path (never the query string), status and duration.',
+  },
+  {
+    path: 'log.format',
+    type: 'enum',
+    enum: LOG_FORMATS,
+    default: 'auto',
+    description: 'json, pretty (human-readable), or auto: pretty when stdout is a terminal, JSON otherwise.',
+  },
+  {
+    path: 'admin.port',
+    type: 'integer',
+    minimum: 0,
+    maximum: 65535,
+    description:
+      'Serve the /-/ admin endpoints on their own listener (admin.host:admin.port) instead of the proxy port; 0 picks a free port.',
+  },
+  {
+    path: 'admin.host',
+    type: 'string',
+    default: DEFAULT_HOST,
+    description: 'Address of the separate admin listener (only with admin.port).',
+  },
+  {
+    path: 'admin.readyMinRemainingSeconds',
+    type: 'number',
+    default: DEFAULT_READY_MIN_REMAINING_SECONDS,
+    minimum: 0,
+    description:
+      '/-/readyz answers 200 only while the OAC credential holds a token with at least this long left (at most a quarter of its lifetime).',
   },
   { path: 'log.level', type: 'enum', enum: LOG_LEVELS, default: 'info', flag: 'log-level', description: 'Log level.' },
 ]

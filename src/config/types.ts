@@ -46,6 +46,8 @@ export interface CredentialConfig {
   username: string | undefined
   password: Secret | undefined
   assertionKey: AssertionKey | undefined
+  /** Absolute path where the current access token is mirrored, if any. */
+  tokenFile: string | undefined
 }
 
 /** What callers may do on a route; paths are globs (* within a segment, ** across segments). */
@@ -78,6 +80,7 @@ export interface SecuritySettings {
 
 export interface LoginSettings {
   method: 'device' | 'browser'
+  headless: boolean
   redirectPort: number
   redirectPath: string
   openBrowser: boolean
@@ -106,5 +109,10 @@ export interface ProxyConfig {
   warnings: readonly string[]
   token: TokenSettings
   proxy: ProxySettings
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
+  log: {
+    level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+    requests: boolean
+    format: 'auto' | 'json' | 'pretty'
+  }
+  admin: { port: number | undefined; host: string; readyMinRemainingMs: number }
 }

@@ -5,10 +5,11 @@ import type { Duplex } from 'node:stream'
 import type { ProxyConfig } from '../config/types.js'
 import { ProxyError, type ErrorCode } from '../errors.js'
 import { compileRoutes } from './access.js'
+import { ADMIN_KEY_HEADER, adminKeyMatches } from '../admin/routes.js'
 
 export const ADMIN_PREFIX = '/-/'
 /** Probes must work without a key. */
-const KEY_EXEMPT = new Set(['/-/healthz', '/-/readyz'])
+const KEY_EXEMPT = new Set(['/-/healthz', '/-/readyz', '/-/token'])
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
 const LOOPBACK_V4 = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/
 /** name or IPv4 or [IPv6], then an optional port: nothing else (no userinfo, no trailing junk). */
@@ -19,13 +20,16 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIO
 export type RefusalCounter = (code: ErrorCode) => void
 
 export interface Guard {
-  /** Writes a refusal and returns true, or returns false to let the request through. */
-  check(req: IncomingMessage, res: ServerResponse): boolean
+  /**
+   * Writes a refusal and returns true, or returns false to let the request through.
+   * `adminListener`: the separate admin port, which serves no OAC path and needs no local key.
+   */
+  check(req: IncomingMessage, res: ServerResponse, adminListener?: boolean): boolean
   /** CONNECT and Upgrade requests never reach Fastify. */
   refuseSocket(req: IncomingMessage, socket: Duplex, code: 'connect_refused' | 'upgrade_refused'): void
 }
 
-export function createGuard(config: ProxyConfig, onRefuse: RefusalCounter = () => {}): Guard {
+export function createGuard(config: ProxyConfig, onRefuse: RefusalCounter = () => {}, adminKey?: string): Guard {
   const { security } = config
   const allowedHosts = new Set(security.allowedHosts)
   const allowedOrigins = new Set(security.allowedOrigins)
@@ -82,7 +86,7 @@ export function createGuard(config: ProxyConfig, onRefuse: RefusalCounter = () =
   }
 
   return {
-    check(req, res) {
+    check(req, res, adminListener = false) {
       const url = req.url ?? ''
       if (url.charCodeAt(0) !== 47 /* '/' */) {
         return refuse(
@@ -153,7 +157,13 @@ export function createGuard(config: ProxyConfig, onRefuse: RefusalCounter = () =
           return true
         }
       }
-      if (keyDigests.length > 0 && !KEY_EXEMPT.has(path) && !keyValid(req)) {
+      if (
+        keyDigests.length > 0 &&
+        !adminListener &&
+        !KEY_EXEMPT.has(path) &&
+        !keyValid(req) &&
+        !adminKeyMatches(req.headers[ADMIN_KEY_HEADER], adminKey)
+      ) {
         return refuse(
           res,
           new ProxyError('local_key_required', 'a valid local key is required', {

@@ -9,20 +9,29 @@ import type { Guard } from './guards.js'
 /** Node's default; larger request heads get 431 header_too_large. */
 export const MAX_HEADER_BYTES = 16 * 1024
 
+/** Which paths a listener serves: everything, only the admin prefix, or everything but it. */
+export type ListenerScope = 'all' | 'admin' | 'proxy'
+
 export function createGuardedServer(
   guard: Guard,
   handler: RequestListener,
   onRefuse: (code: ErrorCode) => void,
+  scope: ListenerScope = 'all',
 ): Server {
+  const inScope = (url: string | undefined): boolean =>
+    scope === 'all' || (scope === 'admin') === (url ?? '').startsWith('/-/')
   const server = createServer(
     { maxHeaderSize: MAX_HEADER_BYTES, requireHostHeader: false },
     (req: IncomingMessage, res: ServerResponse) => {
-      if (!guard.check(req, res)) handler(req, res)
+      if (guard.check(req, res, scope === 'admin')) return
+      if (!inScope(req.url)) return notHere(res, scope)
+      handler(req, res)
     },
   )
   // Expect: 100-continue is answered only once the guards let the request through
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-    if (guard.check(req, res)) return
+    if (guard.check(req, res, scope === 'admin')) return
+    if (!inScope(req.url)) return notHere(res, scope)
     res.writeContinue()
     handler(req, res)
   })
@@ -30,6 +39,19 @@ export function createGuardedServer(
   server.on('upgrade', (req: IncomingMessage, socket: Duplex) => guard.refuseSocket(req, socket, 'upgrade_refused'))
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket, onRefuse))
   return server
+}
+
+function notHere(res: ServerResponse, scope: ListenerScope): void {
+  const err = new ProxyError(
+    'admin_not_found',
+    scope === 'admin' ? 'this listener serves only /-/ admin endpoints' : 'admin endpoints are on the admin listener',
+    {
+      hint: 'See admin.port in the configuration.',
+    },
+  )
+  const body = JSON.stringify(err.toBody())
+  res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) })
+  res.end(body)
 }
 
 /** Malformed requests (CR/LF in headers, CL+TE, oversized heads...) never reach a handler. */

@@ -11,7 +11,8 @@ export interface ProxyRequestState {
   replayed: boolean
   dest: string
   fromOptions: unknown
-  startedAt: number
+  /** Prefix of the route (metrics label). */
+  route: string
 }
 
 declare module 'fastify' {

@@ -15,10 +15,11 @@ import type { ProxyConfig, RouteConfig } from '../config/types.js'
 import { ProxyError, type ErrorCode } from '../errors.js'
 import type { RequestListener, Server } from 'node:http'
 import { createGuard } from './guards.js'
-import { createGuardedServer } from './listeners.js'
+import { createGuardedServer, type ListenerScope } from './listeners.js'
 import type { Logger } from '../log.js'
 import type { TokenManager } from '../token/manager.js'
 import { registerAdmin, ADMIN_PREFIX } from '../admin/routes.js'
+import { Metrics } from '../admin/metrics.js'
 import { mapUpstreamError } from './upstream-errors.js'
 import type { ProxyRequestState } from './request-state.js'
 
@@ -28,6 +29,19 @@ export interface ServerDeps {
   managers: ReadonlyMap<string, TokenManager>
   /** Dispatcher for upstream requests; by default an undici Agent sized from the config. */
   dispatcher?: Dispatcher
+  metrics?: Metrics
+  /** Secret that lets local commands (token, status) ask this proxy; see the state lock file. */
+  adminKey?: string
+  /** Build information shown by /-/status. */
+  startedAtMs?: number
+}
+
+/** What every route registration shares. */
+interface RouteContext {
+  dispatcher: Dispatcher
+  config: ProxyConfig
+  counters: ProxyCounters
+  metrics: Metrics
 }
 
 /** Counters kept by the proxy for status and metrics. */
@@ -42,8 +56,9 @@ export interface ProxyCounters {
 
 export interface BuiltServer {
   app: FastifyInstance
-  /** Another raw server with the same guards and handler (for the unix socket listener). */
-  createExtraServer(): Server
+  metrics: Metrics
+  /** Another raw server with the same guards and handler (unix socket, admin listener). */
+  createExtraServer(scope?: ListenerScope): Server
   counters: ProxyCounters
 }
 
@@ -62,10 +77,13 @@ const HOP_BY_HOP_REQUEST_HEADERS = [
 export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promise<BuiltServer> {
   const { managers, logger } = deps
   const counters: ProxyCounters = { requests: 0, replays: 0, upstreamErrors: 0, tokenErrors: 0, refused: {} }
+  const metrics = deps.metrics ?? new Metrics()
+  for (const m of managers.values()) metrics.watch(m)
   const onRefuse = (code: ErrorCode): void => {
+    metrics.refused(code)
     counters.refused[code] = (counters.refused[code] ?? 0) + 1
   }
-  const guard = createGuard(config, onRefuse)
+  const guard = createGuard(config, onRefuse, deps.adminKey)
   let fastifyHandler: RequestListener | undefined
   const extraServers: Server[] = []
   const dispatcher =
@@ -90,7 +108,7 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
     },
     serverFactory: (handler) => {
       fastifyHandler = handler
-      return createGuardedServer(guard, handler, onRefuse)
+      return createGuardedServer(guard, handler, onRefuse, config.admin.port === undefined ? 'all' : 'proxy')
     },
   })
   app.decorateRequest('proxyState', null)
@@ -102,12 +120,40 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
     sendError(reply, toProxyError(err, request))
   })
 
-  registerAdmin(app, { managers, counters, config })
+  registerAdmin(app, {
+    managers,
+    counters,
+    config,
+    metrics,
+    ...(deps.adminKey ? { adminKey: deps.adminKey } : {}),
+    startedAtMs: deps.startedAtMs ?? Date.now(),
+  })
 
+  const logRequests = config.log.requests
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.proxyState?.route
+    if (route !== undefined) metrics.requestDone(route, reply.elapsedTime / 1000)
+    if (logRequests) {
+      const q = request.url.indexOf('?')
+      request.log.info(
+        {
+          event: 'request.completed',
+          method: request.method,
+          path: q < 0 ? request.url : request.url.slice(0, q),
+          status: reply.statusCode,
+          durationMs: Math.round(reply.elapsedTime * 10) / 10,
+        },
+        'request',
+      )
+    }
+    done()
+  })
+
+  const ctx: RouteContext = { dispatcher, config, counters, metrics }
   for (const route of config.routes) {
     const manager = managers.get(route.credential)
     if (!manager) throw new Error(`no token manager for credential ${route.credential}`)
-    await registerRoute(app, route, manager, dispatcher, config, counters)
+    await registerRoute(app, route, manager, ctx)
   }
 
   app.addHook('onClose', async () => {
@@ -123,8 +169,9 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
   return {
     app,
     counters,
-    createExtraServer() {
-      const srv = createGuardedServer(guard, fastifyHandler as RequestListener, onRefuse)
+    metrics,
+    createExtraServer(scope: ListenerScope = config.admin.port === undefined ? 'all' : 'proxy') {
+      const srv = createGuardedServer(guard, fastifyHandler as RequestListener, onRefuse, scope)
       extraServers.push(srv)
       return srv
     },
@@ -136,10 +183,9 @@ async function registerRoute(
   app: FastifyInstance,
   route: RouteConfig,
   manager: TokenManager,
-  dispatcher: Dispatcher,
-  config: ProxyConfig,
-  counters: ProxyCounters,
+  ctx: RouteContext,
 ): Promise<void> {
+  const { dispatcher, config, counters, metrics } = ctx
   const upstream = new URL(route.upstream)
   const upstreamOrigin = upstream.origin
   const localKeyHeader = config.security.localKeyHeader
@@ -163,7 +209,7 @@ async function registerRoute(
       replayed: false,
       dest: '',
       fromOptions: undefined,
-      startedAt: 0,
+      route: route.prefix,
     }
     request.proxyState = state
     const body = request.body as Readable | undefined
@@ -221,6 +267,7 @@ async function registerRoute(
       },
       onResponse(request: FastifyRequest, reply: FastifyReply, res: { statusCode: number; stream: Readable }) {
         const state = request.proxyState as ProxyRequestState
+        metrics.upstream(route.prefix, res.statusCode)
         if (res.statusCode === 401) {
           if (state.replayable && !state.replayed) {
             replay(request, reply, res, state)
@@ -233,6 +280,7 @@ async function registerRoute(
       },
       onError(reply: FastifyReply, { error }: { error: unknown }) {
         counters.upstreamErrors++
+        metrics.upstream(route.prefix, 'error')
         const mapped = mapUpstreamError(error, upstream.host)
         reply.log.warn({ event: 'upstream.failed', route: route.prefix, err: mapped }, mapped.message)
         sendError(reply, mapped)
@@ -248,6 +296,7 @@ async function registerRoute(
   ): void {
     state.replayed = true
     counters.replays++
+    metrics.replay(route.prefix)
     res.stream.resume()
     for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
     const rejected = state.token

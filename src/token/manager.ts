@@ -50,6 +50,15 @@ export interface ManagerStatus {
   failures: number
   lastError?: { code: string; message: string; atMs: number }
   stateWritePending: boolean
+  /** A device login waiting for the user (headless first login). */
+  login?: PendingLogin
+}
+
+export interface PendingLogin {
+  userCode: string
+  verificationUri: string
+  verificationUriComplete?: string
+  expiresAtMs: number
 }
 
 export interface RefreshEvent {
@@ -95,6 +104,7 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
   #scope: string | undefined
   #persistTimer: TimerHandle | undefined
   #stopped = false
+  #pendingLogin: PendingLogin | undefined
 
   constructor(options: TokenManagerOptions) {
     super()
@@ -208,6 +218,35 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     await this.#pending?.catch(() => {})
   }
 
+  /** Shown in status while a headless device login waits; undefined clears it. */
+  setPendingLogin(login: PendingLogin | undefined): void {
+    this.#pendingLogin = login
+  }
+
+  /**
+   * A refresh token obtained by a login while running: persisted first, then used at once.
+   * Clears a terminal login_required state.
+   */
+  async adoptRefreshToken(refreshToken: string, subject?: string): Promise<AccessToken> {
+    this.#refreshToken = refreshToken
+    this.#refreshTokenObtainedAtMs = this.#clock.now()
+    this.#bootstrapTried = true
+    if (subject) this.#subject = subject
+    await this.#persist()
+    this.#terminal = undefined
+    this.#nextAttemptAtMono = 0
+    this.#consecutiveFailures = 0
+    await this.settled()
+    return this.#refresh('login')
+  }
+
+  /** Whether a usable token is held with at least `ms` left (at most a quarter of its lifetime). */
+  hasTokenFor(ms: number): boolean {
+    const t = this.peek()
+    if (!t) return false
+    return remainingMs(t, this.#clock.now(), this.#clock.monotonic()) >= Math.min(ms, t.lifetimeMs / 4)
+  }
+
   get health(): ManagerHealth {
     return this.#health
   }
@@ -235,6 +274,7 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     if (this.#nextRefreshAtMono !== undefined) s.nextRefreshAtMs = now + Math.max(0, this.#nextRefreshAtMono - mono)
     if (this.#refreshTokenObtainedAtMs !== undefined) s.refreshTokenObtainedAtMs = this.#refreshTokenObtainedAtMs
     if (this.#lastError) s.lastError = this.#lastError
+    if (this.#pendingLogin) s.login = this.#pendingLogin
     return s
   }
 
@@ -274,6 +314,7 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     } catch (err) {
       return this.#onFailure(err, reason, startedMono, usedRefreshToken)
     }
+    this.#describe(set)
     if (!this.#grant.needsRefreshToken) {
       // assertion, password and client-credentials grants renew without a refresh token: keep none on disk
     } else if (set.refreshToken && set.refreshToken !== usedRefreshToken) {
@@ -304,7 +345,6 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     }
     this.#appliedSeq = seq
     this.#current = token
-    this.#describe(set)
     this.#health = 'valid'
     this.#terminal = undefined
     this.#consecutiveFailures = 0

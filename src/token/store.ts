@@ -45,6 +45,14 @@ export interface TokenStore {
   /** Resolves once the state is durable on disk. */
   save(credential: string, state: CredentialState): Promise<void>
   close(): Promise<void>
+  /** Tells local commands (token, status) where the running proxy answers; file stores record it in the lock. */
+  advertise?(info: Advertisement): void
+}
+
+/** Written into the lock file (mode 0600) once the proxy listens. */
+export interface Advertisement {
+  adminUrl: string
+  adminKey: string
 }
 
 /** For tests and one-shot commands: keeps state in memory only. */
@@ -65,10 +73,19 @@ export class MemoryStore implements TokenStore {
 /** State files held by this process: its own pid in a lock means a previous run, not this one. */
 const OPEN_IN_THIS_PROCESS = new Set<string>()
 
-interface LockInfo {
+export interface LockInfo {
   pid: number
   hostname: string
   startedAtMs: number
+  adminUrl?: string
+  adminKey?: string
+}
+
+/** The lock of a state file, if a live process holds it. */
+export function liveLock(statePath: string): LockInfo | undefined {
+  const lockPath = `${statePath}.lock`
+  const info = readLock(lockPath)
+  return info && isAlive(info, lockPath) ? info : undefined
 }
 
 /**
@@ -158,6 +175,19 @@ export class FileStore implements TokenStore {
         hint: 'Make the directory writable (and not full); the newest refresh token is kept in memory meanwhile.',
       })
     }
+  }
+
+  advertise(info: Advertisement): void {
+    const lock: LockInfo = { pid: process.pid, hostname: hostname(), startedAtMs: Date.now(), ...info }
+    const tmp = `${this.lockPath}.${process.pid}.tmp`
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, STATE_FILE_MODE)
+    try {
+      writeSync(fd, JSON.stringify(lock) + '\n')
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(tmp, this.lockPath)
   }
 
   async close(): Promise<void> {

@@ -77,11 +77,13 @@ t.test('defaults fill every option not given', async (t) => {
         username: undefined,
         password: undefined,
         assertionKey: undefined,
+        tokenFile: undefined,
       },
     ],
     routes: [{ prefix: '/', upstream: 'https://oac.example.com', credential: 'default' }],
     login: {
       method: 'device',
+      headless: true,
       redirectPort: 0,
       redirectPath: '/callback',
       openBrowser: true,
@@ -105,7 +107,8 @@ t.test('defaults fill every option not given', async (t) => {
       connections: DEFAULT_UPSTREAM_CONNECTIONS,
       shutdownGraceMs: DEFAULT_SHUTDOWN_GRACE_SECONDS * 1000,
     },
-    log: { level: 'info' },
+    log: { level: 'info', requests: true, format: 'auto' },
+    admin: { port: undefined, host: '127.0.0.1', readyMinRemainingMs: 10_000 },
   })
 })
 

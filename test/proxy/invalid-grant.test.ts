@@ -5,7 +5,8 @@ import { FakeClock, startStack } from '../helpers.js'
 
 t.test('invalid_grant: served until expiry, then 503 login_required; the log says to log in again', async (t) => {
   const clock = new FakeClock()
-  const s = await startStack(t, { clock, random: () => 0 })
+  // headless login off: this test is about the terminal state itself
+  const s = await startStack(t, { clock, random: () => 0, env: { OAC_PROXY_LOGIN_HEADLESS: 'false' } })
   s.sim.faults.idcs.next({ kind: 'invalid_grant' })
   await clock.advance(50_000) // scheduled refresh fails with invalid_grant
   await s.proxy.manager.settled()

@@ -1,0 +1,57 @@
+// Asks the proxy that holds a state file (found through its lock) over its admin API, with the admin key.
+import { Agent, request } from 'undici'
+import { ADMIN_KEY_HEADER } from '../admin/routes.js'
+import { ProxyError } from '../errors.js'
+import { liveLock, type LockInfo } from '../token/store.js'
+
+export interface RunningProxyInfo {
+  pid: number
+  adminUrl: string
+  adminKey: string
+}
+
+/** The running proxy on this state file, if one holds it and advertised its admin address. */
+export function runningProxy(statePath: string): RunningProxyInfo | undefined {
+  const lock: LockInfo | undefined = liveLock(statePath)
+  if (!lock?.adminUrl || !lock.adminKey) return undefined
+  return { pid: lock.pid, adminUrl: lock.adminUrl, adminKey: lock.adminKey }
+}
+
+/** GET an admin path of the running proxy; resolves the JSON body or rejects with a ProxyError. */
+export async function askProxy<T>(info: RunningProxyInfo, path: string): Promise<T> {
+  const unix = info.adminUrl.startsWith('unix:')
+  const dispatcher = unix ? new Agent({ connect: { socketPath: info.adminUrl.slice(5) } }) : undefined
+  const base = unix ? 'http://localhost' : info.adminUrl
+  try {
+    const res = await request(base + path, {
+      headers: { [ADMIN_KEY_HEADER]: info.adminKey, host: 'localhost' },
+      headersTimeout: 20_000,
+      bodyTimeout: 20_000,
+      ...(dispatcher ? { dispatcher } : {}),
+    })
+    const body = (await res.body.json()) as T & { error?: string; message?: string; hint?: string }
+    if (res.statusCode >= 400) {
+      const code = typeof body.error === 'string' ? body.error : 'internal_error'
+      throw new ProxyError(
+        code as never,
+        `the running proxy answered ${res.statusCode}: ${body.message ?? ''}`.trim(),
+        {
+          ...(body.hint ? { hint: body.hint } : {}),
+        },
+      )
+    }
+    return body
+  } catch (err) {
+    if (err instanceof ProxyError) throw err
+    throw new ProxyError(
+      'idp_unreachable',
+      `a proxy (pid ${info.pid}) holds the state file but does not answer at ${info.adminUrl}`,
+      {
+        cause: err,
+        hint: 'Check that it is healthy (/-/healthz); it keeps the state file locked while it runs.',
+      },
+    )
+  } finally {
+    await dispatcher?.close()
+  }
+}

@@ -1,0 +1,128 @@
+// `oac-token-proxy doctor`: checks the configuration, the identity domain, the scope, the grant and OAC, step by step.
+import { request } from 'undici'
+import { loadConfig, type LoadOptions } from '../config/load.js'
+import type { ProxyConfig } from '../config/types.js'
+import { isProxyError } from '../errors.js'
+import type { Logger } from '../log.js'
+import { getToken } from './token.js'
+
+export type CheckResult = 'ok' | 'warn' | 'fail'
+
+export interface Check {
+  name: string
+  result: CheckResult
+  detail: string
+}
+
+const CONSUMER_SCOPE = 'urn:opc:resource:consumer::all'
+
+/** What `{oac}/ui/` tells about the identity domain and the OAC app. */
+export interface Discovery {
+  idcsUrl: string
+  appName: string
+  audience: string
+  scope: string
+}
+
+/** Follows nothing: reads the Location of `{oac}/ui/`, which names the identity domain and `idcs_app_name`. */
+export async function discover(oacUrl: string): Promise<Discovery | undefined> {
+  const res = await request(`${oacUrl.replace(/\/+$/, '')}/ui/`, {
+    method: 'GET',
+    headersTimeout: 15_000,
+    bodyTimeout: 15_000,
+  })
+  await res.body.dump()
+  const location = res.headers.location
+  if (typeof location !== 'string') return undefined
+  const url = new URL(location, oacUrl)
+  const appName = url.searchParams.get('idcs_app_name')
+  if (!appName) return undefined
+  // the OAC app ANALYTICSINST_<id> has the primary audience https://<id>.analytics.ocp.oraclecloud.com
+  const id = appName.replace(/^ANALYTICSINST_/i, '').toLowerCase()
+  const audience = `https://${id}.analytics.ocp.oraclecloud.com`
+  return { idcsUrl: url.origin, appName, audience, scope: `${audience}${CONSUMER_SCOPE} offline_access` }
+}
+
+export async function runDoctor(load: LoadOptions, oacUrlFlag: string | undefined, logger: Logger): Promise<Check[]> {
+  const checks: Check[] = []
+  const add = (name: string, result: CheckResult, detail: string): void => {
+    checks.push({ name, result, detail })
+  }
+  let config: ProxyConfig | undefined
+  try {
+    config = loadConfig(load)
+    add('configuration', 'ok', config.sourceFile ?? 'from the environment')
+  } catch (err) {
+    add('configuration', 'fail', isProxyError(err) ? err.message : String(err))
+  }
+  const oacUrl = config?.oacUrl ?? oacUrlFlag
+  if (!oacUrl) return checks
+
+  let found: Discovery | undefined
+  try {
+    found = await discover(oacUrl)
+    if (!found) add('OAC discovery', 'warn', `${oacUrl}/ui/ did not redirect to an identity domain with idcs_app_name`)
+    else add('OAC discovery', 'ok', `identity domain ${found.idcsUrl}, app ${found.appName}, scope "${found.scope}"`)
+  } catch (err) {
+    add('OAC discovery', 'fail', `cannot reach ${oacUrl}: ${(err as { code?: string }).code ?? (err as Error).message}`)
+  }
+  const idcsUrl = config?.idcsUrl ?? found?.idcsUrl
+  if (found && config && new URL(config.idcsUrl).origin !== found.idcsUrl) {
+    add('identity domain', 'warn', `idcsUrl is ${config.idcsUrl} but OAC signs in at ${found.idcsUrl}`)
+  }
+  if (idcsUrl) {
+    try {
+      const res = await request(`${idcsUrl}/admin/v1/SigningCert/jwk`, { headersTimeout: 15_000, bodyTimeout: 15_000 })
+      const body = (await res.body.json().catch(() => ({}))) as { keys?: unknown[] }
+      if (res.statusCode === 200 && Array.isArray(body.keys))
+        add('identity domain', 'ok', `${idcsUrl} answers (${body.keys.length} signing key(s))`)
+      else add('identity domain', 'fail', `${idcsUrl}/admin/v1/SigningCert/jwk answered ${res.statusCode}`)
+    } catch (err) {
+      add(
+        'identity domain',
+        'fail',
+        `cannot reach ${idcsUrl}: ${(err as { code?: string }).code ?? (err as Error).message}`,
+      )
+    }
+  }
+  if (!config) {
+    if (found)
+      add('next step', 'warn', `put idcsUrl: ${found.idcsUrl} and scope: "${found.scope}" in the configuration`)
+    return checks
+  }
+  const parts = config.scope.split(/\s+/)
+  const main = config.credentials[0]
+  if (main?.grant === 'refresh_token' && !parts.includes('offline_access')) {
+    add('scope', 'fail', 'the scope lacks offline_access: no refresh token would be issued')
+  } else if (!parts.some((p) => p.endsWith(CONSUMER_SCOPE))) {
+    add('scope', 'fail', `the scope should be the OAC audience followed by ${CONSUMER_SCOPE}`)
+  } else if (found && !parts.includes(`${found.audience}${CONSUMER_SCOPE}`)) {
+    add('scope', 'warn', `the scope's audience differs from the discovered one; expected "${found.scope}"`)
+  } else add('scope', 'ok', config.scope)
+
+  for (const c of config.credentials) {
+    try {
+      const token = await getToken(config, c.name, logger)
+      add(
+        `grant ${c.name} (${c.grant})`,
+        'ok',
+        `token obtained${token.source === 'proxy' ? ' from the running proxy' : ''}, valid until ${new Date(token.expiresAtMs).toISOString()}`,
+      )
+      if (c.name === config.credentials[0]?.name) {
+        const res = await request(`${config.oacUrl}/api/20210901/snapshots`, {
+          headers: { authorization: `Bearer ${token.accessToken}` },
+          headersTimeout: 30_000,
+          bodyTimeout: 30_000,
+        })
+        await res.body.dump()
+        if (res.statusCode === 401)
+          add('OAC accepts the token', 'fail', 'OAC answered 401: check the scope and that the user may use OAC')
+        else add('OAC accepts the token', 'ok', `GET /api/20210901/snapshots answered ${res.statusCode}`)
+      }
+    } catch (err) {
+      const e = isProxyError(err) ? `${err.code}: ${err.message}${err.hint ? ` (${err.hint})` : ''}` : String(err)
+      add(`grant ${c.name} (${c.grant})`, 'fail', e)
+    }
+  }
+  return checks
+}

@@ -1,0 +1,84 @@
+// `oac-token-proxy status`: who is signed in, scopes, when the access and refresh tokens expire.
+import { readFileSync } from 'node:fs'
+import type { ProxyConfig } from '../config/types.js'
+import type { ManagerStatus } from '../token/manager.js'
+import type { StateFile } from '../token/store.js'
+import { askProxy, runningProxy } from './ask-proxy.js'
+
+/** IDCS's default refresh-token lifetime; the real one is set per application. */
+export const IDCS_DEFAULT_REFRESH_TOKEN_LIFETIME_MS = 7 * 24 * 3600 * 1000
+
+export interface StatusReport {
+  running: { pid: number; adminUrl: string } | undefined
+  credentials: Array<Partial<ManagerStatus> & { credential: string; grant: string }>
+}
+
+export async function collectStatus(config: ProxyConfig): Promise<StatusReport> {
+  const running = runningProxy(config.stateFile)
+  if (running) {
+    const body = await askProxy<{ credentials: ManagerStatus[] }>(running, '/-/status')
+    return { running: { pid: running.pid, adminUrl: running.adminUrl }, credentials: body.credentials }
+  }
+  let state: StateFile | undefined
+  try {
+    state = JSON.parse(readFileSync(config.stateFile, 'utf8')) as StateFile
+  } catch {
+    state = undefined
+  }
+  return {
+    running: undefined,
+    credentials: config.credentials.map((c) => {
+      const saved = state?.credentials?.[c.name]
+      const entry: StatusReport['credentials'][number] = { credential: c.name, grant: c.grant }
+      if (saved?.subject) entry.subject = saved.subject
+      if (saved?.refreshTokenObtainedAtMs !== undefined) entry.refreshTokenObtainedAtMs = saved.refreshTokenObtainedAtMs
+      entry.health =
+        c.grant === 'refresh_token' && !saved?.refreshToken && !c.refreshToken ? 'login_required' : 'stopped'
+      return entry
+    }),
+  }
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.round(Math.abs(ms) / 1000)
+  if (s < 60) return `${s} s`
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`
+  return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`
+}
+
+export function renderStatus(report: StatusReport, config: ProxyConfig, now = Date.now()): string[] {
+  const lines: string[] = []
+  lines.push(
+    report.running
+      ? `proxy: running (pid ${report.running.pid}), admin at ${report.running.adminUrl}`
+      : `proxy: not running (state file ${config.stateFile})`,
+  )
+  lines.push(`upstream: ${config.oacUrl}`)
+  for (const c of report.credentials) {
+    lines.push('')
+    lines.push(`credential ${c.credential} (${c.grant}): ${c.health ?? 'unknown'}`)
+    if (c.subject) lines.push(`  signed in as:   ${c.subject}`)
+    if (c.scope) lines.push(`  scope:          ${c.scope}`)
+    if (c.accessTokenExpiresAtMs !== undefined) {
+      const left = c.accessTokenExpiresAtMs - now
+      lines.push(
+        `  access token:   ${left > 0 ? `expires in ${formatDuration(left)}` : 'expired'} (${new Date(c.accessTokenExpiresAtMs).toISOString()})`,
+      )
+    } else lines.push(`  access token:   none held${report.running ? '' : ' (the proxy is not running)'}`)
+    if (c.refreshTokenObtainedAtMs !== undefined) {
+      const age = now - c.refreshTokenObtainedAtMs
+      const left = IDCS_DEFAULT_REFRESH_TOKEN_LIFETIME_MS - age
+      lines.push(
+        `  refresh token:  received ${formatDuration(age)} ago; with IDCS's default 7-day lifetime it expires in about ${formatDuration(Math.max(0, left))}, unless used`,
+      )
+    } else if (c.grant === 'refresh_token') lines.push('  refresh token:  none saved yet')
+    if (c.lastRefreshAtMs !== undefined) lines.push(`  last refresh:   ${formatDuration(now - c.lastRefreshAtMs)} ago`)
+    if (c.nextRefreshAtMs !== undefined) lines.push(`  next refresh:   in ${formatDuration(c.nextRefreshAtMs - now)}`)
+    if (c.refreshes !== undefined) lines.push(`  refreshes:      ${c.refreshes} ok, ${c.failures ?? 0} failed`)
+    if (c.lastError) lines.push(`  last error:     ${c.lastError.code}: ${c.lastError.message}`)
+    if (c.login) lines.push(`  sign-in needed: open ${c.login.verificationUri} and enter ${c.login.userCode}`)
+    if (c.health === 'login_required' && !c.login) lines.push('  to sign in:     oac-token-proxy login')
+  }
+  return lines
+}

@@ -1,0 +1,121 @@
+// Headless first login: while serve runs without a usable refresh token, a device login is kept going by itself.
+import { decodeJwt } from 'jose'
+import type { Clock } from './clock.js'
+import type { CredentialConfig, ProxyConfig } from './config/types.js'
+import { tokenEndpointFor } from './credentials.js'
+import { ProxyError } from './errors.js'
+import type { Logger } from './log.js'
+import { withOfflineAccess } from './login.js'
+import { pollDeviceToken, startDeviceAuthorization } from './oauth/device.js'
+import type { TokenManager } from './token/manager.js'
+import type { Dispatcher } from 'undici'
+
+/** Pause before a new device code after a refusal or an error (an expired code is renewed at once). */
+export const HEADLESS_RETRY_MS = 30_000
+
+export interface HeadlessLogin {
+  stop(): void
+}
+
+export interface HeadlessDeps {
+  logger: Logger
+  clock: Clock
+  idpDispatcher?: Dispatcher
+}
+
+/** Watches the manager; whenever it needs a login, runs device logins until one succeeds or stop() is called. */
+export function watchForLogin(
+  manager: TokenManager,
+  credential: CredentialConfig,
+  config: ProxyConfig,
+  deps: HeadlessDeps,
+): HeadlessLogin {
+  const log = deps.logger.child({ credential: credential.name })
+  const abort = new AbortController()
+  let running = false
+  const endpoint = tokenEndpointFor(credential, config, {
+    clock: deps.clock,
+    ...(deps.idpDispatcher ? { idpDispatcher: deps.idpDispatcher } : {}),
+  })
+  const scope = withOfflineAccess(credential.scope)
+
+  const wait = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const timer = deps.clock.setTimeout(resolve, ms)
+      abort.signal.addEventListener('abort', () => {
+        deps.clock.clearTimeout(timer)
+        resolve()
+      })
+    })
+
+  async function run(): Promise<void> {
+    if (running) return
+    running = true
+    try {
+      while (!abort.signal.aborted && manager.health === 'login_required') {
+        try {
+          const auth = await startDeviceAuthorization(endpoint, scope)
+          manager.setPendingLogin({
+            userCode: auth.userCode,
+            verificationUri: auth.verificationUri,
+            ...(auth.verificationUriComplete ? { verificationUriComplete: auth.verificationUriComplete } : {}),
+            expiresAtMs: deps.clock.now() + auth.expiresInS * 1000,
+          })
+          log.warn(
+            {
+              event: 'login.device_code',
+              verificationUri: auth.verificationUri,
+              userCode: auth.userCode,
+              expiresInS: auth.expiresInS,
+            },
+            `sign-in needed: visit ${auth.verificationUri} and enter the code ${auth.userCode}`,
+          )
+          const tokens = await pollDeviceToken(endpoint, auth, { clock: deps.clock, signal: abort.signal })
+          manager.setPendingLogin(undefined)
+          if (!tokens.refreshToken) {
+            throw new ProxyError('no_refresh_token', 'the sign-in worked but no refresh token was issued', {
+              hint: 'Allow the Refresh Token grant in the application and keep offline_access in the scope.',
+            })
+          }
+          await manager.adoptRefreshToken(tokens.refreshToken, subjectOf(tokens.accessToken))
+          log.info({ event: 'login.succeeded' }, 'signed in; serving')
+          return
+        } catch (err) {
+          manager.setPendingLogin(undefined)
+          if (abort.signal.aborted) return
+          const code = (err as ProxyError).code
+          if (code === 'login_expired') {
+            log.warn({ event: 'login.expired' }, 'the device code expired; issuing a new one')
+            continue
+          }
+          log.error({ event: 'login.failed', err }, 'headless sign-in failed; trying again shortly')
+          await wait(HEADLESS_RETRY_MS)
+        }
+      }
+    } finally {
+      running = false
+    }
+  }
+
+  const onFailure = (): void => {
+    if (manager.health === 'login_required') void run()
+  }
+  manager.on('refresh_failed', onFailure)
+  onFailure()
+  return {
+    stop() {
+      abort.abort()
+      manager.off('refresh_failed', onFailure)
+      manager.setPendingLogin(undefined)
+    },
+  }
+}
+
+function subjectOf(accessToken: string): string | undefined {
+  try {
+    const sub = decodeJwt(accessToken).sub
+    return typeof sub === 'string' ? sub : undefined
+  } catch {
+    return undefined
+  }
+}
