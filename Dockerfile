@@ -1,7 +1,7 @@
 # oac-token-proxy container image: multi-stage build, production dependencies only, non-root.
 # Build:  docker build -t oac-token-proxy .
-# Run:    docker run --read-only -e OAC_PROXY_LISTEN_HOST=0.0.0.0 -v oac-state:/var/lib/oac-token-proxy \
-#           -v ./config.yaml:/etc/oac-token-proxy/config.yaml:ro -p 127.0.0.1:8787:8787 oac-token-proxy
+# Run:    docker run --read-only --network host -v oac-state:/var/lib/oac-token-proxy \
+#           -v ./config.yaml:/etc/oac-token-proxy/config.yaml:ro oac-token-proxy   (see docs/deployment.md)
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path'
 import { loadConfig } from './config/load.js'
 import { DEFAULT_CREDENTIAL, OPTIONS } from './config/options.js'
 import type { ProxyConfig } from './config/types.js'
-import { ERROR_CODES, ProxyError } from './errors.js'
+import { ERROR_CODES, OAuthError, ProxyError } from './errors.js'
 import { createLogger, wantsPretty, type Logger } from './log.js'
 import { pino } from 'pino'
 import { startProxy } from './run.js'
@@ -442,7 +442,8 @@ main(process.argv.slice(2)).then(
     if (err instanceof ProxyError && err.code in ERROR_CODES) {
       process.stderr.write(`oac-token-proxy: ${err.code}: ${err.message}\n`)
       if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`)
-      process.exit(exitCodeFor(err.code))
+      // an OAuth error no retry can fix (invalid_client, invalid_scope...) needs a human, like login_required
+      process.exit(err instanceof OAuthError && err.isTerminal ? EXIT.login : exitCodeFor(err.code))
     }
     const e = err as NodeJS.ErrnoException
     if (e?.code === 'EADDRINUSE' || e?.code === 'EACCES') {

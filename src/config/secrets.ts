@@ -30,7 +30,7 @@ export function checkSecretFileMode(
     return // the read below reports it
   }
   if ((mode & 0o077) === 0) return
-  const text = `${key}: file ${path} is readable by others (mode ${mode.toString(8).padStart(4, '0')}); run: chmod 600 ${path}`
+  const text = `${key}: file ${path} is readable by group or others (mode ${mode.toString(8).padStart(4, '0')}); run: chmod 600 ${path}`
   if ((ctx.permissions ?? 'refuse') === 'refuse') {
     throw new Error(`${text} (or set security.secretFilePermissions: warn)`)
   }

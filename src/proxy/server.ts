@@ -133,9 +133,10 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.proxyState?.route
     if (route !== undefined) metrics.requestDone(route, reply.elapsedTime / 1000)
-    if (logRequests) {
+    // probes and scrapes are not worth a line each: admin requests log at debug
+    if (logRequests && (route !== undefined || request.log.isLevelEnabled('debug'))) {
       const q = request.url.indexOf('?')
-      request.log.info(
+      request.log[route === undefined ? 'debug' : 'info'](
         {
           event: 'request.completed',
           method: request.method,

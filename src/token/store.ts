@@ -22,7 +22,7 @@ export const STATE_FILE_MODE = 0o600
 /** The lock owner touches the lock this often; a lock from another host untouched for 3x this is stale. */
 export const LOCK_HEARTBEAT_MS = 10_000
 
-/** What is kept for one credential. Never the access token. */
+/** What is kept for one credential: never an access token the proxy obtained (only one imported from a console file). */
 export interface CredentialState {
   refreshToken?: string
   /** When the refresh token above was received (ms since epoch). */

@@ -78,7 +78,7 @@ t.test('secret files readable by others are refused, or warned about when allowe
     }),
     {
       code: 'secret_unreadable',
-      message: /refreshToken: file .*rt is readable by others \(mode 0644\); run: chmod 600/,
+      message: /refreshToken: file .*rt is readable by group or others \(mode 0644\); run: chmod 600/,
     },
   )
   const s = await startStack(t, {
@@ -87,7 +87,7 @@ t.test('secret files readable by others are refused, or warned about when allowe
     file: { refreshToken: { file: 'rt' }, security: { secretFilePermissions: 'warn' } },
   })
   t.equal((await s.get('/api/20210901/snapshots')).status, 200)
-  t.match(s.logs.events('config.warning')[0]?.msg, /readable by others \(mode 0640\)/)
+  t.match(s.logs.events('config.warning')[0]?.msg, /readable by group or others \(mode 0640\)/)
 })
 
 t.test('short local keys are refused', async (t) => {
