@@ -134,7 +134,7 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
     const route = request.proxyState?.route
     if (route !== undefined) metrics.requestDone(route, reply.elapsedTime / 1000)
     // probes and scrapes are not worth a line each: admin requests log at debug
-    if (logRequests && (route !== undefined || request.log.isLevelEnabled('debug'))) {
+    if (logRequests && (route !== undefined || logger.isLevelEnabled('debug'))) {
       const q = request.url.indexOf('?')
       request.log[route === undefined ? 'debug' : 'info'](
         {
