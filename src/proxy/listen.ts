@@ -73,6 +73,12 @@ export async function openListeners(config: ProxyConfig, server: BuiltServer, lo
         for (const s of extra) s.closeAllConnections()
       }, graceMs)
       grace.unref()
+      // connections that go idle after their last answer are closed at once, not after the keep-alive timeout
+      const sweep = setInterval(() => {
+        app.server.closeIdleConnections()
+        for (const s of extra) s.closeIdleConnections()
+      }, 50)
+      sweep.unref()
       await Promise.all(extra.map((s) => new Promise((resolve) => s.close(resolve))))
       await app.close()
       if (!config.listen.tcp) {
@@ -81,6 +87,7 @@ export async function openListeners(config: ProxyConfig, server: BuiltServer, lo
         await new Promise((resolve) => app.server.close(resolve))
       }
       clearTimeout(grace)
+      clearInterval(sweep)
     },
   }
 }
