@@ -8,7 +8,7 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY src ./src
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev --no-audit --no-fund
+RUN npx tsc -p tsconfig.json
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
@@ -16,8 +16,8 @@ ENV NODE_ENV=production \
     OAC_PROXY_STATE_FILE=/var/lib/oac-token-proxy/state.json \
     OAC_PROXY_LISTEN_PORT=8787
 WORKDIR /app
-COPY --from=build /app/package.json ./
-COPY --from=build /app/node_modules ./node_modules
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # state lives on a volume; everything else may be read-only
 RUN mkdir -p /var/lib/oac-token-proxy /etc/oac-token-proxy && chown node:node /var/lib/oac-token-proxy

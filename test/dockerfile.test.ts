@@ -32,7 +32,7 @@ function finalEnv(): Record<string, string> {
 t.test('the Dockerfile is multi-stage, non-root, exec-form, with a healthcheck and a state volume', async (t) => {
   t.equal((dockerfile.match(/^FROM /gm) ?? []).length, 2)
   t.match(dockerfile, /^USER node$/m)
-  t.match(dockerfile, /npm prune --omit=dev/)
+  t.match(dockerfile, /npm ci --omit=dev/)
   t.match(dockerfile, /^VOLUME \["\/var\/lib\/oac-token-proxy"\]$/m)
   t.same(execForm('ENTRYPOINT'), ['node', '/app/dist/cli.js'])
   t.same(execForm('CMD'), ['serve'])
