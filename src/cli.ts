@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 // Command-line entry: argv -> command. The only place that calls process.exit.
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { mkdirSync, writeFileSync } from 'node:fs'

@@ -1,6 +1,6 @@
 // The pino logger: JSON lines, noun.verb events, secrets redacted by path and by serializer.
 import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 'pino'
-import pretty from 'pino-pretty'
+import { createRequire } from 'node:module'
 import { sanitizeDescription } from './errors.js'
 
 export type { Logger }
@@ -56,11 +56,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    options.destination ??
-      (options.pretty
-        ? pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,name', sync: true })
-        : pino.destination({ dest: 1, sync: false })),
+    options.destination ?? (options.pretty ? prettyStream() : pino.destination({ dest: 1, sync: false })),
   )
+}
+
+/** pino-pretty is loaded only for terminals: a container never pays for it. */
+function prettyStream(): DestinationStream {
+  const pretty = createRequire(import.meta.url)('pino-pretty') as (o: Record<string, unknown>) => DestinationStream
+  return pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,name', sync: true })
 }
 
 /** `auto` means pretty on a terminal, JSON otherwise (containers, files, log shippers). */

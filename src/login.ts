@@ -11,6 +11,7 @@ import { ProxyError } from './errors.js'
 import type { Logger } from './log.js'
 import { browserLogin } from './oauth/browser-login.js'
 import { pollDeviceToken, startDeviceAuthorization } from './oauth/device.js'
+import { withOfflineAccess } from './oauth/scope.js'
 import type { TokenSet } from './oauth/types.js'
 import type { CredentialState, TokenStore } from './token/store.js'
 import type { Dispatcher } from 'undici'
@@ -45,10 +46,7 @@ export function credentialByName(config: ProxyConfig, name: string): CredentialC
   return c
 }
 
-/** The scope with offline_access, without which no refresh token is issued. */
-export function withOfflineAccess(scope: string): string {
-  return scope.split(/\s+/).includes('offline_access') ? scope : `${scope} offline_access`.trim()
-}
+export { withOfflineAccess }
 
 export async function login(config: ProxyConfig, options: LoginOptions): Promise<LoginResult> {
   const credential = credentialByName(config, options.credential)

@@ -34,7 +34,7 @@ t.test('the Dockerfile is multi-stage, non-root, exec-form, with a healthcheck a
   t.match(dockerfile, /^USER node$/m)
   t.match(dockerfile, /npm ci --omit=dev/)
   t.match(dockerfile, /^VOLUME \["\/var\/lib\/oac-token-proxy"\]$/m)
-  t.same(execForm('ENTRYPOINT'), ['node', '/app/dist/cli.js'])
+  t.same(execForm('ENTRYPOINT'), ['node', '--max-semi-space-size=2', '/app/dist/cli.js'])
   t.same(execForm('CMD'), ['serve'])
   t.equal(finalEnv().OAC_PROXY_STATE_FILE, '/var/lib/oac-token-proxy/state.json')
 })
@@ -52,10 +52,10 @@ t.test('entrypoint + CMD with the image environment: serves, passes the healthch
     OAC_PROXY_STATE_FILE: join(dir, 'state', 'state.json'),
     OAC_PROXY_LISTEN_PORT: '0',
   }
-  const [cmd, script] = execForm('ENTRYPOINT')
+  const [cmd, ...args] = execForm('ENTRYPOINT')
   const child = spawn(
     cmd === 'node' ? process.execPath : (cmd as string),
-    [(script as string).replace('/app/', root), ...execForm('CMD')],
+    [...args.map((a) => a.replace('/app/', root)), ...execForm('CMD')],
     {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

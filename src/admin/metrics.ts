@@ -104,12 +104,27 @@ export class Metrics {
     })
   }
 
+  readonly #upstreamByKey = new Map<string, ReturnType<Counter['labels']>>()
+  readonly #latencyByRoute = new Map<string, ReturnType<Histogram['labels']>>()
+
+  /** Per-request calls use label children cached by key: no label hashing on the hot path. */
   upstream(route: string, status: number | 'error'): void {
-    this.#upstream.inc({ route, status: String(status) })
+    const key = `${route} ${status}`
+    let child = this.#upstreamByKey.get(key)
+    if (!child) {
+      child = this.#upstream.labels({ route, status: String(status) })
+      this.#upstreamByKey.set(key, child)
+    }
+    child.inc()
   }
 
   requestDone(route: string, seconds: number): void {
-    this.#latency.observe({ route }, seconds)
+    let child = this.#latencyByRoute.get(route)
+    if (!child) {
+      child = this.#latency.labels({ route })
+      this.#latencyByRoute.set(route, child)
+    }
+    child.observe(seconds)
   }
 
   replay(route: string): void {

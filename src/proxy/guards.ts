@@ -47,7 +47,7 @@ export function createGuard(config: ProxyConfig, onRefuse: RefusalCounter = () =
 
   function hostAllowed(req: IncomingMessage): boolean {
     // exactly one Host header (RFC 9112 3.2), of the strict form name[:port] or [v6][:port]
-    if (req.headersDistinct.host?.length !== 1) return false
+    if (hostHeaderCount(req.rawHeaders) !== 1) return false
     const h = (req.headers.host as string).toLowerCase()
     const m = HOST_FORM.exec(h)
     if (!m) return false
@@ -200,12 +200,24 @@ export function createGuard(config: ProxyConfig, onRefuse: RefusalCounter = () =
   }
 }
 
+/** Host headers in the raw list (headersDistinct would build an object for every header). */
+function hostHeaderCount(raw: string[]): number {
+  let n = 0
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string
+    if (name.length === 4 && name.toLowerCase() === 'host') n++
+  }
+  return n
+}
+
 function sha256(value: string): Buffer {
   return createHash('sha256').update(value).digest()
 }
 
 /** No dot-segments (plain, %2e-encoded or with ;params), encoded slashes or backslashes, NUL, backslash or '#'. */
 export function pathSafe(path: string): boolean {
+  // the common case, a plain path, costs one scan
+  if (!/[.%\\#\0]/.test(path)) return true
   if (path.includes('\\') || path.includes('\0') || path.includes('#')) return false
   if (path.includes('%')) {
     const lower = path.toLowerCase()
