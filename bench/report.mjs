@@ -1,0 +1,201 @@
+// Markdown report: machine, versions, medians per configuration, targets (pass/fail), refresh under load, method.
+import { readFileSync } from 'node:fs'
+import { cpus, release, totalmem } from 'node:os'
+
+export function machineFacts() {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8')
+  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown'
+  let os = 'unknown'
+  try {
+    os = /^PRETTY_NAME="?([^"\n]+)"?/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? os
+  } catch {
+    // no os-release
+  }
+  return { cpu: model, cores: cpus().length, memoryGiB: totalmem() / 2 ** 30, kernel: release(), os }
+}
+
+export function median(values) {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b)
+  if (v.length === 0) return NaN
+  const m = v.length >> 1
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2
+}
+
+/** Median of every figure over the rounds of one configuration. */
+export function aggregate(rounds) {
+  const pick = (f) => median(rounds.map(f))
+  return {
+    rps: pick((r) => r.c50.rps),
+    c1p50: pick((r) => r.c1.p50Us),
+    c1p99: pick((r) => r.c1.p99Us),
+    c1sp50: pick((r) => r.c1split.p50Us),
+    c1sp99: pick((r) => r.c1split.p99Us),
+    c50p50: pick((r) => r.c50.p50Us),
+    c50p99: pick((r) => r.c50.p99Us),
+    down: pick((r) => r.downloadMiBs),
+    up: pick((r) => r.uploadMiBs),
+    cpu: pick((r) => r.cpuUsPerReq),
+    idle: pick((r) => r.idleRssMiB),
+    peak: pick((r) => r.peakRssMiB),
+    errors: rounds.reduce((a, r) => a + r.errors, 0),
+  }
+}
+
+const dash = '—'
+const num = (x, d = 0) =>
+  Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : dash
+export function lat(us) {
+  if (!Number.isFinite(us)) return dash
+  return Math.abs(us) < 1000 ? `${Math.round(us)} µs` : `${(us / 1000).toFixed(2)} ms`
+}
+const added = (us) => (Number.isFinite(us) ? (us >= 0 ? '+' : '−') + lat(Math.abs(us)) : dash)
+const verdict = (ok) => (ok === undefined ? dash : ok ? '**pass**' : '**FAIL**')
+
+export function targets(agg, refresh) {
+  const d = agg.direct
+  const main = agg['oac-token-proxy']
+  const tls = agg['oac-token-proxy (https upstream)']
+  const k = agg['kubectl proxy']
+  const n = agg.nginx
+  const t = []
+  const add = (what, figure, ok) => t.push({ what, figure, ok })
+  add('throughput ≥ 0.5× nginx', `${num(main.rps / n.rps, 2)}× nginx`, main.rps >= 0.5 * n.rps)
+  add(
+    'throughput above kubectl proxy (https upstream, like for like)',
+    `${num(tls.rps)} vs ${num(k.rps)} req/s (${num(tls.rps / k.rps, 2)}×)`,
+    tls.rps > k.rps,
+  )
+  add('unloaded added p50 (c=1) ≤ 150 µs over direct', added(main.c1p50 - d.c1p50), main.c1p50 - d.c1p50 <= 150)
+  add('download ≥ 0.5× direct', `${num(main.down / d.down, 2)}× direct`, main.down >= 0.5 * d.down)
+  add('upload ≥ 0.5× direct', `${num(main.up / d.up, 2)}× direct`, main.up >= 0.5 * d.up)
+  const peak = Math.max(main.peak, tls.peak)
+  add('peak RSS under load ≤ 80 MB (both oac-token-proxy rows)', `${num(peak, 1)} MB`, peak <= 80)
+  const idle = Math.max(main.idle, tls.idle)
+  add('idle RSS ≤ 60 MB (both oac-token-proxy rows)', `${num(idle, 1)} MB`, idle <= 60)
+  if (refresh) {
+    add('p99 around a refresh within 1.1× steady state', `${num(refresh.p99Ratio, 2)}×`, refresh.p99Ratio <= 1.1)
+    add('IdP token calls per refresh cycle = 1', `${num(refresh.callsPerCycle, 2)}`, refresh.callsPerCycle === 1)
+  }
+  return t
+}
+
+function mainTables(names, agg) {
+  const d = agg.direct
+  const lines = [
+    '| configuration | req/s (c=50) | × direct | p50 / p99 c=1 | added p50 / p99 c=1 | ' +
+      'added p50 / p99 c=1, proxy on its own CPU | p50 / p99 c=50 | added p50 / p99 c=50 |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ]
+  const pair = (a, b) => `${lat(a)} / ${lat(b)}`
+  const plus = (name, a, b) => (name === 'direct' ? dash : `${added(a)} / ${added(b)}`)
+  for (const name of names) {
+    const a = agg[name]
+    lines.push(
+      `| ${name} | ${num(a.rps)} | ${num(a.rps / d.rps, 2)} | ${pair(a.c1p50, a.c1p99)} | ` +
+        `${plus(name, a.c1p50 - d.c1p50, a.c1p99 - d.c1p99)} | ${plus(name, a.c1sp50 - d.c1p50, a.c1sp99 - d.c1p99)} | ` +
+        `${pair(a.c50p50, a.c50p99)} | ${plus(name, a.c50p50 - d.c50p50, a.c50p99 - d.c50p99)} |`,
+    )
+  }
+  lines.push(
+    '',
+    '| configuration | download MB/s | upload MB/s | proxy CPU µs/req | idle RSS MB | peak RSS MB | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  )
+  for (const name of names) {
+    const a = agg[name]
+    lines.push(
+      `| ${name} | ${num(a.down)} | ${num(a.up)} | ${num(a.cpu, 1)} | ${num(a.idle, 1)} | ${num(a.peak, 1)} | ${a.errors} |`,
+    )
+  }
+  return lines
+}
+
+function refreshSection(r) {
+  return [
+    `2 s access tokens, 50 connections (undici Pool, closed loop) for ${r.durationS} s: ${num(r.rps)} req/s, ` +
+      `${r.requests.toLocaleString('en-US')} requests, ${r.errors} errors, other load ${num(r.foreignCores, 2)} cores. ${r.refreshesInWindow} refreshes in the ` +
+      `window; a request is "around a refresh" when it started within ±250 ms of an IdP token call.`,
+    '',
+    '| | requests | p50 | p99 | max |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    `| around a refresh | ${r.aroundCount.toLocaleString('en-US')} | ${lat(r.aroundP50Us)} | ${lat(r.aroundP99Us)} | ${lat(r.maxAroundUs)} |`,
+    `| steady state | ${r.steadyCount.toLocaleString('en-US')} | ${lat(r.steadyP50Us)} | ${lat(r.steadyP99Us)} | ${lat(r.maxSteadyUs)} |`,
+    '',
+    `p99 ratio around/steady: **${num(r.p99Ratio, 2)}×**. IdP token calls per refresh cycle: ` +
+      `**${r.callsInCycles} calls / ${r.cycles} cycles = ${num(r.callsPerCycle, 2)}**; stale refresh-token uses: ` +
+      `${r.staleRefreshTokenUses}.`,
+  ]
+}
+
+function profileSection(p) {
+  const pct = (s) => `${(s * 100).toFixed(1)} %`
+  const m = p.memory
+  const mem = (x) =>
+    `${num(x.rss, 1)} MB RSS (${num(x.anon, 1)} anonymous, ${num(x.file, 1)} file-backed: the node binary and libraries); V8 heap ${num(x.heapUsed, 1)} used of ${num(x.heapTotal, 1)}; external ${num(x.external, 1)}`
+  return [
+    `One extra run of \`oac-token-proxy\` under \`node --cpu-prof\` (${num(p.rpsProfiled)} req/s while profiled, ` +
+      `${num(p.busyMs / 1000, 1)} s busy, ${num(p.idleMs / 1000, 1)} s idle). Shares are of the busy time.`,
+    '',
+    '| self time by package (native calls count for their JavaScript caller) | share |',
+    '| --- | ---: |',
+    ...p.packages.map((x) => `| ${x.name} | ${pct(x.share)} |`),
+    '',
+    '| top functions by self time | share |',
+    '| --- | ---: |',
+    ...p.functions.map((x) => `| \`${x.name.replace(/\|/g, '\\|')}\` | ${pct(x.share)} |`),
+    '',
+    `Memory idle: ${mem(m.idle)}.`,
+    `Memory after the c=50 run: ${mem(m.loaded)}; peak RSS ${num(m.loaded.hwm, 1)} MB.`,
+  ]
+}
+
+export function renderReport({ names, rounds, agg, refresh, profile, machine, versions, meta }) {
+  const L = [
+    '# oac-token-proxy benchmark',
+    '',
+    `Run ${meta.date} with \`${meta.command}\` in ${meta.durationS.toFixed(0)} s (${meta.rounds} interleaved ` +
+      `round${meta.rounds > 1 ? 's' : ''}; figures are medians of the rounds).`,
+    '',
+    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB.toFixed(1)} GiB memory, ` +
+      `Linux ${machine.kernel}, ${machine.os}.`,
+    `Versions: ${Object.entries(versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}.`,
+    '',
+    '## Results (1 KB JSON GET; 100 MiB transfers)',
+    '',
+    ...mainTables(names, agg),
+    '',
+    'MB = MiB (2^20 bytes). "added" is the difference to `direct`. c=1 runs with wrk, the stand-in and the proxy ' +
+      'on one CPU (the figure the targets use); "proxy on its own CPU" adds this VM\'s cross-CPU wake-ups. ' +
+      'Proxy CPU and RSS are of the proxy process (the nginx worker for `nginx`).',
+    '',
+    '## Targets',
+    '',
+    '| target | measured | |',
+    '| --- | --- | --- |',
+    ...targets(agg, refresh).map((t) => `| ${t.what} | ${t.figure} | ${verdict(t.ok)} |`),
+    '',
+  ]
+  if (refresh) L.push('## Refresh under load', '', ...refreshSection(refresh), '')
+  if (profile) L.push("## Where the proxy's time and memory go", '', ...profileSection(profile), '')
+  L.push('## Method', '', ...meta.method.map((m) => `- ${m}`), '')
+  L.push(
+    '<details><summary>Every round</summary>',
+    '',
+    '| configuration | round | req/s | p50/p99 c=1 | p50/p99 c=1 own CPU | p50/p99 c=50 | down/up MB/s | CPU µs/req | idle/peak RSS MB | other load (cores) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  )
+  for (const name of names) {
+    rounds[name].forEach((r, i) => {
+      L.push(
+        `| ${name} | ${i + 1} | ${num(r.c50.rps)} | ${lat(r.c1.p50Us)} / ${lat(r.c1.p99Us)} | ` +
+          `${lat(r.c1split.p50Us)} / ${lat(r.c1split.p99Us)} | ` +
+          `${lat(r.c50.p50Us)} / ${lat(r.c50.p99Us)} | ${num(r.downloadMiBs)} / ${num(r.uploadMiBs)} | ` +
+          `${num(r.cpuUsPerReq, 1)} | ${num(r.idleRssMiB, 1)} / ${num(r.peakRssMiB, 1)} | ${num(r.foreignCores, 2)} |`,
+      )
+    })
+  }
+  L.push('', '</details>', '')
+  return L.join('\n')
+}

@@ -1,0 +1,1299 @@
+// Reliability suite, shared implementation: soak, IdP faults on a schedule, crash consistency, bad configs.
+import { execFile } from 'node:child_process'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from 'node:fs'
+import { createServer, type IncomingHttpHeaders } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join, relative } from 'node:path'
+import { decodeJwt } from 'jose'
+import type { Test } from 'tap'
+import { Pool, request } from 'undici'
+import { stringify } from 'yaml'
+import { loadConfig } from '../../src/config/load.js'
+import { startSimulator, type Fault, type FaultQueue, type Simulator } from '../../src/simulator/index.js'
+import { CLI, FakeClock, spawnProxy, startStack, waitFor, writeSimConfig, type SpawnedProxy } from '../helpers.js'
+
+/** SOAK_LONG=1: the long version (10 min soak, 100 kills); otherwise the short one that runs in CI. */
+export const LONG = process.env.SOAK_LONG === '1'
+
+const CATALOG = '/api/20210901/catalog?type=workbooks'
+const SNAPSHOTS = '/api/20210901/snapshots'
+
+/** Prints a figure line both on the console and as a TAP comment. */
+export function report(t: Test, line: string): void {
+  console.log(line)
+  t.comment(line)
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** The value at quantile q (0..1) of already sorted numbers. */
+function quantile(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number
+}
+
+function fmt(ms: number, digits = 1): string {
+  return `${ms.toFixed(digits)} ms`
+}
+
+function bump(map: Map<string, number>, key: string, by = 1): void {
+  map.set(key, (map.get(key) ?? 0) + by)
+}
+
+function histogram(map: Map<string, number>): string {
+  return map.size === 0
+    ? 'none'
+    : [...map]
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(', ')
+}
+
+/** A small seeded PRNG (mulberry32), so a failing run of random kill moments can be replayed with SOAK_SEED. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let x = a
+    x = Math.imul(x ^ (x >>> 15), x | 1)
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** `exp` (seconds) of every access token the simulator issued, by jti. */
+function expiryByJti(sim: Simulator): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const token of sim.issued.accessTokens) {
+    const claims = decodeJwt(token)
+    if (typeof claims.jti === 'string' && typeof claims.exp === 'number') out.set(claims.jti, claims.exp)
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 1. Soak: real time, 2 s tokens, a child-process proxy under constant load.
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface SoakOptions {
+  durationMs: number
+  /** Concurrent connections (and request loops) of the load client. */
+  connections: number
+  /** Target requests per second over all connections; 0 = as fast as the proxy answers. */
+  ratePerS: number
+}
+
+/**
+ * Folds the simulator's call log into counters as the soak goes, so a 10-minute run does not keep
+ * a million call records in memory. Calls still unanswered are kept for the next pass.
+ */
+class CallTally {
+  readonly oacByTokenState = new Map<string, number>()
+  oacRequests = 0
+  oac401 = 0
+  readonly expired: Array<{ atMs: number; jti: string | undefined }> = []
+  /** Arrival times (ms) of successful refresh_token grants. */
+  readonly refreshArrivals: number[] = []
+  constructor(private readonly sim: Simulator) {}
+
+  drain(everything: boolean): void {
+    const now = Date.now()
+    const keep = []
+    for (const c of this.sim.calls) {
+      if (!everything && c.status === 0 && now - c.atMs < 5000) {
+        keep.push(c)
+        continue
+      }
+      if (c.server === 'oac') {
+        this.oacRequests++
+        bump(this.oacByTokenState, c.tokenState ?? 'none')
+        if (c.status === 401) this.oac401++
+        if (c.tokenState === 'expired') this.expired.push({ atMs: c.atMs, jti: c.tokenJti })
+      } else if (c.grantType === 'refresh_token' && c.status === 200) {
+        this.refreshArrivals.push(c.atMs)
+      }
+    }
+    this.sim.calls.splice(0, this.sim.calls.length, ...keep)
+  }
+}
+
+export async function runSoak(t: Test, opts: SoakOptions): Promise<void> {
+  const LIFETIME_S = 2
+  const sim = await startSimulator({ accessTokenLifetimeS: LIFETIME_S })
+  t.teardown(() => sim.close())
+  const dir = t.testdir()
+  // info (not warn) because spawnProxy waits for proxy.listening; the per-request lines are off
+  const configPath = await writeSimConfig(dir, sim, {
+    log: { level: 'info', requests: false },
+    login: { headless: false },
+  })
+  const proxy = await spawnProxy(t, configPath)
+  const pool = new Pool(proxy.url, { connections: opts.connections })
+  t.teardown(() => pool.close())
+  const tally = new CallTally(sim)
+  const drainer = setInterval(() => tally.drain(false), 500)
+
+  const statuses = new Map<string, number>()
+  const latencies: number[] = []
+  const startedWall = Date.now()
+  const started = performance.now()
+  const deadline = started + opts.durationMs
+  // each loop keeps one request in flight and paces itself to its share of the rate (never a backlog)
+  const periodMs = opts.ratePerS > 0 ? (1000 * opts.connections) / opts.ratePerS : 0
+  const loop = async (i: number): Promise<void> => {
+    let slot = started + (periodMs * i) / opts.connections
+    while (performance.now() < deadline) {
+      if (periodMs > 0) {
+        const wait = slot - performance.now()
+        if (wait >= 1) await sleep(wait)
+        // behind schedule (slow answers): carry on from now rather than catch up in a burst
+        slot = Math.max(slot + periodMs, performance.now())
+      }
+      const t0 = performance.now()
+      try {
+        const res = await pool.request({ method: 'GET', path: CATALOG })
+        await res.body.dump()
+        bump(statuses, String(res.statusCode))
+      } catch (err) {
+        bump(statuses, (err as { code?: string }).code ?? 'error')
+      }
+      latencies.push(performance.now() - t0)
+    }
+  }
+  await Promise.all(Array.from({ length: opts.connections }, (_, i) => loop(i)))
+  const elapsedMs = performance.now() - started
+  const endedWall = Date.now()
+  clearInterval(drainer)
+  await sleep(200) // let a refresh in flight at the deadline answer before the final count
+  tally.drain(true)
+  proxy.child.kill('SIGTERM')
+  t.equal(await proxy.exited, 0, 'the proxy stops cleanly on SIGTERM after the soak')
+
+  const requests = latencies.length
+  const ok = statuses.get('200') ?? 0
+  const stats = sim.stats()
+  const sorted = Float64Array.from(latencies).sort()
+
+  // refresh schedule: every 0.5 x lifetime minus up to 10 % jitter = every 0.8..1.0 s, plus the first one
+  const arrivals = tally.refreshArrivals.filter((at) => at <= endedWall).sort((a, b) => a - b)
+  const refreshes = arrivals.length
+  const first = arrivals[0] ?? startedWall
+  const spanMs = endedWall - first
+  // the proxy logs each refresh with its reason, in the order the IdP saw them: a refresh forced by an OAC 401
+  // comes early by design, so only the gaps before scheduled refreshes are held to the schedule
+  const reasons = proxy.lines.filter((l) => l.event === 'token.refreshed').map((l) => String(l.reason))
+  const forced = reasons.filter((r) => r === 'upstream_401').length
+  const gaps = arrivals
+    .slice(1)
+    .map((at, i) => ({ gap: at - (arrivals[i] as number), reason: reasons[i + 1] }))
+    .filter((g) => g.reason === 'scheduled' || g.reason === 'due')
+    .map((g) => g.gap)
+  const sortedGaps = Float64Array.from(gaps).sort()
+  const lowest = 1 + Math.floor(spanMs / 1000)
+  const highest = 1 + Math.floor(spanMs / 800) + forced
+
+  // an expired token reaching OAC is acceptable only as IDCS's whole-second exp rounding: the token's exp is
+  // floor(issued-at) + lifetime, so it can end up to 1 s before the proxy's expires_in says; beyond that is a bug
+  const expOf = expiryByJti(sim)
+  const rounding = tally.expired.filter((e) => {
+    const exp = e.jti ? expOf.get(e.jti) : undefined
+    return exp !== undefined && e.atMs < (exp + 1) * 1000
+  }).length
+
+  report(
+    t,
+    `soak: ${(elapsedMs / 1000).toFixed(0)} s, ${opts.connections} connections ` +
+      `(target ${opts.ratePerS > 0 ? `${opts.ratePerS} req/s` : 'unpaced'}), 2 s tokens: ${requests} requests ` +
+      `(${(requests / (elapsedMs / 1000)).toFixed(0)} req/s), failed ${requests - ok}, ` +
+      `latency p50 ${fmt(quantile(sorted, 0.5), 2)} p99 ${fmt(quantile(sorted, 0.99), 2)} max ${fmt(quantile(sorted, 1))}`,
+  )
+  report(
+    t,
+    `soak: refreshes ${refreshes} (schedule allows ${lowest}..${highest} in ${(spanMs / 1000).toFixed(1)} s), ` +
+      `${forced} forced by a 401; scheduled interval min ${fmt(quantile(sortedGaps, 0), 0)} ` +
+      `median ${fmt(quantile(sortedGaps, 0.5), 0)} ` +
+      `max ${fmt(quantile(sortedGaps, 1), 0)}; OAC 401s ${tally.oac401} (expired tokens ${tally.expired.length}, ` +
+      `${rounding} from whole-second exp rounding, all replayed), stale refresh tokens ${stats.staleRefreshTokenUses}`,
+  )
+
+  t.ok(requests > 0, 'the load client made requests')
+  t.same(Object.fromEntries(statuses), { 200: requests }, 'every request got 200 (no failed request)')
+  t.equal(tally.oacRequests, stats.oacRequests, 'every OAC call was accounted for')
+  t.equal(tally.expired.length - rounding, 0, 'no expired token forwarded (beyond whole-second exp rounding)')
+  t.equal(stats.oacExpiredTokenRequests, tally.expired.length, 'the simulator agrees on the expired-token count')
+  t.equal(tally.oac401, tally.expired.length, 'every OAC 401 was an expired token (no other rejection)')
+  t.equal(stats.staleRefreshTokenUses, 0, 'no stale refresh token was ever presented')
+  t.ok(
+    refreshes >= lowest && refreshes <= highest,
+    `refreshes ${refreshes} within the schedule's bounds ${lowest}..${highest}`,
+  )
+  // 800 ms is the shortest planned gap; allow for one refresh reaching the IdP later than the next one does
+  t.ok(gaps.length >= refreshes - 1 - forced - 1, 'the refresh log and the IdP agree')
+  t.ok((sortedGaps[0] ?? Infinity) >= 600, `no scheduled refresh came before its time (shortest ${sortedGaps[0]} ms)`)
+  t.equal(proxy.lines.filter((l) => l.event === 'token.refresh_failed').length, 0, 'no refresh failed during the soak')
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 2. IdP faults on a schedule: injected clock, 100 s tokens, 20 min of simulated time in 1 s steps.
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface FaultOptions {
+  durationS: number
+  requestsPerStep: number
+}
+
+interface ScheduledFault {
+  atS: number
+  what: string
+  apply: (q: FaultQueue) => void
+  /** Retry-After of the 429s this entry produces. */
+  retryAfterS?: number
+}
+
+const LONG_OUTAGE = { fromS: 700, toS: 850 }
+
+/** What happens to the identity provider, and when (simulated seconds from the start). */
+function faultSchedule(): ScheduledFault[] {
+  const next =
+    (f: Fault, times = 1) =>
+    (q: FaultQueue) =>
+      q.next(f, times)
+  return [
+    { atS: 30, what: 'latency 400 ms', apply: next({ kind: 'latency', ms: 400 }) },
+    { atS: 100, what: 'latency 800 ms x2', apply: next({ kind: 'latency', ms: 800 }, 2) },
+    { atS: 160, what: '500 x2', apply: next({ kind: 'status', status: 500 }, 2) },
+    {
+      atS: 250,
+      what: '502, 503, 504',
+      apply: (q) => {
+        q.next({ kind: 'status', status: 502 })
+        q.next({ kind: 'status', status: 503 })
+        q.next({ kind: 'status', status: 504, body: '<html>Gateway Timeout</html>' })
+      },
+    },
+    { atS: 340, what: '429 Retry-After 30', apply: next({ kind: 'rate_limit', retryAfterS: 30 }), retryAfterS: 30 },
+    { atS: 430, what: 'reset x3', apply: next({ kind: 'reset' }, 3) },
+    { atS: 520, what: 'malformed JSON x2', apply: next({ kind: 'malformed' }, 2) },
+    {
+      atS: 600,
+      what: 'reset, 500, malformed, latency 300 ms, 429 Retry-After 2',
+      apply: (q) => {
+        q.next({ kind: 'reset' })
+        q.next({ kind: 'status', status: 500 })
+        q.next({ kind: 'malformed' })
+        q.next({ kind: 'latency', ms: 300 })
+        q.next({ kind: 'rate_limit', retryAfterS: 2 })
+      },
+      retryAfterS: 2,
+    },
+    { atS: LONG_OUTAGE.fromS, what: 'outage (reset) 150 s', apply: (q) => q.always({ kind: 'reset' }) },
+    { atS: LONG_OUTAGE.toS, what: 'outage over', apply: (q) => q.always(null) },
+    // 45 s: long enough to catch a refresh (one every 45 s), short enough for the token held to outlast it
+    { atS: 950, what: '503 for 45 s', apply: (q) => q.always({ kind: 'status', status: 503 }) },
+    { atS: 995, what: '503 over', apply: (q) => q.always(null) },
+    {
+      atS: 1050,
+      what: '429 Retry-After 5 x4',
+      apply: next({ kind: 'rate_limit', retryAfterS: 5 }, 4),
+      retryAfterS: 5,
+    },
+    { atS: 1100, what: 'latency 500 ms', apply: next({ kind: 'latency', ms: 500 }) },
+  ]
+}
+
+export async function runIdpFaults(t: Test, opts: FaultOptions): Promise<void> {
+  const LIFETIME_S = 100
+  const SAFETY_MS = 5000 // expirySafetySeconds: a token with less left is never forwarded
+  const BACKOFF_MAX_S = 60
+  const clock = new FakeClock()
+  const s = await startStack(t, {
+    clock,
+    random: () => 0.5,
+    sim: { accessTokenLifetimeS: LIFETIME_S },
+    env: { OAC_PROXY_LOGIN_HEADLESS: 'false' },
+  })
+  const schedule = faultSchedule()
+  const t0 = clock.now()
+  const simS = (): number => Math.round((clock.now() - t0) / 1000)
+
+  /** ms the newest token the IdP ever issued has left by its own exp claim (-Infinity: none). */
+  const newestTokenLeftMs = (): number => {
+    const newest = s.sim.issued.accessTokens[s.sim.issued.accessTokens.length - 1]
+    if (!newest) return -Infinity
+    return (decodeJwt(newest).exp as number) * 1000 - clock.now()
+  }
+
+  const failures = new Map<string, number>()
+  const problems: string[] = []
+  const outages: Array<{ fromS: number; toS: number }> = []
+  let outageFrom: number | undefined
+  let requests = 0
+  let failed = 0
+  let lastFailureS = -1
+  for (let step = 1; step <= opts.durationS; step++) {
+    for (const f of schedule) if (f.atS === step - 1) f.apply(s.sim.faults.idcs)
+    await clock.advance(1000)
+    const now = simS()
+    // the requests run while any refresh is in flight (real-time latency faults take no simulated time)
+    const results = await Promise.all(
+      Array.from({ length: opts.requestsPerStep }, async () => {
+        const res = await request(s.url + SNAPSHOTS)
+        const text = await res.body.text()
+        let error = ''
+        if (res.statusCode !== 200) error = String((JSON.parse(text) as { error?: unknown }).error)
+        return { status: res.statusCode, error, retryAfter: res.headers['retry-after'] }
+      }),
+    )
+    await s.proxy.manager.settled()
+    let stepFailed = false
+    for (const r of results) {
+      requests++
+      if (r.status === 200) continue
+      failed++
+      stepFailed = true
+      lastFailureS = now
+      bump(failures, `${r.status} ${r.error}`)
+      const leftMs = newestTokenLeftMs()
+      // 1 s of slack: exp is whole seconds, the proxy counts expires_in from the exact request time
+      if (leftMs > SAFETY_MS + 1000) {
+        problems.push(
+          `t=${now}s: ${r.status} ${r.error} while a token with ${Math.round(leftMs / 1000)} s left existed`,
+        )
+      }
+      if (r.status !== 503 || r.error !== 'token_unavailable') {
+        problems.push(`t=${now}s: failed with ${r.status} ${r.error} (expected 503 token_unavailable)`)
+      }
+      const ra = Number(r.retryAfter)
+      if (!(typeof r.retryAfter === 'string' && Number.isInteger(ra) && ra >= 1 && ra <= BACKOFF_MAX_S + 1)) {
+        problems.push(`t=${now}s: Retry-After ${String(r.retryAfter)} is not 1..${BACKOFF_MAX_S + 1} s`)
+      }
+    }
+    if (stepFailed) outageFrom ??= now
+    else if (outageFrom !== undefined) {
+      outages.push({ fromS: outageFrom, toS: now })
+      outageFrom = undefined
+    }
+  }
+  if (outageFrom !== undefined) outages.push({ fromS: outageFrom, toS: simS() })
+
+  // a 429 with Retry-After must hold off the next token call for at least that long
+  const tokenCalls = s.sim.calls.filter((c) => c.server === 'idcs' && c.path.startsWith('/oauth2/v1/token'))
+  const retryAfterFor = (atMs: number): number => {
+    const atS = (atMs - t0) / 1000
+    const entry = schedule.filter((f) => f.atS <= atS && f.retryAfterS !== undefined).pop()
+    return entry?.retryAfterS ?? 0
+  }
+  let rateLimited = 0
+  tokenCalls.forEach((c, i) => {
+    if (c.fault !== 'rate_limit') return
+    rateLimited++
+    const nextCall = tokenCalls[i + 1]
+    const wantMs = retryAfterFor(c.atMs) * 1000
+    if (nextCall && nextCall.atMs - c.atMs < wantMs) {
+      problems.push(`a token call ${nextCall.atMs - c.atMs} ms after a 429 asking for ${wantMs} ms`)
+    }
+  })
+  const byFault = new Map<string, number>()
+  // by what the IdP did: a status code (scripted or not), or the fault (latency still answers 200 afterwards)
+  for (const c of tokenCalls) bump(byFault, c.fault === undefined || c.fault === 'status' ? `${c.status}` : c.fault)
+  const scripted5xx = tokenCalls.filter((c) => c.fault === 'status').length
+  const outageCalls = tokenCalls.filter(
+    (c) => c.atMs >= t0 + LONG_OUTAGE.fromS * 1000 && c.atMs < t0 + LONG_OUTAGE.toS * 1000,
+  ).length
+
+  const longest = outages.reduce((a, o) => (o.toS - o.fromS > a.toS - a.fromS ? o : a), { fromS: 0, toS: 0 })
+  const longestS = longest.toS - longest.fromS
+  const recoveryS = longest.toS - LONG_OUTAGE.toS
+  const idpOutageS = LONG_OUTAGE.toS - LONG_OUTAGE.fromS
+  report(
+    t,
+    `idp faults: ${opts.durationS} simulated s, ${requests} requests, failed ${failed} (${histogram(failures)}); ` +
+      `longest outage of service ${longestS} s (t=${longest.fromS}..${longest.toS} s, IdP down ${idpOutageS} s, ` +
+      `served again ${recoveryS} s after it came back), ${outages.length} outage(s)`,
+  )
+  report(
+    t,
+    `idp faults: ${tokenCalls.length} token calls (${histogram(byFault)}), ${outageCalls} during the ` +
+      `${idpOutageS} s outage, ${rateLimited} answered 429`,
+  )
+
+  t.same(problems, [], 'requests failed only while no valid token existed, each 503 token_unavailable + Retry-After')
+  t.equal(outages.length, 1, 'service was interrupted once: by the outage longer than a token life, nothing else')
+  // the token held when the IdP went down was at most 45 s old (refreshes come at 45 s): service stops between
+  // 100 - 5 - 45 and 100 - 5 s into the outage and resumes at most one backoff step (<= 60 s) after it ends
+  t.ok(
+    longestS >= idpOutageS - LIFETIME_S && longestS <= idpOutageS - LIFETIME_S / 2 + BACKOFF_MAX_S + 1,
+    `longest outage ${longestS} s is what the outage explains`,
+  )
+  t.ok(recoveryS >= 0 && recoveryS <= BACKOFF_MAX_S + 1, `recovered by itself ${recoveryS} s after the IdP`)
+  t.ok(lastFailureS <= LONG_OUTAGE.toS + BACKOFF_MAX_S + 1, 'no failure after the recovery')
+  t.ok(outageCalls <= 15, `backoff bounded the token calls during the outage (${outageCalls})`)
+  t.equal(rateLimited, 6, 'every scheduled 429 was answered to a refresh')
+  t.ok(scripted5xx >= 7, `the scripted 5xx answers were all met, the 45 s 503 window too (${scripted5xx})`)
+  const stats = s.sim.stats()
+  t.equal(stats.oacExpiredTokenRequests, 0, 'no expired token forwarded')
+  t.equal(stats.oacUnauthorized, 0, 'OAC never answered 401')
+  t.equal(stats.staleRefreshTokenUses, 0, 'no stale refresh token presented')
+  t.equal(s.proxy.manager.health, 'valid', 'healthy at the end')
+  t.same(s.leakedSecrets(), [], 'no secret in the logs')
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 3. Crash consistency: SIGKILL at random moments around refreshes (1 s tokens), restart, resume.
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface CrashOptions {
+  kills: number
+  maxWaitMs: number
+  seed: number
+}
+
+interface IdcsFront {
+  url: string
+  /** performance.now() just before a token response carrying a refresh token was handed to the socket. */
+  sentAt: Map<string, number>
+  inflight(): number
+  /** Called with the new refresh token just before its response is sent. */
+  beforeSend: ((refreshToken: string) => void) | undefined
+  close(): Promise<void>
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host', 'content-length'])
+
+function forwardable(headers: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined || HOP_BY_HOP.has(k)) continue
+    out[k] = Array.isArray(v) ? v.join(', ') : v
+  }
+  return out
+}
+
+/** A tiny HTTP proxy in front of the simulator's IDCS that timestamps each token response it sends. */
+async function startIdcsFront(t: Test, sim: Simulator): Promise<IdcsFront> {
+  let inflight = 0
+  const front: IdcsFront = {
+    url: '',
+    sentAt: new Map(),
+    inflight: () => inflight,
+    beforeSend: undefined,
+    close: async () => {},
+  }
+  const server = createServer((req, res) => {
+    inflight++
+    let finished = false
+    const finish = (): void => {
+      if (!finished) inflight--
+      finished = true
+    }
+    // a client killed halfway through its request never sends the end of it
+    req.on('close', () => {
+      if (!req.complete) finish()
+    })
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      void (async () => {
+        try {
+          const up = await request(sim.idcsUrl + (req.url ?? '/'), {
+            method: (req.method ?? 'GET') as 'GET',
+            headers: forwardable(req.headers),
+            body: chunks.length > 0 ? Buffer.concat(chunks) : null,
+          })
+          const body = Buffer.from(await up.body.arrayBuffer())
+          let refreshToken: string | undefined
+          if (up.statusCode === 200 && (req.url ?? '').startsWith('/oauth2/v1/token')) {
+            try {
+              const rt = (JSON.parse(body.toString('utf8')) as { refresh_token?: unknown }).refresh_token
+              if (typeof rt === 'string') refreshToken = rt
+            } catch {
+              // not a token response
+            }
+          }
+          const headers: Record<string, string> = {}
+          for (const [k, v] of Object.entries(up.headers)) {
+            if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = Array.isArray(v) ? v.join(', ') : v
+          }
+          res.writeHead(up.statusCode, { ...headers, 'content-length': String(body.length) })
+          if (refreshToken) {
+            front.beforeSend?.(refreshToken)
+            front.sentAt.set(refreshToken, performance.now())
+          }
+          res.end(body)
+        } catch {
+          res.destroy()
+        } finally {
+          finish()
+        }
+      })()
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  front.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  front.close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections()
+      server.close(() => resolve())
+    })
+  t.teardown(() => front.close())
+  return front
+}
+
+type ServeOutcome = 'ok' | 'login_required' | `timeout: ${string}`
+
+/** Polls the proxy until it answers 200, or says login_required, or `timeoutMs` passes. */
+async function serveCheck(url: string, timeoutMs = 5000): Promise<ServeOutcome> {
+  const until = Date.now() + timeoutMs
+  let last = 'no answer'
+  while (Date.now() < until) {
+    try {
+      const res = await request(url + SNAPSHOTS)
+      const text = await res.body.text()
+      if (res.statusCode === 200) return 'ok'
+      let error: unknown
+      try {
+        error = (JSON.parse(text) as { error?: unknown }).error
+      } catch {
+        error = 'not JSON'
+      }
+      if (res.statusCode === 503 && error === 'login_required') return 'login_required'
+      last = `${res.statusCode} ${String(error)}`
+    } catch (err) {
+      last = (err as { code?: string }).code ?? String(err)
+    }
+    await sleep(100)
+  }
+  return `timeout: ${last}`
+}
+
+interface StateRead {
+  exists: boolean
+  problem?: string
+  refreshToken?: string
+}
+
+/** Reads the state file as the next start would: valid JSON of the documented shape, or a problem. */
+function readStateFile(path: string): StateRead {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    return code === 'ENOENT' ? { exists: false } : { exists: true, problem: `unreadable (${code})` }
+  }
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch {
+    return { exists: true, problem: `not JSON (${text.length} bytes)` }
+  }
+  const d = data as { version?: unknown; credentials?: { default?: { refreshToken?: unknown } } }
+  if (d?.version !== 1 || typeof d.credentials !== 'object' || d.credentials === null) {
+    return { exists: true, problem: 'wrong shape (version/credentials)' }
+  }
+  const rt = d.credentials.default?.refreshToken
+  if (typeof rt !== 'string' || rt === '') return { exists: true, problem: 'no credentials.default.refreshToken' }
+  return { exists: true, refreshToken: rt }
+}
+
+export async function runCrashes(t: Test, opts: CrashOptions): Promise<void> {
+  const random = seededRandom(opts.seed)
+  const sim = await startSimulator({ accessTokenLifetimeS: 1 })
+  t.teardown(() => sim.close())
+  const front = await startIdcsFront(t, sim)
+  const dir = t.testdir()
+  const configPath = await writeSimConfig(dir, sim, {
+    idcsUrl: front.url,
+    log: { level: 'info', requests: false },
+    login: { headless: false },
+  })
+  const statePath = join(dir, 'state.json')
+  const bootstrapPath = join(dir, 'refresh-token')
+
+  // when did each refresh token land in the state file (rename visible)? And was the file ever seen torn?
+  const landedAt = new Map<string, number>()
+  let reads = 0
+  const tornReads: string[] = []
+  const look = (): void => {
+    const s = readStateFile(statePath)
+    reads++
+    if (s.problem) tornReads.push(s.problem)
+    if (s.refreshToken && !landedAt.has(s.refreshToken)) landedAt.set(s.refreshToken, performance.now())
+  }
+  const watcher = watch(dir, look)
+  const poller = setInterval(look, 5)
+  t.teardown(() => {
+    watcher.close()
+    clearInterval(poller)
+  })
+
+  const problems: string[] = []
+  let everSaved = false
+  let recoveries = 0
+  let lost = 0
+  let stateChecks = 0
+  let sigkills = 0
+
+  const kill = async (proxy: SpawnedProxy): Promise<void> => {
+    proxy.child.kill('SIGKILL')
+    const how = await proxy.exited
+    if (how !== 'SIGKILL') problems.push(`the proxy ended with ${how}, not SIGKILL`)
+    sigkills++
+    // a request the proxy sent just before dying may still be on its way to the IdP: let it land
+    await waitFor(() => front.inflight() === 0, 5000, 'the IDCS front to be idle')
+  }
+
+  /** After a kill: is the state file sound, and can the next start resume without a human? */
+  const inspect = (label: string): { predictedLost: boolean } => {
+    stateChecks++
+    const state = readStateFile(statePath)
+    if (state.exists) everSaved = true
+    if (state.problem) problems.push(`${label}: state file ${state.problem}`)
+    if (!state.exists && everSaved) problems.push(`${label}: state file vanished after it had been saved`)
+    if (state.refreshToken && !sim.issued.refreshTokens.includes(state.refreshToken)) {
+      problems.push(`${label}: the state file holds a refresh token the IdP never issued`)
+    }
+    // the restart resumes with the state file's token, or falls back to the configured one (refresh-token file)
+    const newest = sim.issued.refreshTokens[sim.issued.refreshTokens.length - 1]
+    const usable = [state.refreshToken, readFileSync(bootstrapPath, 'utf8').trim()]
+    return { predictedLost: !usable.includes(newest) }
+  }
+
+  /** Restarts; on login_required (a rotation lost in the crash window) re-seeds the refresh-token file. */
+  const restart = async (label: string, predictedLost: boolean): Promise<SpawnedProxy> => {
+    let proxy = await spawnProxy(t, configPath)
+    const outcome = await serveCheck(proxy.url)
+    if (outcome === 'ok') {
+      recoveries++
+      if (predictedLost) problems.push(`${label}: resumed although the newest refresh token was not on disk`)
+      return proxy
+    }
+    if (outcome !== 'login_required') {
+      problems.push(`${label}: after restart: ${outcome}`)
+      return proxy
+    }
+    lost++
+    if (!predictedLost) problems.push(`${label}: login_required although the newest refresh token was on disk`)
+    proxy.child.kill('SIGTERM')
+    if ((await proxy.exited) !== 0) problems.push(`${label}: SIGTERM did not exit 0`)
+    writeFileSync(bootstrapPath, sim.issueRefreshToken(), { mode: 0o600 })
+    proxy = await spawnProxy(t, configPath)
+    const again = await serveCheck(proxy.url)
+    if (again !== 'ok') problems.push(`${label}: after re-seeding: ${again}`)
+    return proxy
+  }
+
+  const started = performance.now()
+  let proxy = await spawnProxy(t, configPath)
+  const first = await serveCheck(proxy.url)
+  if (first !== 'ok') problems.push(`first start: ${first}`)
+  for (let round = 1; round <= opts.kills; round++) {
+    await sleep(random() * opts.maxWaitMs)
+    await kill(proxy)
+    const { predictedLost } = inspect(`kill ${round}`)
+    proxy = await restart(`kill ${round}`, predictedLost)
+  }
+  const randomLost = lost
+
+  // one kill forced into the window (after the IdP rotated, before the proxy could save): the restart must
+  // refuse with login_required (never serve a stale token, never a corrupt file), and recover once re-seeded
+  let forcedKilled = false
+  front.beforeSend = () => {
+    front.beforeSend = undefined
+    proxy.child.kill('SIGKILL')
+    forcedKilled = true
+  }
+  await waitFor(() => forcedKilled, 10_000, 'a refresh to kill the proxy in')
+  if ((await proxy.exited) !== 'SIGKILL') problems.push('forced kill: not killed by SIGKILL')
+  await waitFor(() => front.inflight() === 0, 5000, 'the IDCS front to be idle')
+  const forced = inspect('forced kill')
+  if (!forced.predictedLost) problems.push('forced kill: the newest refresh token reached the disk anyway')
+  const lostBefore = lost
+  proxy = await restart('forced kill', forced.predictedLost)
+  const forcedLoginRequired = lost === lostBefore + 1
+  proxy.child.kill('SIGTERM')
+  t.equal(await proxy.exited, 0, 'the last proxy stops cleanly on SIGTERM')
+  const totalS = (performance.now() - started) / 1000
+
+  const windows = [...front.sentAt]
+    .filter(([rt]) => landedAt.has(rt))
+    .map(([rt, sent]) => (landedAt.get(rt) as number) - sent)
+  const sortedWindows = Float64Array.from(windows).sort()
+  const neverLanded = front.sentAt.size - windows.length
+  const leftovers = readdirSync(dir).filter((f) => f.endsWith('.tmp'))
+  const stats = sim.stats()
+
+  report(
+    t,
+    `crash: ${opts.kills} SIGKILLs at random moments (seed ${opts.seed}, ${totalS.toFixed(0)} s): ` +
+      `${recoveries} of ${opts.kills + 1} restarts resumed and served 200, lost rotations ${randomLost} ` +
+      `(+1 kill forced into the window: ${forcedLoginRequired ? 'login_required, re-seeded, served' : 'NOT detected'}), ` +
+      `state file valid after every kill and in all ${reads} reads while running; ${stats.refreshGrants} refreshes, ` +
+      `${stats.staleRefreshTokenUses} stale refresh-token uses (all after lost rotations), ` +
+      `${leftovers.length} temp file(s) left behind`,
+  )
+  report(
+    t,
+    `crash window (IdP response sent -> state file renamed, measured outside, an upper bound): ` +
+      `median ${fmt(quantile(sortedWindows, 0.5), 2)}, p90 ${fmt(quantile(sortedWindows, 0.9), 2)}, ` +
+      `max ${fmt(quantile(sortedWindows, 1), 2)} over ${windows.length} rotations (${neverLanded} never saved: killed)`,
+  )
+
+  t.same(problems, [], 'state file always sound; every restart resumed or said login_required, as predicted')
+  t.same(tornReads.slice(0, 5), [], `the state file never read torn or half-written (${reads} reads while running)`)
+  t.equal(stateChecks, opts.kills + 1, 'the state file was checked after every kill')
+  t.equal(sigkills, opts.kills, 'every round ended in a SIGKILL')
+  // after a lost rotation the restart presents the stale token from the state file, then the stale configured
+  // one, then (re-seeded) the stale state file's once more before the fresh one: at most 3 each; otherwise none
+  t.ok(
+    stats.staleRefreshTokenUses <= 3 * lost,
+    `a stale refresh token was presented only after a lost rotation (${stats.staleRefreshTokenUses} times, ${lost} lost)`,
+  )
+  t.equal(recoveries + lost, opts.kills + 1, 'every restart resumed, or said login_required (then served re-seeded)')
+  t.ok(forcedLoginRequired, 'a kill inside the window loses the rotation and the restart says login_required')
+  t.ok(windows.length >= opts.kills, `enough rotations measured (${windows.length})`)
+  t.ok(quantile(sortedWindows, 0.5) < 100, 'the crash window is short (median under 100 ms, upper bound)')
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 4. Bad configurations: each refused by the built CLI with exit 2, naming the key, writing nothing, leaking nothing.
+// ---------------------------------------------------------------------------------------------------------------
+
+type Tree = Record<string, unknown>
+
+export interface BadConfig {
+  /** Which kind of defect (the short run takes the first few of each kind). */
+  kind: string
+  name: string
+  /** The config as an object (written as YAML), or raw YAML text. */
+  config: Tree | unknown[] | string
+  /** Strings stderr must contain: the bad key, or CONFIG (the config file's path). */
+  expect: string[]
+  /** For YAML errors: stderr must say CONFIG:LINE:COLUMN with LINE in this range (where the parser noticed). */
+  yamlLines?: [number, number]
+  /** Secret values used in this config: neither stdout nor stderr may show them. */
+  secrets?: string[]
+  /** Extra files to create in the case directory. */
+  files?: Record<string, string>
+  /** File modes to set after creating the files. */
+  modes?: Record<string, number>
+}
+
+/** Secret values the cases use; random per run so a hit cannot be a coincidence. */
+function secretValue(label: string): string {
+  return `${label}-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`
+}
+
+// loopback port 9 (discard): should a bad config be accepted by mistake, the proxy reaches nothing outside
+const BASE_OAC = 'https://127.0.0.1:9'
+const BASE_IDCS = 'https://localhost:9'
+const BASE_SCOPE = 'https://oac-reliability.example.comurn:opc:resource:consumer::all offline_access'
+
+function baseConfig(): Tree {
+  return {
+    oacUrl: BASE_OAC,
+    idcsUrl: BASE_IDCS,
+    clientId: 'reliability-client',
+    clientSecret: { file: 'client-secret' },
+    scope: BASE_SCOPE,
+    refreshToken: { file: 'refresh-token' },
+    stateFile: 'state.json',
+    listen: { port: 0 },
+  }
+}
+
+/** The same valid config as YAML lines; the YAML cases edit them, so the line numbers are known. */
+function baseLines(): string[] {
+  return [
+    `oacUrl: ${BASE_OAC}`,
+    `idcsUrl: ${BASE_IDCS}`,
+    'clientId: reliability-client',
+    'clientSecret: { file: client-secret }',
+    `scope: "${BASE_SCOPE}"`,
+    'refreshToken: { file: refresh-token }',
+    'stateFile: state.json',
+    'listen:',
+    '  port: 0',
+  ]
+}
+
+/** base with `path` (dotted; numeric parts index arrays) set to value, or removed when value is undefined. */
+function withValue(path: string, value: unknown, base: Tree = baseConfig()): Tree {
+  const tree = structuredClone(base)
+  const parts = path.split('.')
+  let node = tree as Record<string, unknown>
+  for (const part of parts.slice(0, -1)) {
+    if (node[part] === null || typeof node[part] !== 'object') node[part] = {}
+    node = node[part] as Record<string, unknown>
+  }
+  const leaf = parts[parts.length - 1] as string
+  if (value === undefined) delete node[leaf]
+  else node[leaf] = value
+  return tree
+}
+
+const ADMIN = { clientId: 'admin-client', scope: 'urn:opc:idm:__myscopes__', clientSecret: { file: 'client-secret' } }
+const ROUTE = { prefix: '/idcs/', upstream: BASE_IDCS, credential: 'admin' }
+const withAdmin = (): Tree => ({ ...baseConfig(), credentials: { admin: { ...ADMIN } }, routes: [{ ...ROUTE }] })
+const jwtBearer = (extra: Tree = {}): Tree => ({
+  ...baseConfig(),
+  grant: 'jwt_bearer',
+  username: 'svc@example.com',
+  keyId: 'alias',
+  ...extra,
+})
+
+/** How many cases of each kind the short run takes (the long run takes them all). */
+const SHORT_RUN: Record<string, number> = {
+  'wrong type': 8,
+  'unknown key': 7,
+  missing: 6,
+  'missing file': 5,
+  unreadable: 6,
+  'bad YAML': 13,
+  'bad URL': 7,
+  'bad enum': 4,
+  'out of range': 6,
+  'not a mapping': 2,
+  'between keys': 4,
+}
+
+/** Generates the malformed configurations: all of them, or (short) the first few of each kind. */
+export function badConfigCases(short = false): BadConfig[] {
+  const cases: BadConfig[] = []
+  type More = Pick<BadConfig, 'yamlLines' | 'secrets' | 'files' | 'modes'>
+  const add = (kind: string, name: string, config: BadConfig['config'], expect: string[], more: More = {}): void => {
+    cases.push({ kind, name: `${kind}: ${name}`, config, expect, ...more })
+  }
+  const inline = secretValue('inline-secret')
+
+  // wrong types, at several depths (the most telling first: the short run takes the first few)
+  const wrongTypes: Array<[string, unknown, Tree?]> = [
+    ['listen.port', 'eighty'],
+    ['listen.tcp', 'yes'],
+    ['token', 5],
+    ['oacUrl', 123],
+    ['security.allowedHosts', 'proxy.local'],
+    ['credentials.admin.clientId', 7, withAdmin()],
+    ['routes', { prefix: '/x/' }],
+    ['clientSecret', 424242424242],
+    ['idcsUrl', ['https://a.example.com']],
+    ['clientId', { id: 'x' }],
+    ['scope', 42],
+    ['stateFile', false],
+    ['listen', [1, 2]],
+    ['listen.port', 1.5],
+    ['listen.host', 127001],
+    ['token.refreshAheadRatio', 'half'],
+    ['token.backoffMaxSeconds', '60s'],
+    ['proxy.replayBodyLimitBytes', '1MB'],
+    ['log.requests', 'true'],
+    ['security.allowNonLoopback', 1],
+    ['login.headless', 'no'],
+    ['admin.port', '9000'],
+    ['access.readOnly', 'no'],
+    ['credentials', ['admin']],
+  ]
+  add(
+    'wrong type',
+    'refreshToken is a list holding the secret',
+    withValue('refreshToken', [inline]),
+    ['refreshToken'],
+    {
+      secrets: [inline],
+    },
+  )
+  for (const [path, value, base] of wrongTypes) {
+    add('wrong type', `${path} = ${JSON.stringify(value)}`, withValue(path, value, base), [path])
+  }
+
+  // unknown keys at several depths
+  const keySecret = secretValue('secret-as-key')
+  add(
+    'unknown key',
+    'inside a secret reference (the key is the secret)',
+    withValue('clientSecret', { [keySecret]: 'x' }),
+    ['clientSecret'],
+    { secrets: [keySecret] },
+  )
+  const unknown: Array<[string, Tree?]> = [
+    ['listn'],
+    ['listen.hots'],
+    ['token.refreshAhead'],
+    ['credentials.admin.clientSecretFile', withAdmin()],
+    ['routes.0.upstreem', withAdmin()],
+    ['clientSecret.path'],
+    ['refreshtoken'],
+    ['security.localKeyFile'],
+    ['log.levle'],
+    ['proxy.conections'],
+    ['login.methd'],
+    ['tls.ca'],
+    ['admin.prt'],
+    ['access.readonly'],
+    ['routes.0.access.denyPath', withAdmin()],
+  ]
+  for (const [path, base] of unknown) {
+    // a key inside a secret reference makes the whole reference wrong: the message names the secret's key
+    const key = path.startsWith('clientSecret.') ? 'clientSecret' : path
+    add('unknown key', path, withValue(path, 'x', base), [key])
+  }
+
+  // missing required keys
+  for (const key of ['oacUrl', 'idcsUrl', 'clientId', 'scope']) add('missing', key, withValue(key, undefined), [key])
+  add('missing', 'everything (empty file)', '', ['oacUrl', 'clientId'])
+  add('missing', 'routes.0.credential', withValue('routes.0.credential', undefined, withAdmin()), [
+    'routes.0.credential',
+  ])
+  add('missing', 'credentials.admin.scope', withValue('credentials.admin.scope', undefined, withAdmin()), [
+    'credentials.admin.scope',
+  ])
+  add(
+    'missing',
+    'clientSecret for client_secret_post',
+    withValue('clientAuth', 'client_secret_post', withValue('clientSecret', undefined)),
+    ['clientSecret'],
+  )
+  const password = secretValue('password')
+  add(
+    'missing',
+    'username for grant password (inline password)',
+    { ...baseConfig(), grant: 'password', password },
+    ['username'],
+    { secrets: [password] },
+  )
+  add('missing', 'privateKey for grant jwt_bearer', jwtBearer(), ['privateKey'])
+
+  // secrets pointing at missing files
+  const missing: Array<[string, Tree, string]> = [
+    ['clientSecret', withValue('clientSecret', { file: 'no-such-secret' }), 'clientSecret'],
+    ['refreshToken', withValue('refreshToken', { file: 'missing/refresh-token' }), 'refreshToken'],
+    ['clientSecret env', withValue('clientSecret', { env: 'OAC_RELIABILITY_UNSET_VARIABLE' }), 'clientSecret'],
+    ['privateKey', jwtBearer({ privateKey: { file: 'no.pem' } }), 'privateKey'],
+    [
+      'credentials.admin.clientSecret',
+      withValue('credentials.admin.clientSecret', { file: 'no-admin-secret' }, withAdmin()),
+      'credentials.admin.clientSecret',
+    ],
+    [
+      'password',
+      { ...baseConfig(), grant: 'password', username: 'u@example.com', password: { file: 'no-password' } },
+      'password',
+    ],
+    ['security.localKeysFile', withValue('security.localKeysFile', 'no-keys'), 'security.localKeysFile'],
+    ['tls.caFile', withValue('tls.caFile', 'no-ca.pem'), 'tls.caFile'],
+  ]
+  for (const [what, config, key] of missing) add('missing file', what, config, [key])
+
+  // unreadable (root reads a chmod 000 file anyway: a directory, or a path through a regular file, fails for root too)
+  add('unreadable', 'clientSecret is a directory', withValue('clientSecret', { file: 'adir' }), ['clientSecret'])
+  add(
+    'unreadable',
+    'refreshToken through a regular file',
+    withValue('refreshToken', { file: 'client-secret/refresh-token' }),
+    ['refreshToken'],
+  )
+  add('unreadable', 'security.localKeysFile is a directory', withValue('security.localKeysFile', 'adir'), [
+    'security.localKeysFile',
+  ])
+  add('unreadable', 'tls.caFile through a regular file', withValue('tls.caFile', 'refresh-token/ca.pem'), [
+    'tls.caFile',
+  ])
+  const loose = secretValue('loose')
+  add(
+    'unreadable',
+    'clientSecret readable by others (0644)',
+    withValue('clientSecret', { file: 'loose' }),
+    ['clientSecret', 'chmod 600'],
+    { files: { loose }, modes: { loose: 0o644 }, secrets: [loose] },
+  )
+  add('unreadable', 'privateKey is not PEM', jwtBearer({ privateKey: { file: 'k.pem' } }), ['privateKey'], {
+    files: { 'k.pem': 'not a key at all' },
+  })
+
+  // bad YAML: stderr names the file and the line where the parser noticed the problem
+  const yaml = (name: string, edit: (l: string[]) => string[], lines: [number, number], secrets?: string[]): void =>
+    add('bad YAML', name, edit(baseLines()).join('\n') + '\n', ['CONFIG'], { yamlLines: lines, secrets })
+  const q1 = secretValue('quoted')
+  const q2 = secretValue('quoted')
+  yaml('tab indentation', (l) => [...l.slice(0, 8), '\tport: 0'], [9, 9])
+  yaml(
+    'unclosed flow sequence',
+    (l) => [...l.slice(0, 7), 'security:', '  allowedHosts: [a, b', ...l.slice(7)],
+    [9, 10],
+  )
+  yaml('unclosed flow mapping', (l) => [...l.slice(0, 3), 'clientSecret: { file: x', ...l.slice(4)], [4, 5])
+  yaml('duplicate top-level key', (l) => [...l, 'clientId: other-client'], [10, 10])
+  yaml('duplicate nested key', (l) => [...l, '  port: 8080'], [10, 10])
+  yaml(
+    'unclosed double quote around a secret',
+    (l) => [...l.slice(0, 3), `clientSecret: "${q1}`, ...l.slice(4)],
+    [4, 4],
+    [q1],
+  )
+  yaml(
+    'unclosed single quote around a secret',
+    (l) => [...l.slice(0, 3), `clientSecret: '${q2}`, ...l.slice(4)],
+    [4, 10],
+    [q2],
+  )
+  yaml('two values on one line', (l) => [...l.slice(0, 2), 'clientId: a: b', ...l.slice(3)], [3, 3])
+  yaml('a list item inside a mapping', (l) => [...l, '- oops'], [10, 10])
+  yaml('an alias to an undefined anchor', (l) => [...l.slice(0, 2), 'clientId: *nope', ...l.slice(3)], [3, 3])
+  yaml('items at different columns', (l) => [...l, ' host: 127.0.0.1'], [10, 10])
+  yaml('an invalid escape', (l) => [...l.slice(0, 2), 'clientId: "a\\qb"', ...l.slice(3)], [3, 3])
+  yaml('two documents', (l) => [...l, '---', 'clientId: x'], [10, 11])
+
+  // bad URLs
+  const urlSecret = secretValue('url-secret')
+  const urls: Array<[string, string, string, Tree?]> = [
+    ['no scheme', 'oacUrl', 'oac.example.com'],
+    ['ftp://', 'oacUrl', 'ftp://oac.example.com'],
+    ['http:// to a non-loopback host', 'oacUrl', 'http://oac.example.com'],
+    ['with a query (holding a secret)', 'oacUrl', `https://oac.example.com/?token=${urlSecret}`],
+    ['with credentials (a secret password)', 'idcsUrl', `https://user:${urlSecret}@idcs.example.com`],
+    ['route upstream ftp://', 'routes.0.upstream', 'ftp://idcs.example.com', withAdmin()],
+    ['credential idcsUrl without scheme', 'credentials.admin.idcsUrl', 'idcs.example.com', withAdmin()],
+    ['http:// to a private address', 'idcsUrl', 'http://10.0.0.1'],
+    ['with a fragment', 'idcsUrl', 'https://idcs.example.com/#x'],
+    ['empty', 'oacUrl', ''],
+  ]
+  for (const [what, key, value, base] of urls) {
+    add('bad URL', `${key} ${what}`, withValue(key, value, base), [key], { secrets: [urlSecret] })
+  }
+
+  // bad enums
+  const enums: Array<[string, unknown]> = [
+    ['log.level', 'verbose'],
+    ['grant', 'authorization_code'],
+    ['clientAuth', 'basic'],
+    ['access.allowMethods', ['GET', 'FETCH']],
+    ['log.format', 'yaml'],
+    ['login.method', 'browserless'],
+    ['security.secretFilePermissions', 'ignore'],
+  ]
+  for (const [key, value] of enums) {
+    // a bad list item is named by its index
+    const named = Array.isArray(value) ? `${key}.${value.length - 1}` : key
+    add('bad enum', `${key} = ${JSON.stringify(value)}`, withValue(key, value), [named])
+  }
+
+  // out-of-range numbers
+  const ranges: Array<[string, number]> = [
+    // 31 years: Node cannot time anything out after more than 2^32 ms, so such a timeout cannot work
+    ['token.idpTimeoutSeconds', 1e9],
+    ['listen.port', 70000],
+    ['token.refreshAheadRatio', 0.99],
+    ['token.backoffMaxSeconds', Infinity],
+    ['proxy.connections', 0],
+    ['token.backoffInitialSeconds', 0],
+    ['token.clockJumpSeconds', NaN],
+    ['token.minLeadSeconds', -1],
+    ['listen.port', -1],
+    ['admin.port', 65536],
+    ['login.redirectPort', 99999],
+    ['token.refreshAheadRatio', 0.01],
+    ['token.refreshJitterRatio', 0.6],
+    ['token.idpTimeoutSeconds', 0.05],
+    ['login.timeoutSeconds', 0],
+  ]
+  for (const [key, value] of ranges) add('out of range', `${key} = ${value}`, withValue(key, value), [key])
+
+  // a config that is not a mapping
+  add('not a mapping', 'a list', [baseConfig()], ['CONFIG', 'mapping'])
+  add('not a mapping', 'a scalar', 'just some text\n', ['CONFIG', 'mapping'])
+
+  // checks between keys
+  add('between keys', 'listen.host not loopback without local keys', withValue('listen.host', '0.0.0.0'), [
+    'listen.host',
+  ])
+  add('between keys', 'listen.tcp false and no socket', withValue('listen.tcp', false), ['listen.tcp'])
+  add('between keys', 'route prefix under the admin prefix', withValue('routes.0.prefix', '/-/idcs/', withAdmin()), [
+    'routes.0.prefix',
+  ])
+  add('between keys', 'route to an unknown credential', withValue('routes.0.credential', 'nobody', withAdmin()), [
+    'routes.0.credential',
+  ])
+  add('between keys', 'credential name with spaces', { ...baseConfig(), credentials: { 'bad name!': { ...ADMIN } } }, [
+    'credentials',
+  ])
+  add('between keys', 'credential named default', { ...baseConfig(), credentials: { default: { ...ADMIN } } }, [
+    'credentials.default',
+  ])
+  add('between keys', 'route prefix without trailing slash', withValue('routes.0.prefix', '/idcs', withAdmin()), [
+    'routes.0.prefix',
+  ])
+  add('between keys', 'socket mode not octal', withValue('listen.socketMode', '999'), ['listen.socketMode'])
+
+  if (!short) return cases
+  const taken = new Map<string, number>()
+  return cases.filter((c) => {
+    const n = taken.get(c.kind) ?? 0
+    taken.set(c.kind, n + 1)
+    return n < (SHORT_RUN[c.kind] ?? 0)
+  })
+}
+
+interface CliResult {
+  code: number | null
+  signal: string | null
+  stdout: string
+  stderr: string
+}
+
+/**
+ * `node dist/cli.js serve --config FILE` as a user runs it. tap puts its process-tracking loader into the
+ * NODE_OPTIONS of every child it sees spawned; `env -u` takes it out again (it doubles the start-up time).
+ */
+function runCli(configPath: string, cwd: string): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      'env',
+      ['-u', 'NODE_OPTIONS', process.execPath, CLI, 'serve', '--config', configPath],
+      { cwd, env: { PATH: process.env.PATH ?? '' }, timeout: 10_000, killSignal: 'SIGKILL' },
+      (err, stdout, stderr) => {
+        const e = err as (Error & { code?: unknown; signal?: string | null }) | null
+        resolve({
+          code: e ? (typeof e.code === 'number' ? e.code : null) : 0,
+          signal: e?.signal ?? null,
+          stdout,
+          stderr,
+        })
+      },
+    )
+    child.stdin?.end()
+  })
+}
+
+/** Every path under dir (relative, with a trailing / for directories), sorted. */
+function listTree(dir: string): string[] {
+  const out: string[] = []
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d)) {
+      const full = join(d, name)
+      const isDir = statSync(full).isDirectory()
+      out.push(relative(dir, full) + (isDir ? '/' : ''))
+      if (isDir) walk(full)
+    }
+  }
+  walk(dir)
+  return out.sort()
+}
+
+function escapeRe(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i] as T, i)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return out
+}
+
+export interface BadConfigOptions {
+  /** Only the first few cases of each kind. */
+  short: boolean
+  concurrency: number
+}
+
+export async function runBadConfigs(t: Test, opts: BadConfigOptions): Promise<void> {
+  const root = t.testdir()
+  const cases = badConfigCases(opts.short)
+  const clientSecret = secretValue('client-secret')
+  const refreshToken = secretValue('refresh-token')
+
+  const prepare = (c: Pick<BadConfig, 'config' | 'files' | 'modes'>, name: string) => {
+    const dir = join(root, name)
+    mkdirSync(join(dir, 'adir'), { recursive: true })
+    writeFileSync(join(dir, 'client-secret'), clientSecret, { mode: 0o600 })
+    writeFileSync(join(dir, 'refresh-token'), refreshToken, { mode: 0o600 })
+    for (const [file, content] of Object.entries(c.files ?? {}))
+      writeFileSync(join(dir, file), content, { mode: 0o600 })
+    for (const [file, mode] of Object.entries(c.modes ?? {})) chmodSync(join(dir, file), mode)
+    const configPath = join(dir, 'config.yaml')
+    writeFileSync(configPath, typeof c.config === 'string' ? c.config : stringify(c.config), { mode: 0o600 })
+    return { dir, configPath }
+  }
+
+  // control: the unmodified base configuration is valid, so each case fails for its own defect
+  const control = prepare({ config: baseConfig() }, 'control')
+  t.doesNotThrow(
+    () => loadConfig({ configPath: control.configPath, env: {}, cwd: control.dir }),
+    'the base configuration is valid',
+  )
+  const controlYaml = prepare({ config: baseLines().join('\n') + '\n' }, 'control-yaml')
+  t.doesNotThrow(
+    () => loadConfig({ configPath: controlYaml.configPath, env: {}, cwd: controlYaml.dir }),
+    'the base YAML text is valid',
+  )
+
+  const started = performance.now()
+  const results = await mapLimit(cases, opts.concurrency, async (c, i) => {
+    const { dir, configPath } = prepare(c, `case-${String(i).padStart(3, '0')}`)
+    const before = listTree(dir)
+    const r = await runCli(configPath, dir)
+    const after = listTree(dir)
+    const issues: string[] = []
+    if (r.code !== 2) issues.push(`exit ${r.code ?? r.signal} (expected 2)`)
+    for (const want of c.expect) {
+      // a key must appear as itself (listen.port does not name listen), CONFIG as the file's path
+      const named =
+        want === 'CONFIG'
+          ? r.stderr.includes(configPath)
+          : new RegExp(`(^|[\\s'])${escapeRe(want)}([\\s:']|$)`, 'm').test(r.stderr)
+      if (!named) issues.push(`stderr does not name ${JSON.stringify(want)}`)
+    }
+    if (c.yamlLines) {
+      const [lo, hi] = c.yamlLines
+      const lines = [...r.stderr.matchAll(/config\.yaml:(\d+):\d+/g)].map((m) => Number(m[1]))
+      if (!lines.some((n) => n >= lo && n <= hi)) issues.push(`stderr names no line ${lo}..${hi} of the file`)
+    }
+    for (const secret of [clientSecret, refreshToken, ...(c.secrets ?? [])]) {
+      if ((r.stdout + r.stderr).includes(secret)) issues.push('printed a secret value')
+    }
+    for (const f of ['state.json', 'state.json.lock', 'oac-token-proxy.state.json']) {
+      if (existsSync(join(dir, f))) issues.push(`created ${f}`)
+    }
+    if (after.join('\n') !== before.join('\n')) {
+      issues.push(
+        `files changed: +${after.filter((f) => !before.includes(f))} -${before.filter((f) => !after.includes(f))}`,
+      )
+    }
+    return { c, r, issues }
+  })
+  const seconds = (performance.now() - started) / 1000
+  if (process.env.SOAK_CONFIG_LOG) {
+    const log = results.map(({ c, r, issues }) => ({ name: c.name, code: r.code, stderr: r.stderr, issues }))
+    writeFileSync(process.env.SOAK_CONFIG_LOG, JSON.stringify(log, null, 2))
+  }
+  const refused = results.filter((x) => x.issues.length === 0).length
+  const byCode = new Map<string, number>()
+  for (const { r } of results) bump(byCode, /oac-token-proxy: ([a-z_]+):/.exec(r.stderr)?.[1] ?? 'other')
+  const kinds = new Map<string, number>()
+  for (const c of cases) bump(kinds, c.kind)
+
+  report(
+    t,
+    `bad configs tried: ${cases.length}, all refused: ${refused} (exit 2 naming the key or file:line, nothing ` +
+      `written, no secret shown) in ${seconds.toFixed(1)} s; errors: ${histogram(byCode)}`,
+  )
+  report(t, `bad configs by kind: ${histogram(kinds)}`)
+  t.ok(cases.length >= 60, `at least 60 cases generated (${cases.length})`)
+  for (const { c, r, issues } of results) {
+    if (issues.length > 0) t.fail(`${c.name}: ${issues.join('; ')}`, { stderr: r.stderr })
+  }
+  t.equal(refused, cases.length, 'every bad configuration was refused cleanly')
+  const codes = ['config_invalid', 'config_unreadable', 'secret_unreadable']
+  t.same(
+    [...byCode.keys()].filter((k) => !codes.includes(k)),
+    [],
+    `every refusal carries a config error code (${codes.join(', ')})`,
+  )
+}
