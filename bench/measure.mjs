@@ -126,6 +126,8 @@ export async function measureRow({ tools, base, pid, movePids = [pid], headers, 
   row.foreignCores = foreign()
   row.c50 = c50
   row.cpuUsPerReq = ((cpuSeconds(pid) - cpu0) / c50.requests) * 1e6
+  // VmHWM before the transfers: the start-up peak and the c=50 run only
+  if (pid !== undefined) row.hwmAfterC50MiB = memory(pid).hwmMiB
   const transfer = { curl: tools.curl, file: files.bigFile, size: files.bigSize, headers, cpus: cpus.client }
   row.downloadMiBs = await curlTransfer({ ...transfer, url: base + DOWNLOAD_PATH, direction: 'download' })
   row.uploadMiBs = await curlTransfer({ ...transfer, url: base + UPLOAD_PATH, direction: 'upload' })

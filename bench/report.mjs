@@ -37,6 +37,7 @@ export function aggregate(rounds) {
     cpu: pick((r) => r.cpuUsPerReq),
     idle: pick((r) => r.idleRssMiB),
     peak: pick((r) => r.peakRssMiB),
+    peakC50: pick((r) => r.hwmAfterC50MiB),
     errors: rounds.reduce((a, r) => a + r.errors, 0),
   }
 }
@@ -98,13 +99,14 @@ function mainTables(names, agg) {
   }
   lines.push(
     '',
-    '| configuration | download MB/s | upload MB/s | proxy CPU µs/req | idle RSS MB | peak RSS MB | errors |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| configuration | download MB/s | upload MB/s | proxy CPU µs/req | idle RSS MB | peak RSS MB | peak RSS before the transfers MB | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   )
   for (const name of names) {
     const a = agg[name]
     lines.push(
-      `| ${name} | ${num(a.down)} | ${num(a.up)} | ${num(a.cpu, 1)} | ${num(a.idle, 1)} | ${num(a.peak, 1)} | ${a.errors} |`,
+      `| ${name} | ${num(a.down)} | ${num(a.up)} | ${num(a.cpu, 1)} | ${num(a.idle, 1)} | ${num(a.peak, 1)} | ` +
+        `${num(a.peakC50, 1)} | ${a.errors} |`,
     )
   }
   return lines

@@ -190,9 +190,14 @@ export interface SpawnedProxy {
 }
 
 /** Runs `oac-token-proxy serve --config FILE` as a child process and waits until it listens. */
-export async function spawnProxy(t: Test, configPath: string, env: Record<string, string> = {}): Promise<SpawnedProxy> {
+export async function spawnProxy(
+  t: Test,
+  configPath: string,
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Promise<SpawnedProxy> {
   const { spawn } = await import('node:child_process')
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', configPath], {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--config', configPath], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -40,7 +40,8 @@ t.test(
     const sim = await startSimulator()
     t.teardown(() => sim.close())
     const dir = t.testdir()
-    const proxy = await spawnProxy(t, await writeSimConfig(dir, sim))
+    // run as the bin, the image and the unit do: with a 2 MB young generation
+    const proxy = await spawnProxy(t, await writeSimConfig(dir, sim), {}, ['--max-semi-space-size=2'])
     // warm up: one small request of each kind so lazy allocations are done
     await (await request(`${proxy.url}/api/20210901/workbooks/w/exports/e?bytes=1048576`)).body.dump()
     await (
