@@ -21,10 +21,13 @@ export function median(values) {
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2
 }
 
-/** Median of every figure over the rounds of one configuration. */
-export function aggregate(rounds) {
+/** Median of every figure over the rounds of one configuration; only quiet rounds count when there are any. */
+export function aggregate(all, noisyCores = Infinity) {
+  const quiet = all.filter((r) => r.foreignCores <= noisyCores)
+  const rounds = quiet.length > 0 ? quiet : all
   const pick = (f) => median(rounds.map(f))
   return {
+    used: `${rounds.length}/${all.length}`,
     rps: pick((r) => r.c50.rps),
     c1p50: pick((r) => r.c1.p50Us),
     c1p99: pick((r) => r.c1.p99Us),
@@ -38,7 +41,7 @@ export function aggregate(rounds) {
     idle: pick((r) => r.idleRssMiB),
     peak: pick((r) => r.peakRssMiB),
     peakC50: pick((r) => r.hwmAfterC50MiB),
-    errors: rounds.reduce((a, r) => a + r.errors, 0),
+    errors: all.reduce((a, r) => a + r.errors, 0),
   }
 }
 
@@ -99,14 +102,14 @@ function mainTables(names, agg) {
   }
   lines.push(
     '',
-    '| configuration | download MB/s | upload MB/s | proxy CPU µs/req | idle RSS MB | peak RSS MB | peak RSS before the transfers MB | errors |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| configuration | download MB/s | upload MB/s | proxy CPU µs/req | idle RSS MB | peak RSS MB | peak RSS before the transfers MB | errors | rounds used |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   )
   for (const name of names) {
     const a = agg[name]
     lines.push(
       `| ${name} | ${num(a.down)} | ${num(a.up)} | ${num(a.cpu, 1)} | ${num(a.idle, 1)} | ${num(a.peak, 1)} | ` +
-        `${num(a.peakC50, 1)} | ${a.errors} |`,
+        `${num(a.peakC50, 1)} | ${a.errors} | ${a.used} |`,
     )
   }
   return lines
@@ -156,7 +159,7 @@ export function renderReport({ names, rounds, agg, refresh, profile, machine, ve
     '# oac-token-proxy benchmark',
     '',
     `Run ${meta.date} with \`${meta.command}\` in ${meta.durationS.toFixed(0)} s (${meta.rounds} interleaved ` +
-      `round${meta.rounds > 1 ? 's' : ''}; figures are medians of the rounds).`,
+      `round${meta.rounds > 1 ? 's' : ''}; figures are medians of the quiet rounds).`,
     '',
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB.toFixed(1)} GiB memory, ` +
       `Linux ${machine.kernel}, ${machine.os}.`,
@@ -168,7 +171,8 @@ export function renderReport({ names, rounds, agg, refresh, profile, machine, ve
     '',
     ...mainTables(names, agg),
     '',
-    'MB = MiB (2^20 bytes). "added" is the difference to `direct`. c=1 runs with wrk, the stand-in and the proxy ' +
+    'MB = MiB (2^20 bytes). Figures are medians of the rounds without other load on the machine (all rounds when ' +
+      'none was quiet; "rounds used"). "added" is the difference to `direct`. c=1 runs with wrk, the stand-in and the proxy ' +
       'on one CPU (the figure the targets use); "proxy on its own CPU" adds this VM\'s cross-CPU wake-ups. ' +
       'Proxy CPU and RSS are of the proxy process (the nginx worker for `nginx`).',
     '',

@@ -211,7 +211,7 @@ async function main() {
   await sim.close()
   await stopChild(standin.handle, 'SIGQUIT')
 
-  const agg = Object.fromEntries(names.map((n) => [n, aggregate(results[n])]))
+  const agg = Object.fromEntries(names.map((n) => [n, aggregate(results[n], NOISY_CORES)]))
   const foreign = Math.max(...names.flatMap((n) => results[n].map((r) => r.foreignCores)))
   const durationS = (Date.now() - started) / 1000
   const method = [
@@ -222,7 +222,7 @@ async function main() {
       ? "CPU pinning (taskset): wrk, curl, the load client and the stand-in share CPU 0; the proxy under test has CPU 1 to itself for the c=50 runs and the transfers (so kubectl proxy runs with one core, like nginx's single worker and node's single thread); `direct` is the most CPU 0 can do alone, the ceiling of every row. The c=1 figure the targets use has everything on CPU 0: on this VM a wake-up of the other (idle) vCPU costs tens of µs each way, four times per proxied request, which would swamp the proxy's own latency; the 'own CPU' column shows that cost."
       : 'No CPU pinning (--no-pin, or fewer than 2 cores): the load generator, the proxy and the stand-in share every core.',
     `Refresh under load: its own simulator with 2 s access tokens and its own proxy (refresh every ~0.8-1 s); bench/load-client.mjs (undici Pool, 50 connections, closed loop, ${timing.refreshWarmupMs / 1000} s warm-up not recorded) records each request's start and latency for ${timing.refreshMs / 1000} s; refresh times are the simulator's token calls; IdP calls per cycle = token calls between two reads of /-/status \`lastRefreshAtMs\` / \`refreshes\` delta.`,
-    `Other load on the machine: before each row the run waits (bounded) for the machine to be idle; a row during whose c=50 run other processes (machine busy time from /proc/stat minus the benchmark's own processes) used more than ${NOISY_CORES} cores is measured again once. Most other load seen: ${foreign.toFixed(2)} cores; ${noisy.length ? `kept although noisy (still noisy when measured again, or no repeats left): ${noisy.join(', ')}` : 'no row kept noisy'}. 1-min load average at the start: ${loadAvg.toFixed(2)}. Children get an environment without proxies, NODE_OPTIONS or NODE_EXTRA_CA_CERTS.`,
+    `Other load on the machine: before each row the run waits (bounded) for the machine to be idle; a row during whose c=50 run other processes (machine busy time from /proc/stat minus the benchmark's own processes) used more than ${NOISY_CORES} cores is measured again once (at most ${quick ? 1 : 3} repeats per run), and left out of the medians when the configuration has a quieter round. Most other load seen: ${foreign.toFixed(2)} cores; ${noisy.length ? `kept although noisy (still noisy when measured again, or no repeats left): ${noisy.join(', ')}` : 'no row kept noisy'}. 1-min load average at the start: ${loadAvg.toFixed(2)}. Children get an environment without proxies, NODE_OPTIONS or NODE_EXTRA_CA_CERTS.`,
     `Whole run: ${durationS.toFixed(0)} s (\`npm run bench\`; \`node bench/run.mjs --quick\` does 1 round of 3 s runs).`,
   ]
   const meta = {

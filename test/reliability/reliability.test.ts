@@ -22,5 +22,5 @@ t.test('3. crash consistency: SIGKILL around refreshes, restart, resume', { skip
   runCrashes(t, { kills: LONG ? 100 : 20, maxWaitMs: 1500, seed }),
 )
 t.test('4. bad configurations through the built CLI', { skip: !parts.has('4') }, (t) =>
-  runBadConfigs(t, { short: !LONG, concurrency: 4 }),
+  runBadConfigs(t, { short: !LONG, concurrency: 2 }),
 )

@@ -174,22 +174,26 @@ export async function runSoak(t: Test, opts: SoakOptions): Promise<void> {
   const stats = sim.stats()
   const sorted = Float64Array.from(latencies).sort()
 
-  // refresh schedule: every 0.5 x lifetime minus up to 10 % jitter = every 0.8..1.0 s, plus the first one
-  const arrivals = tally.refreshArrivals.filter((at) => at <= endedWall).sort((a, b) => a - b)
-  const refreshes = arrivals.length
-  const first = arrivals[0] ?? startedWall
-  const spanMs = endedWall - first
-  // the proxy logs each refresh with its reason, in the order the IdP saw them: a refresh forced by an OAC 401
-  // comes early by design, so only the gaps before scheduled refreshes are held to the schedule
-  const reasons = proxy.lines.filter((l) => l.event === 'token.refreshed').map((l) => String(l.reason))
-  const forced = reasons.filter((r) => r === 'upstream_401').length
-  const gaps = arrivals
+  // refresh schedule: every 0.5 x lifetime minus up to 10 % jitter = every 0.8..1.0 s after the previous one
+  // started, plus the first. The IdP counts the refreshes; their start times come from the proxy's own log (the
+  // line's time less its durationMs), as the simulator's arrival times carry this process's event-loop lag
+  const refreshes = tally.refreshArrivals.filter((at) => at <= endedWall).length
+  const logged = proxy.lines
+    .filter((l) => l.event === 'token.refreshed')
+    .map((l) => ({ startMs: Date.parse(String(l.time)) - Number(l.durationMs), reason: String(l.reason) }))
+    .filter((r) => r.startMs <= endedWall)
+  const forced = logged.filter((r) => r.reason === 'upstream_401').length
+  // a refresh forced by an OAC 401 comes early by design: only the gaps before scheduled refreshes are timed
+  const gaps = logged
     .slice(1)
-    .map((at, i) => ({ gap: at - (arrivals[i] as number), reason: reasons[i + 1] }))
+    .map((r, i) => ({ gap: r.startMs - (logged[i] as { startMs: number }).startMs, reason: r.reason }))
     .filter((g) => g.reason === 'scheduled' || g.reason === 'due')
     .map((g) => g.gap)
   const sortedGaps = Float64Array.from(gaps).sort()
-  const lowest = 1 + Math.floor(spanMs / 1000)
+  // a timer firing late (a busy machine) stretches a gap beyond 1 s: the lower bound allows for what was seen
+  const latenessMs = gaps.reduce((sum, g) => sum + Math.max(0, g - 1000), 0)
+  const spanMs = endedWall - (logged[0]?.startMs ?? startedWall)
+  const lowest = Math.floor((spanMs - latenessMs) / 1000)
   const highest = 1 + Math.floor(spanMs / 800) + forced
 
   // an expired token reaching OAC is acceptable only as IDCS's whole-second exp rounding: the token's exp is
@@ -210,9 +214,9 @@ export async function runSoak(t: Test, opts: SoakOptions): Promise<void> {
   report(
     t,
     `soak: refreshes ${refreshes} (schedule allows ${lowest}..${highest} in ${(spanMs / 1000).toFixed(1)} s), ` +
-      `${forced} forced by a 401; scheduled interval min ${fmt(quantile(sortedGaps, 0), 0)} ` +
-      `median ${fmt(quantile(sortedGaps, 0.5), 0)} ` +
-      `max ${fmt(quantile(sortedGaps, 1), 0)}; OAC 401s ${tally.oac401} (expired tokens ${tally.expired.length}, ` +
+      `${forced} forced by a 401; scheduled gaps min ${fmt(quantile(sortedGaps, 0), 0)} ` +
+      `median ${fmt(quantile(sortedGaps, 0.5), 0)} max ${fmt(quantile(sortedGaps, 1), 0)} ` +
+      `(timers late by ${fmt(latenessMs, 0)} in all); OAC 401s ${tally.oac401} (expired tokens ${tally.expired.length}, ` +
       `${rounding} from whole-second exp rounding, all replayed), stale refresh tokens ${stats.staleRefreshTokenUses}`,
   )
 
@@ -227,9 +231,9 @@ export async function runSoak(t: Test, opts: SoakOptions): Promise<void> {
     refreshes >= lowest && refreshes <= highest,
     `refreshes ${refreshes} within the schedule's bounds ${lowest}..${highest}`,
   )
-  // 800 ms is the shortest planned gap; allow for one refresh reaching the IdP later than the next one does
-  t.ok(gaps.length >= refreshes - 1 - forced - 1, 'the refresh log and the IdP agree')
-  t.ok((sortedGaps[0] ?? Infinity) >= 600, `no scheduled refresh came before its time (shortest ${sortedGaps[0]} ms)`)
+  t.ok(Math.abs(logged.length - refreshes) <= 1, `the proxy's log and the IdP agree (${logged.length}, ${refreshes})`)
+  // 800 ms is the shortest planned gap (less 3 ms: the log's time and durationMs are whole milliseconds)
+  t.ok((sortedGaps[0] ?? Infinity) >= 797, `no scheduled refresh came before its time (shortest ${sortedGaps[0]} ms)`)
   t.equal(proxy.lines.filter((l) => l.event === 'token.refresh_failed').length, 0, 'no refresh failed during the soak')
 }
 
@@ -850,7 +854,7 @@ const SHORT_RUN: Record<string, number> = {
   missing: 6,
   'missing file': 5,
   unreadable: 6,
-  'bad YAML': 13,
+  'bad YAML': 14,
   'bad URL': 7,
   'bad enum': 4,
   'out of range': 6,
@@ -1043,6 +1047,18 @@ export function badConfigCases(short = false): BadConfig[] {
   yaml('items at different columns', (l) => [...l, ' host: 127.0.0.1'], [10, 10])
   yaml('an invalid escape', (l) => [...l.slice(0, 2), 'clientId: "a\\qb"', ...l.slice(3)], [3, 3])
   yaml('two documents', (l) => [...l, '---', 'clientId: x'], [10, 11])
+  // a billion-laughs alias bomb: refused as a YAML problem of the file (no single line to blame)
+  const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]']
+  for (const [name, prev] of [
+    ['b', 'a'],
+    ['c', 'b'],
+    ['d', 'c'],
+    ['e', 'd'],
+    ['f', 'e'],
+  ]) {
+    bomb.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`)
+  }
+  add('bad YAML', 'an alias bomb (billion laughs)', [...baseLines(), ...bomb].join('\n') + '\n', ['CONFIG'])
 
   // bad URLs
   const urlSecret = secretValue('url-secret')
