@@ -1,11 +1,10 @@
 // Headless first login: while serve runs without a usable refresh token, a device login is kept going by itself.
-import { decodeJwt } from 'jose'
 import type { Clock } from './clock.js'
 import type { CredentialConfig, ProxyConfig } from './config/types.js'
 import { tokenEndpointFor } from './credentials.js'
 import { ProxyError } from './errors.js'
 import type { Logger } from './log.js'
-import { withOfflineAccess } from './oauth/scope.js'
+import { subjectOf, withOfflineAccess } from './oauth/scope.js'
 import { pollDeviceToken, startDeviceAuthorization } from './oauth/device.js'
 import type { TokenManager } from './token/manager.js'
 import type { Dispatcher } from 'undici'
@@ -108,14 +107,5 @@ export function watchForLogin(
       manager.off('refresh_failed', onFailure)
       manager.setPendingLogin(undefined)
     },
-  }
-}
-
-function subjectOf(accessToken: string): string | undefined {
-  try {
-    const sub = decodeJwt(accessToken).sub
-    return typeof sub === 'string' ? sub : undefined
-  } catch {
-    return undefined
   }
 }

@@ -11,7 +11,7 @@ import { ProxyError } from './errors.js'
 import type { Logger } from './log.js'
 import { browserLogin } from './oauth/browser-login.js'
 import { pollDeviceToken, startDeviceAuthorization } from './oauth/device.js'
-import { withOfflineAccess } from './oauth/scope.js'
+import { subjectOf, withOfflineAccess } from './oauth/scope.js'
 import type { TokenSet } from './oauth/types.js'
 import type { CredentialState, TokenStore } from './token/store.js'
 import type { Dispatcher } from 'undici'
@@ -168,15 +168,6 @@ function formatLeft(seconds: number): string {
   const m = Math.floor(seconds / 60)
   const s = seconds % 60
   return m > 0 ? `${m} min ${String(s).padStart(2, '0')} s` : `${s} s`
-}
-
-function subjectOf(accessToken: string): string | undefined {
-  try {
-    const sub = decodeJwt(accessToken).sub
-    return typeof sub === 'string' ? sub : undefined
-  } catch {
-    return undefined
-  }
 }
 
 /** Starts the platform's URL opener; false when there is none. */
