@@ -173,7 +173,19 @@ function readYaml(path: string): Tree {
       hint: 'Fix the YAML syntax at the position shown (indentation, quotes, duplicate keys).',
     })
   }
-  const data: unknown = doc.toJS()
+  let data: unknown
+  try {
+    // aliases are resolved here: an unknown anchor or an alias bomb is a config error, not a crash
+    data = doc.toJS({ maxAliasCount: 100 })
+  } catch (err) {
+    throw new ProxyError(
+      'config_unreadable',
+      `config file is not valid YAML:\n${path}: ${(err as Error).message.split('\n')[0]}`,
+      {
+        hint: 'Fix the YAML anchors and aliases (an alias must refer to an anchor defined before it).',
+      },
+    )
+  }
   if (data === null || data === undefined) return {}
   if (typeof data !== 'object' || Array.isArray(data)) {
     throw new ProxyError('config_invalid', `${path}: the top level must be a mapping of keys to values`, {

@@ -37,6 +37,8 @@ export const ENV_PREFIX = 'OAC_PROXY_'
 
 export const DEFAULT_HOST = '127.0.0.1'
 export const DEFAULT_PORT = 8787
+/** Longest duration any option accepts (Node timers cannot wait longer than about 24.8 days). */
+export const MAX_DURATION_SECONDS = 86_400
 export const DEFAULT_STATE_FILE = 'oac-token-proxy.state.json'
 export const DEFAULT_REFRESH_AHEAD_RATIO = 0.5
 export const DEFAULT_REFRESH_JITTER_RATIO = 0.1
@@ -322,6 +324,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'number',
     default: DEFAULT_BACKOFF_INITIAL_SECONDS,
     minimum: 0.01,
+    maximum: MAX_DURATION_SECONDS,
     description: 'First retry delay after a failed refresh; doubles each time, with jitter.',
   },
   {
@@ -329,6 +332,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'number',
     default: DEFAULT_BACKOFF_MAX_SECONDS,
     minimum: 0.01,
+    maximum: MAX_DURATION_SECONDS,
     description: 'Longest retry delay after failed refreshes.',
   },
   {
@@ -336,6 +340,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'number',
     default: DEFAULT_IDP_TIMEOUT_SECONDS,
     minimum: 0.1,
+    maximum: MAX_DURATION_SECONDS,
     description: 'Timeout of one call to the token endpoint.',
   },
   {
@@ -358,6 +363,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'number',
     default: DEFAULT_CONNECT_TIMEOUT_SECONDS,
     minimum: 0.1,
+    maximum: MAX_DURATION_SECONDS,
     description: 'Timeout for opening a connection to the upstream (answered 504 upstream_timeout).',
   },
   {
@@ -365,6 +371,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'number',
     default: DEFAULT_UPSTREAM_TIMEOUT_SECONDS,
     minimum: 0.1,
+    maximum: MAX_DURATION_SECONDS,
     description: 'Longest wait for upstream response headers, and longest pause inside a response body.',
   },
   {
@@ -379,6 +386,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'number',
     default: DEFAULT_SHUTDOWN_GRACE_SECONDS,
     minimum: 0,
+    maximum: MAX_DURATION_SECONDS,
     description: 'On SIGTERM/SIGINT, how long in-flight requests may finish.',
   },
   {
@@ -422,6 +430,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'number',
     default: DEFAULT_LOGIN_TIMEOUT_SECONDS,
     minimum: 1,
+    maximum: MAX_DURATION_SECONDS,
     description: 'Longest wait for a login to be completed.',
   },
   {
