@@ -149,7 +149,7 @@ function profileSection(p) {
     '| --- | ---: |',
     ...p.functions.map((x) => `| \`${x.name.replace(/\|/g, '\\|')}\` | ${pct(x.share)} |`),
     '',
-    `Memory idle: ${mem(m.idle)}.`,
+    `Memory of the profiled process (the profiler adds some of its own) idle: ${mem(m.idle)}.`,
     `Memory after the c=50 run: ${mem(m.loaded)}; peak RSS ${num(m.loaded.hwm, 1)} MB.`,
   ]
 }
