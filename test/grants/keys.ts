@@ -21,8 +21,14 @@ export function rsaPem(): PemPair {
   }
 }
 
-/** Writes key.pem and cert.pem into dir; undefined when openssl is missing. */
-export function selfSigned(dir: string): { keyPath: string; certPath: string; certificatePem: string } | undefined {
+/**
+ * Writes key.pem and cert.pem into dir; undefined when openssl is missing. `ip` makes a server
+ * certificate for that address (CN and subjectAltName).
+ */
+export function selfSigned(
+  dir: string,
+  ip?: string,
+): { keyPath: string; certPath: string; certificatePem: string } | undefined {
   const keyPath = join(dir, 'key.pem')
   const certPath = join(dir, 'cert.pem')
   try {
@@ -35,7 +41,8 @@ export function selfSigned(dir: string): { keyPath: string; certPath: string; ce
         'rsa:2048',
         '-nodes',
         '-subj',
-        '/CN=oac-proxy-test',
+        `/CN=${ip ?? 'oac-proxy-test'}`,
+        ...(ip ? ['-addext', `subjectAltName=IP:${ip}`] : []),
         '-days',
         '2',
         '-keyout',

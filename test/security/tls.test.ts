@@ -1,43 +1,16 @@
 // Upstream TLS: verified by default, a private CA via tls.caFile, and HTTPS_PROXY honoured.
 import t, { type Test } from 'tap'
-import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createServer as createHttpServer } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import { connect, type AddressInfo } from 'node:net'
-import { join } from 'node:path'
 import { startStack } from '../helpers.js'
+import { selfSigned } from '../grants/keys.js'
 
 /** A certificate for 127.0.0.1 made by openssl; undefined without openssl. */
 function makeCert(dir: string): { key: string; cert: string; certPath: string } | undefined {
-  const keyPath = join(dir, 'upstream.key')
-  const certPath = join(dir, 'upstream.pem')
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        keyPath,
-        '-out',
-        certPath,
-      ],
-      { stdio: 'ignore' },
-    )
-  } catch {
-    return undefined
-  }
-  return { key: readFileSync(keyPath, 'utf8'), cert: readFileSync(certPath, 'utf8'), certPath }
+  const made = selfSigned(dir, '127.0.0.1')
+  return made && { key: readFileSync(made.keyPath, 'utf8'), cert: made.certificatePem, certPath: made.certPath }
 }
 
 /** An HTTPS stand-in for OAC that reports whether a bearer token arrived. */
