@@ -40,6 +40,12 @@ export interface RunDeps {
 export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<RunningProxy> {
   for (const warning of config.warnings) deps.logger.warn({ event: 'config.warning' }, warning)
   const store = deps.store ?? FileStore.open(config.stateFile)
+  if (store instanceof FileStore && store.removedTempFiles > 0) {
+    deps.logger.info(
+      { event: 'state.temp_files_removed', count: store.removedTempFiles },
+      'removed temporary state files left by an interrupted write',
+    )
+  }
   const clock = deps.clock ?? systemClock
   const idpDispatcher =
     deps.idpDispatcher ??

@@ -1,7 +1,7 @@
 // Loads the configuration: YAML file, then OAC_PROXY_* environment variables, then flags; validates once.
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { parseDocument } from 'yaml'
+import { LineCounter, parseDocument, visit, type Alias, type Document } from 'yaml'
 import { ProxyError } from '../errors.js'
 import { Secret } from '../secret.js'
 import { DEFAULT_CREDENTIAL, envName, OPTIONS, type OptionSpec } from './options.js'
@@ -163,7 +163,8 @@ function readYaml(path: string): Tree {
       hint: 'Check the path given to --config (or OAC_PROXY_CONFIG) and its permissions.',
     })
   }
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true })
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, lineCounter })
   if (doc.errors.length > 0) {
     const lines = doc.errors.map((e) => {
       const pos = e.linePos?.[0]
@@ -178,11 +179,14 @@ function readYaml(path: string): Tree {
     // aliases are resolved here: an unknown anchor or an alias bomb is a config error, not a crash
     data = doc.toJS({ maxAliasCount: 100 })
   } catch (err) {
+    const at = aliasPosition(doc, lineCounter)
     throw new ProxyError(
       'config_unreadable',
-      `config file is not valid YAML:\n${path}: ${(err as Error).message.split('\n')[0]}`,
+      `config file is not valid YAML:\n${path}${at}: ${(err as Error).message.split('\n')[0]}`,
       {
-        hint: 'Fix the YAML anchors and aliases (an alias must refer to an anchor defined before it).',
+        hint:
+          'Fix the YAML anchors and aliases: an alias must refer to an anchor defined before it, ' +
+          'and a config needs far fewer than 100 of them.',
       },
     )
   }
@@ -193,6 +197,22 @@ function readYaml(path: string): Tree {
     })
   }
   return data as Tree
+}
+
+/** `:line:col` of the first alias that does not resolve (else of the first alias), or '' without one. */
+function aliasPosition(doc: Document, lineCounter: LineCounter): string {
+  let unresolved: Alias | undefined
+  let first: Alias | undefined
+  visit(doc, {
+    Alias(_key, node) {
+      first ??= node
+      if (!unresolved && node.resolve(doc) === undefined) unresolved = node
+    },
+  })
+  const offset = (unresolved ?? first)?.range?.[0]
+  if (offset === undefined) return ''
+  const pos = lineCounter.linePos(offset)
+  return `:${pos.line}:${pos.col}`
 }
 
 /** Leaves by dotted path; secret objects ({env|file|value}) count as leaves. */

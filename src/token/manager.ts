@@ -333,7 +333,7 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
       this.#log.debug({ event: 'token.late_response_ignored', seq }, 'a newer token is already held')
       return this.#current as AccessToken
     }
-    const lifetimeMs = set.expiresInS * 1000
+    const lifetimeMs = lifetimeOf(set, startedMs)
     const token: AccessToken = {
       value: set.accessToken,
       obtainedAtMs: startedMs,
@@ -359,6 +359,7 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
         reason,
         grant: this.#grant.name,
         expiresInS: set.expiresInS,
+        lifetimeMs,
         durationMs,
         rotated: Boolean(set.refreshToken),
       },
@@ -561,4 +562,28 @@ function terminalError(err: unknown, grant: string): ProxyError | undefined {
   }
   if (err instanceof ProxyError && err.code === 'login_required') return err
   return undefined
+}
+
+/** How much earlier than expires_in says an `exp` claim may make a token expire (whole-second rounding). */
+export const EXP_ROUNDING_TOLERANCE_MS = 1500
+
+/**
+ * The token's lifetime counted from when the request was sent. expires_in is authoritative, but an
+ * identity provider that rounds `iat` down to a whole second issues an `exp` up to a second before
+ * send time + expires_in; OAC would then refuse the token that much early. When the JWT's exp is
+ * earlier by no more than the rounding tolerance, it wins. A larger gap is clock skew between this
+ * host and the IdP, where exp says nothing about the real lifetime, so expires_in stays.
+ */
+export function lifetimeOf(set: TokenSet, sentAtMs: number): number {
+  const lifetimeMs = set.expiresInS * 1000
+  let exp: unknown
+  try {
+    exp = decodeJwt(set.accessToken).exp
+  } catch {
+    return lifetimeMs // opaque token
+  }
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) return lifetimeMs
+  const earlierByMs = sentAtMs + lifetimeMs - exp * 1000
+  if (earlierByMs <= 0 || earlierByMs > EXP_ROUNDING_TOLERANCE_MS) return lifetimeMs
+  return Math.max(lifetimeMs - earlierByMs, lifetimeMs / 2)
 }

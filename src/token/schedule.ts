@@ -4,7 +4,7 @@ import type { TokenSettings } from '../config/types.js'
 /** An access token as the manager holds it. */
 export interface AccessToken {
   readonly value: string
-  /** Wall-clock ms; from expires_in counted from when the request was sent. */
+  /** Wall-clock ms; from expires_in counted from when the request was sent (or the JWT exp, when rounded earlier). */
   readonly obtainedAtMs: number
   readonly expiresAtMs: number
   /** Same instants on the monotonic clock: a wall-clock jump cannot make a token look younger. */

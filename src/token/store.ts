@@ -5,6 +5,7 @@ import {
   fsyncSync,
   openSync,
   readFileSync,
+  readdirSync,
   renameSync,
   statSync,
   unlinkSync,
@@ -101,6 +102,8 @@ export class FileStore implements TokenStore {
   #heartbeat: NodeJS.Timeout
   /** ms spent in the last write (open..rename), for the crash-window figure. */
   lastWriteMs = 0
+  /** Temporary files of writes cut short by a crash, removed when the lock was taken. */
+  removedTempFiles = 0
 
   private constructor(path: string, state: StateFile) {
     this.path = path
@@ -127,7 +130,9 @@ export class FileStore implements TokenStore {
     acquireLock(`${path}.lock`, path)
     OPEN_IN_THIS_PROCESS.add(path)
     try {
-      return new FileStore(path, readState(path))
+      const store = new FileStore(path, readState(path))
+      store.removedTempFiles = removeLeftoverTempFiles(path)
+      return store
     } catch (err) {
       OPEN_IN_THIS_PROCESS.delete(path)
       releaseLock(`${path}.lock`)
@@ -211,6 +216,36 @@ async function syncDir(dir: string): Promise<void> {
   } catch {
     // some filesystems cannot fsync a directory; the rename is still atomic
   }
+}
+
+/**
+ * A process killed between creating its temporary file and the rename leaves `.<name>.<pid>.<hex>.tmp`
+ * (and `<name>.lock.<pid>.tmp` from advertise) behind. Only the lock holder writes, so once the lock is
+ * ours every such file is garbage. The state file itself is never touched here.
+ */
+function removeLeftoverTempFiles(path: string): number {
+  const dir = dirname(path)
+  const name = basename(path)
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const pattern = new RegExp(`^(?:\\.${escaped}\\.\\d+\\.[0-9a-f]{8}|${escaped}\\.lock\\.\\d+)\\.tmp$`)
+  let removed = 0
+  let entries: string[]
+  try {
+    entries = readdirSync(dir)
+  } catch {
+    return 0
+  }
+  for (const entry of entries) {
+    if (!pattern.test(entry)) continue
+    if (entry === `${name}.lock.${process.pid}.tmp`) continue
+    try {
+      unlinkSync(join(dir, entry))
+      removed++
+    } catch {
+      // already gone or not ours to remove: harmless
+    }
+  }
+  return removed
 }
 
 function readState(path: string): StateFile {

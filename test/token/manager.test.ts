@@ -4,7 +4,7 @@ import { FakeClock, settle } from '../../src/clock.js'
 import { OAuthError, ProxyError } from '../../src/errors.js'
 import type { Grant, GrantContext, TokenSet } from '../../src/oauth/types.js'
 import { Secret } from '../../src/secret.js'
-import { TokenManager, type AccessToken } from '../../src/token/manager.js'
+import { TokenManager, lifetimeOf, type AccessToken } from '../../src/token/manager.js'
 import { MemoryStore, type CredentialState, type TokenStore } from '../../src/token/store.js'
 import { DEFAULT_TOKEN_SETTINGS, LogCapture } from '../helpers.js'
 
@@ -518,4 +518,37 @@ t.test('status() describes the credential', async (t) => {
     stateWritePending: false,
   })
   t.notOk(JSON.stringify(s).includes('at-1'), 'no token in the status')
+})
+
+t.test(
+  'lifetimeOf: an exp claim rounded down to a whole second shortens the lifetime, clock skew does not',
+  async (t) => {
+    const jwt = (claims: Record<string, unknown>): string =>
+      ['{"alg":"none"}', JSON.stringify(claims)].map((p) => Buffer.from(p).toString('base64url')).join('.') + '.'
+    const set = (accessToken: string, expiresInS = 100): TokenSet => ({ accessToken, tokenType: 'Bearer', expiresInS })
+    const sent = 1_700_000_000_400 // 0.4 s past a whole second
+    t.equal(lifetimeOf(set('opaque-token'), sent), 100_000, 'opaque token: expires_in')
+    t.equal(lifetimeOf(set(jwt({ sub: 'alice' })), sent), 100_000, 'no exp claim: expires_in')
+    t.equal(lifetimeOf(set(jwt({ exp: 'soon' })), sent), 100_000, 'non-numeric exp: expires_in')
+    t.equal(lifetimeOf(set(jwt({ exp: 1_700_000_100 })), sent), 99_600, 'iat rounded down: exp wins')
+    t.equal(lifetimeOf(set(jwt({ exp: 1_700_000_101 })), sent), 100_000, 'exp later than expires_in: expires_in')
+    t.equal(lifetimeOf(set(jwt({ exp: 1_700_000_040 })), sent), 100_000, 'IdP clock 60 s behind: expires_in')
+    t.equal(lifetimeOf(set(jwt({ exp: 1_700_000_001 }), 2), sent), 1_000, 'never below half of expires_in')
+  },
+)
+
+t.test('a token whose exp is a rounding earlier than expires_in expires that much earlier', async (t) => {
+  const start = Date.UTC(2026, 0, 1) // harness clock start, a whole second
+  const exp = start / 1000 + 100 // issued 0.7 s before the request, rounded down
+  const claims = Buffer.from(JSON.stringify({ exp })).toString('base64url')
+  const h = harness(t, {
+    start: false,
+    answer: (n) => ({ ...tokenSet(n), accessToken: `e30.${claims}.` }),
+  })
+  await h.clock.advance(700)
+  h.manager.start()
+  const token = await h.manager.get()
+  t.equal(token.lifetimeMs, 99_300)
+  t.equal(token.expiresAtMs, exp * 1000)
+  t.equal(token.expiresAtMono - token.obtainedAtMono, 99_300)
 })

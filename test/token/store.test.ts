@@ -123,6 +123,29 @@ t.test('no temporary files are left after saves', async (t) => {
   t.same(readdirSync(dir).sort(), ['state.json', 'state.json.lock'])
 })
 
+t.test('temporary files left by a killed writer are removed when the lock is taken', async (t) => {
+  const state = JSON.stringify({ version: STATE_FILE_VERSION, credentials: { oac: STATE } })
+  const { store, dir } = openStore(t, {
+    'state.json': state,
+    '.state.json.4242.0badc0de.tmp': '{"version":1,"credentials":{"oac":{"refre',
+    '.state.json.77.deadbeef.tmp': '',
+    'state.json.lock.4242.tmp': '{}',
+    // not ours: another state file's temp file, a look-alike and an unrelated file
+    '.other.json.4242.0badc0de.tmp': 'x',
+    '.state.json.4242.nothex!.tmp': 'x',
+    'notes.txt': 'x',
+  })
+  t.equal(store.removedTempFiles, 3)
+  t.same(readdirSync(dir).sort(), [
+    '.other.json.4242.0badc0de.tmp',
+    '.state.json.4242.nothex!.tmp',
+    'notes.txt',
+    'state.json',
+    'state.json.lock',
+  ])
+  t.same(store.load('oac'), STATE, 'the state file itself is untouched')
+})
+
 t.test('many concurrent saves end with the last state on disk', async (t) => {
   const { store, dir, path } = openStore(t)
   const saves = Array.from({ length: 50 }, (_, i) => store.save('default', { refreshToken: `rt-${i}` }))
