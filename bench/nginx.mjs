@@ -7,7 +7,12 @@ import { childPids, makeTempDir, pinned, runBounded, startChild, waitForPort } f
 export const CATALOG_PATH = '/api/20210901/catalog'
 export const DOWNLOAD_PATH = '/api/20210901/download'
 export const UPLOAD_PATH = '/api/20210901/upload'
-export const STATIC_TOKEN = 'bench-static-token-0123456789abcdef'
+export const HUGE_PATH = '/api/20210901/download-huge'
+/**
+ * The static bearer token of the peers (direct, nginx, kubectl, the reference proxy): as long as an access token
+ * from the simulator (about 1 KB, like IDCS's), so every row moves the same header bytes.
+ */
+export const STATIC_TOKEN = 'bench-static-token-'.padEnd(1000, '0123456789abcdef')
 
 /** A CA and a server certificate for 127.0.0.1 signed by it (ECDSA P-256, 2 days). */
 export async function makeCertificates(dir, openssl) {
@@ -68,7 +73,7 @@ const AUTH_CHECK = 'if ($http_authorization !~ "^Bearer .+") { return 401; }'
  * body is read into a temp file on tmpfs before the answer: proxy_pass with request buffering to a tiny
  * internal server over a unix socket, without the body). Every path answers 401 without a bearer token.
  */
-export function standinConfig({ dir, bodyDir, httpPort, httpsPort, certs, bigFile, catalogFile }) {
+export function standinConfig({ dir, bodyDir, httpPort, httpsPort, certs, bigFile, hugeFile, catalogFile }) {
   return `${common(dir)}http {
 ${temps(dir, bodyDir)}
   default_type application/octet-stream;
@@ -84,7 +89,7 @@ ${temps(dir, bodyDir)}
     ssl_certificate_key ${certs.keyFile};
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_cache shared:SSL:1m;
-    client_max_body_size 200m;
+    client_max_body_size 2g;
     client_body_buffer_size 64k;
     location = ${CATALOG_PATH} {
       ${AUTH_CHECK}
@@ -94,6 +99,10 @@ ${temps(dir, bodyDir)}
     location = ${DOWNLOAD_PATH} {
       ${AUTH_CHECK}
       alias ${bigFile};
+    }
+    location = ${HUGE_PATH} {
+      ${AUTH_CHECK}
+      alias ${hugeFile};
     }
     location = ${UPLOAD_PATH} {
       ${AUTH_CHECK}
@@ -167,13 +176,13 @@ export async function startNginx(name, nginxBin, dir, conf, port, cpus) {
 }
 
 /** Starts the stand-in: writes its files (1 KB JSON; the big file must exist) and certificates in a temp dir. */
-export async function startStandin({ nginxBin, bigFile, certs, cpus, httpPort, httpsPort }) {
+export async function startStandin({ nginxBin, bigFile, hugeFile, certs, cpus, httpPort, httpsPort }) {
   const dir = makeTempDir('oac-bench-standin-')
   // request bodies are spooled to tmpfs, so the upload measures the network path, not the disk
   const bodyDir = existsSync('/dev/shm') ? makeTempDir('oac-bench-body-', '/dev/shm') : join(dir, 'body')
   const catalogFile = join(dir, 'catalog.json')
   writeFileSync(catalogFile, catalogBody(1024))
-  const conf = standinConfig({ dir, bodyDir, httpPort, httpsPort, certs, bigFile, catalogFile })
+  const conf = standinConfig({ dir, bodyDir, httpPort, httpsPort, certs, bigFile, hugeFile, catalogFile })
   const nginx = await startNginx('nginx stand-in', nginxBin, dir, conf, httpPort, cpus)
   await waitForPort(httpsPort, 5000, nginx.handle)
   return { ...nginx, dir }

@@ -2,6 +2,9 @@
 import { readFileSync } from 'node:fs'
 import { cpus, release, totalmem } from 'node:os'
 
+/** The bare node:http + undici proxy row: what Node itself costs here (bench/reference-proxy.mjs). */
+export const REFERENCE = 'node:http + undici (reference)'
+
 export function machineFacts() {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8')
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown'
@@ -37,6 +40,8 @@ export function aggregate(all, noisyCores = Infinity) {
     c50p99: pick((r) => r.c50.p99Us),
     down: pick((r) => r.downloadMiBs),
     up: pick((r) => r.uploadMiBs),
+    firstDown: pick((r) => r.firstDownloadMiBs),
+    firstUp: pick((r) => r.firstUploadMiBs),
     cpu: pick((r) => r.cpuUsPerReq),
     idle: pick((r) => r.idleRssMiB),
     peak: pick((r) => r.peakRssMiB),
@@ -55,7 +60,10 @@ export function lat(us) {
 const added = (us) => (Number.isFinite(us) ? (us >= 0 ? '+' : '−') + lat(Math.abs(us)) : dash)
 const verdict = (ok) => (ok === undefined ? dash : ok ? '**pass**' : '**FAIL**')
 
-export function targets(agg, refresh) {
+/** The 1 GiB peak may exceed the 100 MiB one by this much (GC timing), and still count as flat. */
+const FLAT_RSS_SLACK_MIB = 8
+
+export function targets(agg, refresh, bodySize) {
   const d = agg.direct
   const main = agg['oac-token-proxy']
   const tls = agg['oac-token-proxy (https upstream)']
@@ -72,6 +80,14 @@ export function targets(agg, refresh) {
   add('unloaded added p50 (c=1) ≤ 150 µs over direct', added(main.c1p50 - d.c1p50), main.c1p50 - d.c1p50 <= 150)
   add('download ≥ 0.5× direct', `${num(main.down / d.down, 2)}× direct`, main.down >= 0.5 * d.down)
   add('upload ≥ 0.5× direct', `${num(main.up / d.up, 2)}× direct`, main.up >= 0.5 * d.up)
+  if (bodySize) {
+    const growth = bodySize.hugePeakMiB - bodySize.smallPeakMiB
+    add(
+      `RSS flat whatever the body size (peak after 1 GiB vs after 100 MiB, within ${FLAT_RSS_SLACK_MIB} MB)`,
+      `${num(bodySize.smallPeakMiB, 1)} → ${num(bodySize.hugePeakMiB, 1)} MB (${growth >= 0 ? '+' : '−'}${num(Math.abs(growth), 1)} MB)`,
+      growth <= FLAT_RSS_SLACK_MIB,
+    )
+  }
   const peak = Math.max(main.peak, tls.peak)
   add('peak RSS under load ≤ 80 MB (both oac-token-proxy rows)', `${num(peak, 1)} MB`, peak <= 80)
   const idle = Math.max(main.idle, tls.idle)
@@ -154,7 +170,7 @@ function profileSection(p) {
   ]
 }
 
-export function renderReport({ names, rounds, agg, refresh, profile, machine, versions, meta }) {
+export function renderReport({ names, rounds, agg, refresh, bodySize, profile, machine, versions, meta }) {
   const L = [
     '# oac-token-proxy benchmark',
     '',
@@ -174,15 +190,38 @@ export function renderReport({ names, rounds, agg, refresh, profile, machine, ve
     'MB = MiB (2^20 bytes). Figures are medians of the rounds without other load on the machine (all rounds when ' +
       'none was quiet; "rounds used"). "added" is the difference to `direct`. c=1 runs with wrk, the stand-in and the proxy ' +
       'on one CPU (the figure the targets use); "proxy on its own CPU" adds this VM\'s cross-CPU wake-ups. ' +
-      'Proxy CPU and RSS are of the proxy process (the nginx worker for `nginx`).',
+      'Proxy CPU and RSS are of the proxy process (the nginx worker for `nginx`). ' +
+      `Transfers are the median of ${meta.transfers} of each after a first one, kept apart: the first transfer after ` +
+      'a start (JIT warm-up included) ran at ' +
+      names
+        .filter((n) => n !== 'direct')
+        .map((n) => `${n} ${num(agg[n].firstDown)} / ${num(agg[n].firstUp)}`)
+        .join(', ') +
+      ' MB/s (download / upload).',
+    '',
+    `\`${REFERENCE}\` is not a product: bench/reference-proxy.mjs, the smallest Node proxy doing the same ` +
+      'forwarding (node:http server, undici Pool, static header, bodies piped, no checks, metrics or logs). Its row ' +
+      'is what Node itself costs on this machine; the distance from it to `oac-token-proxy` is what Fastify, ' +
+      "@fastify/http-proxy and the proxy's own work cost.",
     '',
     '## Targets',
     '',
     '| target | measured | |',
     '| --- | --- | --- |',
-    ...targets(agg, refresh).map((t) => `| ${t.what} | ${t.figure} | ${verdict(t.ok)} |`),
+    ...targets(agg, refresh, bodySize).map((t) => `| ${t.what} | ${t.figure} | ${verdict(t.ok)} |`),
     '',
   ]
+  if (bodySize) {
+    L.push(
+      '## Memory against body size',
+      '',
+      `A freshly started oac-token-proxy: one ${num(bodySize.smallMiB)} MiB download and upload, then ` +
+        `${num(bodySize.hugeMiB)} MiB of each (${num(bodySize.hugeDownMiBs)} / ${num(bodySize.hugeUpMiBs)} MB/s). ` +
+        `Peak RSS (VmHWM) ${num(bodySize.smallPeakMiB, 1)} MB after the first pair, ${num(bodySize.hugePeakMiB, 1)} MB ` +
+        `after the second; RSS at the end ${num(bodySize.hugeRssMiB, 1)} MB.`,
+      '',
+    )
+  }
   if (refresh) L.push('## Refresh under load', '', ...refreshSection(refresh), '')
   if (profile) L.push("## Where the proxy's time and memory go", '', ...profileSection(profile), '')
   L.push('## Method', '', ...meta.method.map((m) => `- ${m}`), '')

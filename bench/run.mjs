@@ -1,22 +1,32 @@
 // `npm run bench`: installs the tools, then measures direct, nginx, kubectl proxy and oac-token-proxy side by side.
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { loadavg, cpus as osCpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { randomFillSync } from 'node:crypto'
 import { build, ensureTools, toolVersions } from './install.mjs'
-import { cleanupSync, freePort, installCleanupHandlers, makeTempDir, stopChild } from './proc.mjs'
+import {
+  cleanupSync,
+  freePort,
+  installCleanupHandlers,
+  makeTempDir,
+  pinned,
+  startChild,
+  stopChild,
+  waitForPort,
+} from './proc.mjs'
 import { makeCertificates, proxyConfig, startNginx, startStandin, STATIC_TOKEN } from './nginx.mjs'
 import { startKubectlProxy } from './kubectl.mjs'
 import { startOacProxy } from './proxy.mjs'
-import { measureRow, waitForQuiet } from './measure.mjs'
+import { measureRow, rssByBodySize, waitForQuiet } from './measure.mjs'
 import { refreshUnderLoad } from './refresh.mjs'
 import { profileProxy } from './profile.mjs'
-import { aggregate, machineFacts, renderReport } from './report.mjs'
+import { aggregate, machineFacts, REFERENCE, renderReport } from './report.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BIG_SIZE = 100 * 2 ** 20
+const HUGE_SIZE = 2 ** 30
 /** Other processes using more than this many cores during a c=50 run make it noisy. */
 const NOISY_CORES = 0.3
 
@@ -35,8 +45,8 @@ const { values: opts } = parseArgs({
 const quick = opts.quick
 const rounds = Number(opts.rounds ?? (quick ? 1 : 3))
 const timing = quick
-  ? { idleMs: 2000, warmupS: 1, c1S: 3, c50S: 3, refreshWarmupMs: 1000, refreshMs: 6000 }
-  : { idleMs: 2000, warmupS: 2, c1S: 5, c50S: 10, refreshWarmupMs: 2000, refreshMs: 20_000 }
+  ? { idleMs: 2000, warmupS: 1, c1S: 3, c50S: 3, transfers: 1, refreshWarmupMs: 1000, refreshMs: 6000 }
+  : { idleMs: 2000, warmupS: 2, c1S: 5, c50S: 10, transfers: 3, refreshWarmupMs: 2000, refreshMs: 20_000 }
 const doProfile = opts.profile ?? (!quick && !opts['no-profile'])
 // quick runs go to the git-ignored bench/results-raw/, so they never replace the full results
 const outFile = opts.out ?? join(ROOT, 'bench', ...(quick ? ['results-raw', 'quick.md'] : ['results.md']))
@@ -68,14 +78,23 @@ async function main() {
   const { startSimulator } = await import('../dist/simulator/index.js')
 
   const dir = makeTempDir()
-  const files = { bigFile: join(dir, 'big.bin'), bigSize: BIG_SIZE }
+  const files = {
+    bigFile: join(dir, 'big.bin'),
+    bigSize: BIG_SIZE,
+    hugeFile: join(dir, 'huge.bin'),
+    hugeSize: HUGE_SIZE,
+  }
   writeBigFile(files.bigFile)
+  // 1 GiB for the RSS-against-body-size check: sparse, so it costs no disk
+  closeSync(openSync(files.hugeFile, 'w', 0o600))
+  truncateSync(files.hugeFile, HUGE_SIZE)
   const certs = await makeCertificates(dir, tools.openssl)
   const httpPort = await freePort()
   const httpsPort = await freePort()
   const standin = await startStandin({
     nginxBin: tools.nginx,
     bigFile: files.bigFile,
+    hugeFile: files.hugeFile,
     certs,
     cpus: cpus.client,
     httpPort,
@@ -98,6 +117,23 @@ async function main() {
         const conf = proxyConfig({ dir: d, bodyDir: join(d, 'body'), port, upstreamPort: httpPort })
         const n = await startNginx('nginx proxy', tools.nginx, d, conf, port, cpus.proxy)
         return { base: `http://127.0.0.1:${port}`, pid: n.workerPid, handle: n.handle, extra: [n.handle.pid] }
+      },
+    },
+    {
+      name: REFERENCE,
+      start: async () => {
+        const port = await freePort()
+        const script = join(ROOT, 'bench', 'reference-proxy.mjs')
+        const [cmd, args] = pinned(cpus.proxy, process.execPath, [
+          '--max-semi-space-size=2',
+          script,
+          String(port),
+          String(httpPort),
+          STATIC_TOKEN,
+        ])
+        const handle = startChild(REFERENCE, cmd, args)
+        await waitForPort(port, 10_000, handle)
+        return { base: `http://127.0.0.1:${port}`, pid: handle.pid, handle }
       },
     },
     {
@@ -193,6 +229,28 @@ async function main() {
     }
   }
 
+  log('RSS against body size: 100 MiB then 1 GiB through oac-token-proxy')
+  await waitForQuiet({ maxMs: Math.max(quietBudgetMs, 1000) })
+  const bodyPort = await freePort()
+  const bodyProxy = await startOacProxy({
+    root: ROOT,
+    sim,
+    port: bodyPort,
+    oacUrl: `http://127.0.0.1:${httpPort}`,
+    cpus: cpus.proxy,
+  })
+  const bodySize = await rssByBodySize({
+    tools,
+    base: `http://127.0.0.1:${bodyPort}`,
+    pid: bodyProxy.pid,
+    files,
+    cpus,
+  })
+  await stopChild(bodyProxy.handle)
+  log(
+    `body size: peak RSS ${bodySize.smallPeakMiB.toFixed(1)} MB after 100 MiB, ${bodySize.hugePeakMiB.toFixed(1)} MB after 1 GiB`,
+  )
+
   let refresh
   if (!opts['no-refresh']) {
     log('refresh under load (2 s access tokens)')
@@ -217,7 +275,7 @@ async function main() {
   const method = [
     'Upstream stand-in: nginx (1 worker) on plain HTTP and HTTPS (self-signed CA, ECDSA P-256, HTTP/1.1): `GET /api/20210901/catalog` answers a fixed 1 KB JSON body only with an `Authorization: Bearer ...` header (else 401), `GET .../download` a 100 MiB file (sendfile), `PUT .../upload` reads the whole body (spooled to tmpfs) before it answers 200.',
     "`direct`: the client sends the bearer token itself. `nginx`: 1 worker, `proxy_set_header Authorization` with a static token, keepalive pool to the stand-in, `proxy_request_buffering off`. `kubectl proxy`: a kubeconfig with a static token and the stand-in's CA (`certificate-authority-data`), against the HTTPS stand-in (kubectl sends its token only over https). `oac-token-proxy`: `node dist/cli.js serve` with `log: {level: warn, requests: false}`, tokens from the project's simulator (100 s tokens); the `(https upstream)` row sets `tls.caFile` to the stand-in's CA, like for like with kubectl.",
-    `Rounds: ${rounds}, interleaved (every configuration once per round, in table order); each proxy is started fresh for each round and stopped after it. Per configuration and round: start, ${timing.idleMs / 1000} s idle (idle RSS = VmRSS), ${timing.warmupS} s warm-up at c=50, \`wrk -t1 -c1 -d${timing.c1S}s --latency\` twice (the proxy on its own CPU, then moved with \`taskset -a -p\` onto the CPU of wrk and the stand-in), \`wrk -t2 -c50 -d${timing.c50S}s --latency\` (req/s, c=50 latency, proxy CPU = utime+stime from /proc/PID/stat before and after / requests), one 100 MiB download and one 100 MiB upload with curl (\`speed_download\` / \`speed_upload\`), peak RSS = VmHWM, read after the c=50 run (it includes the start-up peak) and again after the transfers.`,
+    `Rounds: ${rounds}, interleaved (every configuration once per round, in table order); each proxy is started fresh for each round and stopped after it. Per configuration and round: start, ${timing.idleMs / 1000} s idle (idle RSS = VmRSS), ${timing.warmupS} s warm-up at c=50, \`wrk -t1 -c1 -d${timing.c1S}s --latency\` twice (the proxy on its own CPU, then moved with \`taskset -a -p\` onto the CPU of wrk and the stand-in), \`wrk -t2 -c50 -d${timing.c50S}s --latency\` (req/s, c=50 latency, proxy CPU = utime+stime from /proc/PID/stat before and after / requests), one 100 MiB download and one upload with curl (\`speed_download\` / \`speed_upload\`; reported apart as the first transfer), then ${timing.transfers} more of each (their median is the MB/s figure), peak RSS = VmHWM, read after the c=50 run (it includes the start-up peak) and again after the transfers.`,
     pin
       ? "CPU pinning (taskset): wrk, curl, the load client and the stand-in share CPU 0; the proxy under test has CPU 1 to itself for the c=50 runs and the transfers (so kubectl proxy runs with one core, like nginx's single worker and node's single thread); `direct` is the most CPU 0 can do alone, the ceiling of every row. The c=1 figure the targets use has everything on CPU 0: on this VM a wake-up of the other (idle) vCPU costs tens of µs each way, four times per proxied request, which would swamp the proxy's own latency; the 'own CPU' column shows that cost."
       : 'No CPU pinning (--no-pin, or fewer than 2 cores): the load generator, the proxy and the stand-in share every core.',
@@ -230,9 +288,20 @@ async function main() {
     command: quick ? 'node bench/run.mjs --quick' : 'npm run bench',
     durationS,
     rounds,
+    transfers: timing.transfers,
     method,
   }
-  const md = renderReport({ names, rounds: results, agg, refresh, profile, machine: machineFacts(), versions, meta })
+  const md = renderReport({
+    names,
+    rounds: results,
+    agg,
+    refresh,
+    bodySize,
+    profile,
+    machine: machineFacts(),
+    versions,
+    meta,
+  })
   mkdirSync(dirname(outFile), { recursive: true })
   writeFileSync(outFile, md)
   console.log(md)
