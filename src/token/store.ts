@@ -185,13 +185,7 @@ export class FileStore implements TokenStore {
   advertise(info: Advertisement): void {
     const lock: LockInfo = { pid: process.pid, hostname: hostname(), startedAtMs: Date.now(), ...info }
     const tmp = `${this.lockPath}.${process.pid}.tmp`
-    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, STATE_FILE_MODE)
-    try {
-      writeSync(fd, JSON.stringify(lock) + '\n')
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
+    writeLockFile(tmp, constants.O_TRUNC, lock)
     renameSync(tmp, this.lockPath)
   }
 
@@ -278,17 +272,22 @@ function readState(path: string): StateFile {
   return { version: STATE_FILE_VERSION, credentials: d.credentials }
 }
 
+/** Writes a lock file's JSON and fsyncs it; `flag` is O_EXCL (take the lock) or O_TRUNC (rewrite our own). */
+function writeLockFile(path: string, flag: number, info: LockInfo): void {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | flag, STATE_FILE_MODE)
+  try {
+    writeSync(fd, JSON.stringify(info) + '\n')
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
 function acquireLock(lockPath: string, statePath: string): void {
   const mine: LockInfo = { pid: process.pid, hostname: hostname(), startedAtMs: Date.now() }
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, STATE_FILE_MODE)
-      try {
-        writeSync(fd, JSON.stringify(mine) + '\n')
-        fsyncSync(fd)
-      } finally {
-        closeSync(fd)
-      }
+      writeLockFile(lockPath, constants.O_EXCL, mine)
       return
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
