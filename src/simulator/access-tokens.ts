@@ -25,12 +25,12 @@ export function isScopeSubset(requested: string, original: string): boolean {
 /** The scope values the simulated domain knows: the OAC resource scope, offline_access, the IDCS admin scope. */
 export const ACCEPTED_SCOPES: readonly string[] = [SIM_AUDIENCE + SIM_OAC_SCOPE, OFFLINE_ACCESS, IDCS_ADMIN_SCOPE]
 
-/** Why a requested scope is refused, or undefined when every value is known. */
-export function scopeProblem(scope: string | null): string | undefined {
+/** The requested scope when every value is known, else why it is refused (for an invalid_scope answer). */
+export function checkScope(scope: string | null): { scope: string } | { problem: string } {
   const values = splitScope(scope ?? '')
-  if (values.length === 0) return 'The scope parameter is required.'
+  if (scope === null || values.length === 0) return { problem: 'The scope parameter is required.' }
   const unknown = values.find((v) => !ACCEPTED_SCOPES.includes(v))
-  return unknown === undefined ? undefined : `Invalid scope: ${unknown}.`
+  return unknown === undefined ? { scope } : { problem: `Invalid scope: ${unknown}.` }
 }
 
 /**

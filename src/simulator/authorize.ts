@@ -2,7 +2,7 @@
 
 import { randomBytes } from 'node:crypto'
 import type { Clock } from '../clock.js'
-import { scopeProblem } from './access-tokens.js'
+import { checkScope } from './access-tokens.js'
 import { AUTH_CODE_LIFETIME_S, GRANT_AUTHORIZATION_CODE } from './constants.js'
 import { startResponse } from './http-util.js'
 import type { RequestContext } from './http-util.js'
@@ -112,21 +112,20 @@ export function handleAuthorize(ctx: RequestContext, deps: IdcsDeps): void {
   const fail = (error: string, description: string) =>
     redirect(ctx, redirectUri, { error, error_description: description, state })
   const challenge = q.get('code_challenge')
-  const scope = q.get('scope')
-  const badScope = scopeProblem(scope)
+  const scope = checkScope(q.get('scope'))
   if (q.get('response_type') !== 'code') {
     fail('unsupported_response_type', 'Only response_type=code is supported.')
   } else if (!challenge || q.get('code_challenge_method') !== 'S256' || !S256_CHALLENGE.test(challenge)) {
     fail('invalid_request', 'PKCE is required: code_challenge with code_challenge_method=S256.')
-  } else if (badScope !== undefined || scope === null) {
-    fail('invalid_scope', badScope ?? 'The scope parameter is required.')
+  } else if ('problem' in scope) {
+    fail('invalid_scope', scope.problem)
   } else if (!deps.directory.allows(clientId, GRANT_AUTHORIZATION_CODE)) {
     fail('unauthorized_client', 'Client is not authorized for this grant type.')
   } else if (a.behaviour.action === 'deny') {
     fail('access_denied', 'The user denied the request.')
   } else {
     const user = (a.behaviour.action === 'approve' ? a.behaviour.user : undefined) ?? a.defaultUser
-    const code = a.codes.issue({ clientId, redirectUri, scope, challenge, user })
+    const code = a.codes.issue({ clientId, redirectUri, scope: scope.scope, challenge, user })
     const returnedState = a.behaviour.action === 'tamper_state' ? 'tampered-' + randomBytes(8).toString('hex') : state
     redirect(ctx, redirectUri, { code, state: returnedState })
   }

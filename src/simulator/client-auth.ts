@@ -9,6 +9,11 @@ export interface RegisteredClients {
   publicClientId: string
 }
 
+/** Whether `clientId` is one of the registered clients (confidential or public). */
+export function isRegisteredClient(clients: RegisteredClients, clientId: string): boolean {
+  return clientId === clients.confidential.clientId || clientId === clients.publicClientId
+}
+
 export type ClientAuthResult =
   { kind: 'basic' | 'post' | 'none' | 'private_key_jwt'; clientId: string } | { kind: 'invalid'; reason?: string }
 
@@ -79,10 +84,9 @@ export async function authenticateRequestClient(
   if (assertionType !== CLIENT_ASSERTION_TYPE) return { kind: 'invalid', reason: 'unsupported client_assertion_type' }
   if (!assertion) return { kind: 'invalid', reason: 'client_assertion is required' }
   const bodyId = form.get('client_id') ?? undefined
-  const known = [clients.confidential.clientId, clients.publicClientId]
-  if (bodyId !== undefined && !known.includes(bodyId)) return { kind: 'invalid' }
+  if (bodyId !== undefined && !isRegisteredClient(clients, bodyId)) return { kind: 'invalid' }
   const result = await verifyAssertion(assertion, bodyId)
   if (!result.ok) return { kind: 'invalid', reason: result.reason }
-  if (!known.includes(result.clientId)) return { kind: 'invalid' }
+  if (!isRegisteredClient(clients, result.clientId)) return { kind: 'invalid' }
   return { kind: 'private_key_jwt', clientId: result.clientId }
 }

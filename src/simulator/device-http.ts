@@ -1,6 +1,6 @@
 // HTTP side of the device flow: POST /oauth2/v1/device and the verification page at /ui/v1/device.
 
-import { scopeProblem } from './access-tokens.js'
+import { checkScope } from './access-tokens.js'
 import { GRANT_DEVICE_CODE } from './constants.js'
 import { normalizeUserCode } from './device.js'
 import { sendJson } from './http-util.js'
@@ -21,16 +21,15 @@ export async function handleDeviceAuthorization(ctx: RequestContext, deps: IdcsD
     rejectClient(ctx, client)
     return
   }
-  const scope = form.get('scope')
-  const badScope = scopeProblem(scope)
+  const scope = checkScope(form.get('scope'))
   if (form.get('response_type') !== 'device_code') {
     oauthError(ctx, 400, 'invalid_request', 'response_type must be device_code.')
-  } else if (badScope !== undefined || scope === null) {
-    oauthError(ctx, 400, 'invalid_scope', badScope ?? 'The scope parameter is required.')
+  } else if ('problem' in scope) {
+    oauthError(ctx, 400, 'invalid_scope', scope.problem)
   } else if (!deps.directory.allows(client.clientId, GRANT_DEVICE_CODE)) {
     oauthError(ctx, 400, 'unauthorized_client', 'Client is not authorized for this grant type.')
   } else {
-    const created = deps.devices.create(client.clientId, scope)
+    const created = deps.devices.create(client.clientId, scope.scope)
     const body: Record<string, unknown> = {
       device_code: created.deviceCode,
       user_code: created.userCode,

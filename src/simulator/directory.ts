@@ -1,6 +1,6 @@
 // Who the simulated domain knows: users (passwords, federation) and clients (and the grants each may use).
 
-import type { RegisteredClients } from './client-auth.js'
+import { isRegisteredClient, type RegisteredClients } from './client-auth.js'
 import type { SimUser } from './types.js'
 
 export type PasswordCheck = 'ok' | 'invalid' | 'federated'
@@ -27,7 +27,7 @@ export class Directory {
   }
 
   isKnownClient(clientId: string): boolean {
-    return clientId === this.#clients.confidential.clientId || clientId === this.#clients.publicClientId
+    return isRegisteredClient(this.#clients, clientId)
   }
 
   isPublicClient(clientId: string): boolean {

@@ -1,7 +1,7 @@
 // Token-endpoint grants beyond refresh_token: device code, auth code + PKCE, password, JWT, client credentials.
 
 import { createHash } from 'node:crypto'
-import { hasOfflineAccess, scopeProblem } from './access-tokens.js'
+import { checkScope, hasOfflineAccess } from './access-tokens.js'
 import { sendJson } from './http-util.js'
 import type { RequestContext } from './http-util.js'
 import { NO_STORE, assertionAudiences, oauthError } from './idcs-util.js'
@@ -23,18 +23,22 @@ interface Issue {
   noRefreshToken?: boolean
 }
 
-/** Answer 200 with an access token, and a refresh token when a user granted offline_access. */
-export async function issueTokens(ctx: RequestContext, deps: IdcsDeps, r: Issue): Promise<void> {
-  let refreshToken: string | undefined
-  if (r.subType !== 'client' && !r.noRefreshToken && hasOfflineAccess(r.scope)) {
-    refreshToken = deps.refreshTokens.issue({
-      clientId: r.clientId,
-      user: r.user,
-      scope: r.scope,
-      expiresAtMs: deps.state.clock.now() + deps.refreshTokenLifetimeS * 1000,
-    })
-  }
-  const access = await deps.mintAccessToken({ clientId: r.clientId, user: r.user, scope: r.scope, subType: r.subType })
+/** A new refresh token for a grant, living the domain's refresh-token lifetime from `nowMs`. */
+export function issueRefreshToken(
+  deps: IdcsDeps,
+  grant: { clientId: string; user: string; scope: string },
+  nowMs: number,
+): string {
+  const { clientId, user, scope } = grant
+  return deps.refreshTokens.issue({ clientId, user, scope, expiresAtMs: nowMs + deps.refreshTokenLifetimeS * 1000 })
+}
+
+/** The token endpoint's 200 answer: the access token, and the refresh token when there is one. */
+export function sendTokens(
+  ctx: RequestContext,
+  access: { token: string; lifetimeS: number },
+  refreshToken: string | undefined,
+): void {
   const body: Record<string, unknown> = {
     access_token: access.token,
     token_type: 'Bearer',
@@ -44,19 +48,28 @@ export async function issueTokens(ctx: RequestContext, deps: IdcsDeps, r: Issue)
   sendJson(ctx, 200, body, NO_STORE)
 }
 
-function invalidGrant(ctx: RequestContext, description: string): void {
+/** Answer 200 with an access token, and a refresh token when a user granted offline_access. */
+export async function issueTokens(ctx: RequestContext, deps: IdcsDeps, r: Issue): Promise<void> {
+  let refreshToken: string | undefined
+  if (r.subType !== 'client' && !r.noRefreshToken && hasOfflineAccess(r.scope)) {
+    refreshToken = issueRefreshToken(deps, r, deps.state.clock.now())
+  }
+  const access = await deps.mintAccessToken({ clientId: r.clientId, user: r.user, scope: r.scope, subType: r.subType })
+  sendTokens(ctx, access, refreshToken)
+}
+
+export function invalidGrant(ctx: RequestContext, description: string): void {
   oauthError(ctx, 400, 'invalid_grant', description)
 }
 
 /** Validate the scope parameter; answers invalid_scope and returns undefined when it is refused. */
 function requestedScope(ctx: RequestContext, form: URLSearchParams): string | undefined {
-  const scope = form.get('scope')
-  const problem = scopeProblem(scope)
-  if (problem !== undefined || scope === null) {
-    oauthError(ctx, 400, 'invalid_scope', problem ?? 'The scope parameter is required.')
+  const checked = checkScope(form.get('scope'))
+  if ('problem' in checked) {
+    oauthError(ctx, 400, 'invalid_scope', checked.problem)
     return undefined
   }
-  return scope
+  return checked.scope
 }
 
 export async function deviceCodeGrant(

@@ -17,14 +17,17 @@ import {
   authorizationCodeGrant,
   clientCredentialsGrant,
   deviceCodeGrant,
+  invalidGrant,
+  issueRefreshToken,
   jwtBearerGrant,
   passwordGrant,
+  sendTokens,
 } from './grants.js'
 import type { TokenClient } from './grants.js'
 import { createContext, sendJson } from './http-util.js'
 import type { RequestContext } from './http-util.js'
 import { APPS_PATH, handleApps } from './idcs-admin.js'
-import { NO_STORE, authenticate, oauthError, readForm, rejectClient } from './idcs-util.js'
+import { authenticate, oauthError, readForm, rejectClient } from './idcs-util.js'
 import type { IdcsDeps } from './idcs-util.js'
 
 export type { IdcsDeps } from './idcs-util.js'
@@ -43,9 +46,7 @@ const GRANTS: Record<string, Grant> = {
   [GRANT_CLIENT_CREDENTIALS]: clientCredentialsGrant,
 }
 
-function invalidGrant(ctx: RequestContext): void {
-  oauthError(ctx, 400, 'invalid_grant', 'Invalid refresh token.')
-}
+const INVALID_REFRESH_TOKEN = 'Invalid refresh token.'
 
 async function refreshTokenGrant(
   ctx: RequestContext,
@@ -63,7 +64,7 @@ async function refreshTokenGrant(
   ctx.call.refreshTokenState = state
   if (state === 'used') deps.state.stats.staleRefreshTokenUses++
   if (state !== 'current' || !grant || grant.clientId !== clientId) {
-    invalidGrant(ctx)
+    invalidGrant(ctx, INVALID_REFRESH_TOKEN)
     return
   }
   const requested = form.get('scope')
@@ -75,10 +76,7 @@ async function refreshTokenGrant(
   let newRefreshToken: string | undefined
   if (hasOfflineAccess(grant.scope)) {
     deps.refreshTokens.retire(presented)
-    newRefreshToken = deps.refreshTokens.issue({
-      ...grant,
-      expiresAtMs: nowMs + deps.refreshTokenLifetimeS * 1000,
-    })
+    newRefreshToken = issueRefreshToken(deps, grant, nowMs)
   }
   const access = await deps.mintAccessToken({
     clientId,
@@ -86,13 +84,7 @@ async function refreshTokenGrant(
     scope: requested ?? grant.scope,
   })
   deps.state.stats.refreshGrants++
-  const body: Record<string, unknown> = {
-    access_token: access.token,
-    token_type: 'Bearer',
-    expires_in: access.lifetimeS,
-  }
-  if (newRefreshToken) body.refresh_token = newRefreshToken
-  sendJson(ctx, 200, body, NO_STORE)
+  sendTokens(ctx, access, newRefreshToken)
 }
 
 async function handleToken(ctx: RequestContext, deps: IdcsDeps, forceInvalidGrant: boolean) {
@@ -106,7 +98,7 @@ async function handleToken(ctx: RequestContext, deps: IdcsDeps, forceInvalidGran
     if (presented) {
       ctx.call.refreshTokenState = deps.refreshTokens.inspect(presented, deps.state.clock.now()).state
     }
-    invalidGrant(ctx)
+    invalidGrant(ctx, INVALID_REFRESH_TOKEN)
     return
   }
   if (client.kind === 'invalid') {
