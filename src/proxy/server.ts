@@ -18,7 +18,7 @@ import { createGuard } from './guards.js'
 import { createGuardedServer, type ListenerScope } from './listeners.js'
 import type { Logger } from '../log.js'
 import type { TokenManager } from '../token/manager.js'
-import { registerAdmin, ADMIN_PREFIX } from '../admin/routes.js'
+import { registerAdmin, ADMIN_KEY_HEADER, ADMIN_PREFIX } from '../admin/routes.js'
 import { Metrics } from '../admin/metrics.js'
 import { mapUpstreamError } from './upstream-errors.js'
 import type { ProxyRequestState } from './request-state.js'
@@ -194,8 +194,11 @@ async function registerRoute(
   const { dispatcher, config, counters, metrics } = ctx
   const upstream = new URL(route.upstream)
   const upstreamOrigin = upstream.origin
+  /** Where the plugin mounts the route: its prefix without the trailing slash ('' for '/'). */
+  const mountPrefix = route.prefix === '/' ? '' : route.prefix.replace(/\/$/, '')
   const localKeyHeader = config.security.localKeyHeader
-  const dropped = new Set([...HOP_BY_HOP_REQUEST_HEADERS, 'cookie', 'authorization', localKeyHeader])
+  // local credentials (the local key, the admin key) never leave this host
+  const dropped = new Set([...HOP_BY_HOP_REQUEST_HEADERS, 'cookie', 'authorization', localKeyHeader, ADMIN_KEY_HEADER])
   const replayLimit = config.proxy.replayBodyLimitBytes
 
   /** Fast path: a held token and no body to read means no promise at all. */
@@ -260,7 +263,7 @@ async function registerRoute(
   // the plugin's types predate async pre-handlers; options are checked at run time by the plugin
   await app.register(fastifyHttpProxy as unknown as FastifyPluginAsync<Record<string, unknown>>, {
     upstream: upstreamOrigin + upstream.pathname.replace(/\/$/, ''),
-    ...(route.prefix === '/' ? {} : { prefix: route.prefix.replace(/\/$/, '') }),
+    ...(mountPrefix === '' ? {} : { prefix: mountPrefix }),
     undici: dispatcher as unknown as Record<string, unknown>,
     disableRequestLogging: true,
     preHandler,
@@ -282,8 +285,7 @@ async function registerRoute(
       rewriteHeaders(headers: Record<string, unknown>) {
         const location = headers.location
         if (typeof location === 'string' && location.startsWith(upstreamOrigin + '/')) {
-          const prefix = route.prefix === '/' ? '' : route.prefix.replace(/\/$/, '')
-          headers.location = prefix + location.slice(upstreamOrigin.length)
+          headers.location = mountPrefix + location.slice(upstreamOrigin.length)
         }
         return headers as never
       },

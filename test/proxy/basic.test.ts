@@ -8,6 +8,7 @@ t.test('GET is forwarded with the proxy token, not the client header', async (t)
   const res = await s.get('/api/20210901/sim/echo?x=1', {
     authorization: 'Bearer client-supplied-token',
     cookie: 'session=abc',
+    'x-oac-proxy-admin-key': 'local-admin-key',
     'x-custom': 'kept',
   })
   t.equal(res.status, 200)
@@ -16,6 +17,7 @@ t.test('GET is forwarded with the proxy token, not the client header', async (t)
   t.equal(echo.tokenSub, s.sim.user, 'upstream saw a valid token for the simulated user')
   t.equal(echo.headers['x-custom'], 'kept')
   t.equal(echo.headers.cookie, undefined, 'cookies are not forwarded')
+  t.equal(echo.headers['x-oac-proxy-admin-key'], undefined, 'the local admin key is not forwarded')
   const oacCalls = s.sim.calls.filter((c) => c.server === 'oac')
   t.equal(oacCalls.length, 1)
   t.equal(oacCalls[0]?.tokenState, 'valid')
