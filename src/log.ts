@@ -36,6 +36,16 @@ export const REDACT_PATHS = [
   '*.client_secret',
   '*.client_assertion',
   '*.id_token',
+  'adminKey',
+  'privateKey',
+  'assertion',
+  'device_code',
+  'deviceCode',
+  '*.adminKey',
+  '*.privateKey',
+  '*.assertion',
+  '*.device_code',
+  '*.deviceCode',
 ]
 
 export interface LoggerOptions {
