@@ -1,5 +1,6 @@
 // Builds one token manager per configured credential: client authentication + grant + shared store.
 import type { Dispatcher } from 'undici'
+import { idpAgentFor } from './http-agent.js'
 import type { Clock } from './clock.js'
 import type { CredentialConfig, ProxyConfig } from './config/types.js'
 import type { Logger } from './log.js'
@@ -55,7 +56,8 @@ export function tokenEndpointFor(
     idcsUrl: c.idcsUrl,
     clientAuth: clientAuthFor(c, deps.clock),
     timeoutMs: config.token.idpTimeoutMs,
-    ...(deps.idpDispatcher ? { dispatcher: deps.idpDispatcher } : {}),
+    // without one from the caller (the proxy passes its own), tls.caFile and HTTPS_PROXY still apply
+    dispatcher: deps.idpDispatcher ?? idpAgentFor(config),
   }
 }
 

@@ -1,5 +1,6 @@
 // Outbound HTTP: undici agents with verified TLS, an optional extra CA bundle, and HTTPS_PROXY / NO_PROXY support.
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici'
+import type { ProxyConfig } from './config/types.js'
 
 export interface AgentOptions {
   connections?: number
@@ -29,4 +30,29 @@ export function createAgent(options: AgentOptions, env: NodeJS.ProcessEnv = proc
   // certificates are always verified: there is deliberately no option to turn that off
   if (proxyFromEnv(env)) return new EnvHttpProxyAgent({ ...common, requestTls: tls })
   return new Agent(common)
+}
+
+/** An agent for the identity domain (and one-shot checks): timeouts from token.idpTimeout, tls.caFile trusted. */
+export function createIdpAgent(config: Pick<ProxyConfig, 'token' | 'tls'>): Dispatcher {
+  return createAgent({
+    headersTimeoutMs: config.token.idpTimeoutMs,
+    bodyTimeoutMs: config.token.idpTimeoutMs,
+    connectTimeoutMs: config.token.idpTimeoutMs,
+    ca: config.tls.ca,
+  })
+}
+
+const IDP_AGENTS = new WeakMap<object, Dispatcher>()
+
+/**
+ * The shared identity-domain agent of a configuration, for callers that do not bring their own (the
+ * one-shot commands: login, token, doctor). Its idle sockets do not keep the process alive.
+ */
+export function idpAgentFor(config: Pick<ProxyConfig, 'token' | 'tls'>): Dispatcher {
+  let agent = IDP_AGENTS.get(config)
+  if (!agent) {
+    agent = createIdpAgent(config)
+    IDP_AGENTS.set(config, agent)
+  }
+  return agent
 }

@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici'
 import { systemClock, type Clock } from './clock.js'
 import type { ProxyConfig } from './config/types.js'
 import { createTokenManagers, DEFAULT_CREDENTIAL } from './credentials.js'
-import { createAgent } from './http-agent.js'
+import { createIdpAgent } from './http-agent.js'
 import type { Logger } from './log.js'
 import { watchForLogin, type HeadlessLogin } from './login-headless.js'
 import { openListeners } from './proxy/listen.js'
@@ -47,14 +47,7 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
     )
   }
   const clock = deps.clock ?? systemClock
-  const idpDispatcher =
-    deps.idpDispatcher ??
-    createAgent({
-      headersTimeoutMs: config.token.idpTimeoutMs,
-      bodyTimeoutMs: config.token.idpTimeoutMs,
-      connectTimeoutMs: config.token.idpTimeoutMs,
-      ca: config.tls.ca,
-    })
+  const idpDispatcher = deps.idpDispatcher ?? createIdpAgent(config)
   const adminKey = randomBytes(24).toString('base64url')
   let managers: Map<string, TokenManager> | undefined
   const logins: HeadlessLogin[] = []

@@ -1,8 +1,9 @@
 // `oac-token-proxy doctor`: checks the configuration, the identity domain, the scope, the grant and OAC, step by step.
-import { request } from 'undici'
+import { request, type Dispatcher } from 'undici'
 import { loadConfig, type LoadOptions } from '../config/load.js'
 import type { ProxyConfig } from '../config/types.js'
 import { isProxyError } from '../errors.js'
+import { idpAgentFor } from '../http-agent.js'
 import type { Logger } from '../log.js'
 import { getToken } from './token.js'
 
@@ -25,9 +26,10 @@ export interface Discovery {
 }
 
 /** Follows nothing: reads the Location of `{oac}/ui/`, which names the identity domain and `idcs_app_name`. */
-export async function discover(oacUrl: string): Promise<Discovery | undefined> {
+export async function discover(oacUrl: string, dispatcher?: Dispatcher): Promise<Discovery | undefined> {
   const res = await request(`${oacUrl.replace(/\/+$/, '')}/ui/`, {
     method: 'GET',
+    ...(dispatcher ? { dispatcher } : {}),
     headersTimeout: 15_000,
     bodyTimeout: 15_000,
   })
@@ -57,10 +59,13 @@ export async function runDoctor(load: LoadOptions, oacUrlFlag: string | undefine
   }
   const oacUrl = config?.oacUrl ?? oacUrlFlag
   if (!oacUrl) return checks
+  // with a configuration, every check goes out the way the proxy does (tls.caFile, HTTPS_PROXY)
+  const dispatcher = config ? idpAgentFor(config) : undefined
+  const outbound = dispatcher ? { dispatcher } : {}
 
   let found: Discovery | undefined
   try {
-    found = await discover(oacUrl)
+    found = await discover(oacUrl, dispatcher)
     if (!found) add('OAC discovery', 'warn', `${oacUrl}/ui/ did not redirect to an identity domain with idcs_app_name`)
     else add('OAC discovery', 'ok', `identity domain ${found.idcsUrl}, app ${found.appName}, scope "${found.scope}"`)
   } catch (err) {
@@ -72,7 +77,11 @@ export async function runDoctor(load: LoadOptions, oacUrlFlag: string | undefine
   }
   if (idcsUrl) {
     try {
-      const res = await request(`${idcsUrl}/admin/v1/SigningCert/jwk`, { headersTimeout: 15_000, bodyTimeout: 15_000 })
+      const res = await request(`${idcsUrl}/admin/v1/SigningCert/jwk`, {
+        headersTimeout: 15_000,
+        bodyTimeout: 15_000,
+        ...outbound,
+      })
       const body = (await res.body.json().catch(() => ({}))) as { keys?: unknown[] }
       if (res.statusCode === 200 && Array.isArray(body.keys))
         add('identity domain', 'ok', `${idcsUrl} answers (${body.keys.length} signing key(s))`)
@@ -113,6 +122,7 @@ export async function runDoctor(load: LoadOptions, oacUrlFlag: string | undefine
           headers: { authorization: `Bearer ${token.accessToken}` },
           headersTimeout: 30_000,
           bodyTimeout: 30_000,
+          ...outbound,
         })
         await res.body.dump()
         if (res.statusCode === 401)

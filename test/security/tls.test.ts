@@ -4,7 +4,11 @@ import { readFileSync } from 'node:fs'
 import { createServer as createHttpServer } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import { connect, type AddressInfo } from 'node:net'
-import { startStack } from '../helpers.js'
+import { request } from 'undici'
+import { getToken } from '../../src/commands/token.js'
+import { loadConfig } from '../../src/config/load.js'
+import { startSimulator } from '../../src/simulator/index.js'
+import { LogCapture, simEnv, startStack } from '../helpers.js'
 import { selfSigned } from '../grants/keys.js'
 
 /** A certificate for 127.0.0.1 made by openssl; undefined without openssl. */
@@ -90,3 +94,50 @@ t.test('a tls.caFile that is not a certificate is refused at load', async (t) =>
     message: /tls\.caFile: .*holds no PEM certificate/,
   })
 })
+
+t.test(
+  'one-shot commands trust tls.caFile too: `token` refreshes through an identity domain with a private CA',
+  async (t) => {
+    const dir = t.testdir()
+    const made = makeCert(dir)
+    if (!made) return t.comment('openssl not available')
+    const sim = await startSimulator()
+    t.teardown(() => sim.close())
+    // the simulated identity domain behind an HTTPS front whose certificate only tls.caFile vouches for
+    let tokenCalls = 0
+    const front = createHttpsServer({ key: made.key, cert: made.cert }, (req, res) => {
+      if (req.url?.startsWith('/oauth2/v1/token')) tokenCalls++
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        const headers = { ...req.headers, host: new URL(sim.idcsUrl).host }
+        request(sim.idcsUrl + (req.url ?? '/'), {
+          method: req.method as 'POST',
+          headers,
+          body: Buffer.concat(chunks),
+        }).then(
+          async (up) => {
+            res.writeHead(up.statusCode, { 'content-type': String(up.headers['content-type'] ?? 'application/json') })
+            res.end(Buffer.from(await up.body.arrayBuffer()))
+          },
+          () => res.writeHead(502).end(),
+        )
+      })
+    })
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve))
+    t.teardown(() => new Promise((resolve) => front.close(resolve)))
+    const config = loadConfig({
+      env: {
+        ...simEnv(sim, dir),
+        OAC_PROXY_IDCS_URL: `https://127.0.0.1:${(front.address() as AddressInfo).port}`,
+        OAC_PROXY_REFRESH_TOKEN: sim.issueRefreshToken(),
+        OAC_PROXY_TLS_CA_FILE: made.certPath,
+      },
+      cwd: dir,
+    })
+    const result = await getToken(config, 'default', new LogCapture().logger())
+    t.equal(result.source, 'refresh')
+    t.equal(tokenCalls, 1, 'the token call went through the HTTPS front, its certificate trusted')
+    t.ok(sim.issued.accessTokens.includes(result.accessToken), 'the token is one the identity domain issued')
+  },
+)
