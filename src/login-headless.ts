@@ -38,13 +38,16 @@ export function watchForLogin(
   })
   const scope = withOfflineAccess(credential.scope)
 
+  // resolves early when the login is stopped; the abort listener goes with each wait (no pile-up over retries)
   const wait = (ms: number): Promise<void> =>
     new Promise((resolve) => {
-      const timer = deps.clock.setTimeout(resolve, ms)
-      abort.signal.addEventListener('abort', () => {
+      const done = (): void => {
         deps.clock.clearTimeout(timer)
+        abort.signal.removeEventListener('abort', done)
         resolve()
-      })
+      }
+      const timer = deps.clock.setTimeout(done, ms)
+      abort.signal.addEventListener('abort', done, { once: true })
     })
 
   async function run(): Promise<void> {
