@@ -1,27 +1,13 @@
 // Token sink: writes the current access token to a file (atomic, 0600) after every refresh, for tools that read a token file.
-import { open, rename, unlink } from 'node:fs/promises'
-import { constants } from 'node:fs'
 import type { Logger } from '../log.js'
+import { writeFileAtomic } from './atomic-file.js'
 import type { TokenManager } from './manager.js'
 
 export const TOKEN_FILE_MODE = 0o600
 
 /** Writes `token` to `path` via a temporary file, fsync and rename; never a partial file. */
-export async function writeTokenFile(path: string, token: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, TOKEN_FILE_MODE)
-  try {
-    await fh.writeFile(token, 'utf8')
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-  try {
-    await rename(tmp, path)
-  } catch (err) {
-    await unlink(tmp).catch(() => {})
-    throw err
-  }
+export function writeTokenFile(path: string, token: string): Promise<void> {
+  return writeFileAtomic(path, token, TOKEN_FILE_MODE)
 }
 
 /** Keeps `path` holding the manager's newest access token. */

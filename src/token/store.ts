@@ -12,10 +12,9 @@ import {
   utimesSync,
   writeSync,
 } from 'node:fs'
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 import { hostname } from 'node:os'
-import { randomBytes } from 'node:crypto'
+import { writeFileAtomic } from './atomic-file.js'
 import { ProxyError } from '../errors.js'
 
 export const STATE_FILE_VERSION = 1
@@ -160,20 +159,10 @@ export class FileStore implements TokenStore {
 
   async #write(text: string): Promise<void> {
     const started = performance.now()
-    const tmp = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
-    let fh: FileHandle | undefined
     try {
-      fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, STATE_FILE_MODE)
-      await fh.writeFile(text, 'utf8')
-      await fh.sync()
-      await fh.close()
-      fh = undefined
-      await rename(tmp, this.path)
-      await syncDir(dirname(this.path))
+      await writeFileAtomic(this.path, text, STATE_FILE_MODE)
       this.lastWriteMs = performance.now() - started
     } catch (err) {
-      await fh?.close().catch(() => {})
-      await unlink(tmp).catch(() => {})
       const code = (err as NodeJS.ErrnoException).code ?? 'error'
       throw new ProxyError('state_write_failed', `cannot write state file ${this.path} (${code})`, {
         cause: err,
@@ -199,24 +188,6 @@ export class FileStore implements TokenStore {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r')
-    try {
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-  } catch {
-    // some filesystems cannot fsync a directory; the rename is still atomic
-  }
-}
-
-/**
- * A process killed between creating its temporary file and the rename leaves `.<name>.<pid>.<hex>.tmp`
- * (and `<name>.lock.<pid>.tmp` from advertise) behind. Only the lock holder writes, so once the lock is
- * ours every such file is garbage. The state file itself is never touched here.
- */
 function removeLeftoverTempFiles(path: string): number {
   const dir = dirname(path)
   const name = basename(path)
