@@ -21,6 +21,8 @@ export function globToRegExp(glob: string): RegExp {
 
 export interface CompiledRoute {
   prefix: string
+  /** The prefix without its trailing slash: `/api` for `/api/`, which the route also serves. */
+  bare: string
   check: ((method: string, path: string) => ProxyError | undefined) | undefined
 }
 
@@ -57,5 +59,5 @@ export function compileAccess(rules: AccessRules | undefined): CompiledRoute['ch
 export function compileRoutes(routes: readonly RouteConfig[]): CompiledRoute[] {
   return [...routes]
     .sort((a, b) => b.prefix.length - a.prefix.length)
-    .map((r) => ({ prefix: r.prefix, check: compileAccess(r.access) }))
+    .map((r) => ({ prefix: r.prefix, bare: r.prefix.slice(0, -1), check: compileAccess(r.access) }))
 }

@@ -5,9 +5,8 @@ import type { Duplex } from 'node:stream'
 import type { ProxyConfig } from '../config/types.js'
 import { ProxyError, type ErrorCode } from '../errors.js'
 import { compileRoutes } from './access.js'
-import { ADMIN_KEY_HEADER, adminKeyMatches } from '../admin/routes.js'
+import { ADMIN_KEY_HEADER, ADMIN_PREFIX, adminKeyMatches } from '../admin/routes.js'
 
-export const ADMIN_PREFIX = '/-/'
 /** Probes must work without a key. */
 const KEY_EXEMPT = new Set(['/-/healthz', '/-/readyz', '/-/token'])
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
@@ -35,7 +34,9 @@ export function createGuard(config: ProxyConfig, onRefuse: RefusalCounter = () =
   const allowedOrigins = new Set(security.allowedOrigins)
   const keyDigests = security.localKeys.map((k) => sha256(k.reveal()))
   const keyHeader = security.localKeyHeader
+  // only routes with access rules are looked up per request (none: no lookup at all)
   const routes = compileRoutes(config.routes)
+  const checkedRoutes = routes.some((r) => r.check !== undefined)
   if (
     config.listen.tcp &&
     !LOOPBACK_NAMES.has(config.listen.host) &&
@@ -175,10 +176,8 @@ export function createGuard(config: ProxyConfig, onRefuse: RefusalCounter = () =
           { 'www-authenticate': 'Bearer realm="oac-token-proxy"' },
         )
       }
-      if (!path.startsWith(ADMIN_PREFIX)) {
-        const route = routes.find(
-          (r) => r.prefix === '/' || path.startsWith(r.prefix) || path === r.prefix.slice(0, -1),
-        )
+      if (checkedRoutes && !path.startsWith(ADMIN_PREFIX)) {
+        const route = routes.find((r) => r.prefix === '/' || path.startsWith(r.prefix) || path === r.bare)
         const denied = route?.check?.(req.method ?? 'GET', path)
         if (denied) return refuse(res, denied)
       }

@@ -3,6 +3,7 @@ import { chmodSync, existsSync, unlinkSync } from 'node:fs'
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
+import { ADMIN_PREFIX } from '../admin/routes.js'
 import { ProxyError, type ErrorCode } from '../errors.js'
 import type { Guard } from './guards.js'
 
@@ -19,7 +20,7 @@ export function createGuardedServer(
   scope: ListenerScope = 'all',
 ): Server {
   const inScope = (url: string | undefined): boolean =>
-    scope === 'all' || (scope === 'admin') === (url ?? '').startsWith('/-/')
+    scope === 'all' || (scope === 'admin') === (url ?? '').startsWith(ADMIN_PREFIX)
   const server = createServer(
     { maxHeaderSize: MAX_HEADER_BYTES, requireHostHeader: false },
     (req: IncomingMessage, res: ServerResponse) => {
