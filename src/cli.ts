@@ -13,7 +13,6 @@ import { startProxy } from './run.js'
 import { VERSION } from './version.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
 
-/** Exit codes; docs/cli.md and the README list them. */
 /** Mirrors DEMO_DEFAULT_PORT in demo.ts (not imported: the simulator loads only for demo/simulate). */
 const DEMO_DEFAULT_PORT = 8787
 
@@ -193,7 +192,7 @@ async function loginCommand(args: string[]): Promise<number> {
     },
   }
   const method = values.browser ? 'browser' : values.device ? 'device' : config.login.method
-  const logger = createLogger({ level: config.log.level, destination: pino.destination({ dest: 2, sync: true }) })
+  const logger = stderrLogger(config.log.level)
   const { FileStore } = await import('./token/store.js')
   const { login } = await import('./login.js')
   const store = FileStore.open(config.stateFile)

@@ -46,8 +46,6 @@ export function credentialByName(config: ProxyConfig, name: string): CredentialC
   return c
 }
 
-export { withOfflineAccess }
-
 export async function login(config: ProxyConfig, options: LoginOptions): Promise<LoginResult> {
   const credential = credentialByName(config, options.credential)
   if (credential.grant !== 'refresh_token') {

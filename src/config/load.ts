@@ -285,21 +285,20 @@ function checkUrls(tree: Tree, where: (key: string) => string): string[] {
   }
   ;((tree.routes ?? []) as Tree[]).forEach((r, i) => urls.push([`routes.${i}.upstream`, r.upstream, where('routes')]))
   for (const [path, raw, origin] of urls) {
-    const spec = { path }
     if (typeof raw !== 'string') continue
     let url: URL
     try {
       url = new URL(raw)
     } catch {
-      problems.push(`${spec.path} is not a valid URL: expected https://host[:port] (${origin})`)
+      problems.push(`${path} is not a valid URL: expected https://host[:port] (${origin})`)
       continue
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      problems.push(`${spec.path} must start with https:// (${origin})`)
+      problems.push(`${path} must start with https:// (${origin})`)
     } else if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
-      problems.push(`${spec.path} must use https:// (plain http is only allowed to loopback hosts) (${origin})`)
+      problems.push(`${path} must use https:// (plain http is only allowed to loopback hosts) (${origin})`)
     } else if (url.search || url.hash || url.username || url.password) {
-      problems.push(`${spec.path} must not contain a query, fragment or credentials (${origin})`)
+      problems.push(`${path} must not contain a query, fragment or credentials (${origin})`)
     }
   }
   return problems
