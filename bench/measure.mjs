@@ -99,10 +99,10 @@ export async function waitForQuiet({ maxMs, cores = 0.15 }) {
 
 /**
  * Measures one configuration already listening on `base` (http://127.0.0.1:PORT). `pid` is the process whose
- * CPU and memory count (undefined for direct); `movePids` are moved to the client's CPU for the one-CPU c=1 run.
+ * CPU and memory count (undefined for direct); it is moved to the client's CPU for the one-CPU c=1 run.
  * `ourPids` are left out of the other-load meter.
  */
-export async function measureRow({ tools, base, pid, movePids = [pid], headers, ourPids, files, cpus, timing }) {
+export async function measureRow({ tools, base, pid, headers, ourPids, files, cpus, timing }) {
   const row = {}
   if (pid !== undefined) {
     await sleep(timing.idleMs)
@@ -114,9 +114,9 @@ export async function measureRow({ tools, base, pid, movePids = [pid], headers, 
   // c=1 twice: the proxy on its own CPU, then on the load generator's and stand-in's CPU (no cross-CPU wake-ups)
   if (pid !== undefined && cpus.proxy !== undefined) {
     row.c1split = await runWrk({ ...load, threads: 1, conns: 1, durationS: timing.c1S })
-    for (const p of movePids) setAffinity(p, cpus.client)
+    setAffinity(pid, cpus.client)
     row.c1 = await runWrk({ ...load, threads: 1, conns: 1, durationS: timing.c1S })
-    for (const p of movePids) setAffinity(p, cpus.proxy)
+    setAffinity(pid, cpus.proxy)
   } else {
     row.c1 = await runWrk({ ...load, threads: 1, conns: 1, durationS: timing.c1S })
     row.c1split = row.c1

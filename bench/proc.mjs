@@ -165,14 +165,14 @@ export function cpuSeconds(pid) {
   }
 }
 
-/** VmRSS and VmHWM in MiB. */
+/** VmRSS and VmHWM in MiB, and the resident set split into anonymous and file-backed memory. */
 export function memory(pid) {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-    const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
-    return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 }
+    const mib = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024
+    return { rssMiB: mib('VmRSS'), hwmMiB: mib('VmHWM'), anonMiB: mib('RssAnon'), fileMiB: mib('RssFile') }
   } catch {
-    return { rssMiB: NaN, hwmMiB: NaN }
+    return { rssMiB: NaN, hwmMiB: NaN, anonMiB: NaN, fileMiB: NaN }
   }
 }
 

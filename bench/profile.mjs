@@ -1,7 +1,7 @@
 // Where the proxy's time and memory go: a V8 CPU profile of one c=50 run (kept in a temp dir) and memory figures.
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { freePort, makeTempDir, stopChild } from './proc.mjs'
+import { freePort, makeTempDir, memory, stopChild } from './proc.mjs'
 import { httpGet, startOacProxy } from './proxy.mjs'
 import { runWrk } from './measure.mjs'
 import { CATALOG_PATH } from './nginx.mjs'
@@ -71,21 +71,15 @@ function metric(text, name) {
   return m ? Number(m[1]) / 2 ** 20 : NaN
 }
 
-function rssParts(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/status`, 'utf8')
-    const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN) / 1024
-    return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile'), hwm: kb('VmHWM') }
-  } catch {
-    return {}
-  }
-}
-
 async function memoryView(port, pid) {
   const r = await httpGet(`http://127.0.0.1:${port}/-/metrics`)
   const p = 'oac_proxy_nodejs_'
+  const m = memory(pid)
   return {
-    ...rssParts(pid),
+    rss: m.rssMiB,
+    anon: m.anonMiB,
+    file: m.fileMiB,
+    hwm: m.hwmMiB,
     heapTotal: metric(r.body, `${p}heap_size_total_bytes`),
     heapUsed: metric(r.body, `${p}heap_size_used_bytes`),
     external: metric(r.body, `${p}external_memory_bytes`),

@@ -185,7 +185,6 @@ async function main() {
         tools,
         base: s.base,
         pid: s.pid,
-        movePids: s.movePids,
         headers: s.headers ?? [],
         ourPids: [...ourPids, ...(s.extra ?? [])],
         files,
