@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { Agent, request } from 'undici'
+import { stringify } from 'yaml'
 import type { Test } from 'tap'
 import { FakeClock, type Clock } from '../src/clock.js'
 import { loadConfig } from '../src/config/load.js'
@@ -134,13 +135,11 @@ export async function startStack(t: Test, options: StackOptions = {}): Promise<S
     ...options.env,
   }
   options.beforeProxy?.(sim, dir)
-  const { writeFileSync } = await import('node:fs')
   for (const [name, text] of Object.entries(options.files?.(sim) ?? {})) {
     writeFileSync(join(dir, name), text, { mode: 0o600 })
   }
   let configPath: string | undefined
   if (options.file) {
-    const { stringify } = await import('yaml')
     configPath = join(dir, 'config.yaml')
     const extra = typeof options.file === 'function' ? options.file(sim, dir) : options.file
     writeFileSync(configPath, stringify(extra), { mode: 0o600 })
@@ -205,8 +204,11 @@ export async function spawnProxy(
   const rawLines: string[] = []
   scanLogs.push(rawLines)
   let stderr = ''
-  child.stderr?.on('data', (d: Buffer) => rawLines.push(d.toString()))
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
+  child.stderr?.on('data', (d: Buffer) => {
+    const text = d.toString()
+    rawLines.push(text)
+    stderr += text
+  })
   const exited = new Promise<number | string>((resolve) =>
     child.on('exit', (code, signal) => resolve(code ?? (signal as string))),
   )
@@ -250,7 +252,6 @@ export async function writeSimConfig(
   sim: Simulator,
   extra: Record<string, unknown> = {},
 ): Promise<string> {
-  const { writeFileSync } = await import('node:fs')
   writeFileSync(join(dir, 'client-secret'), sim.clientSecret, { mode: 0o600 })
   writeFileSync(join(dir, 'refresh-token'), sim.issueRefreshToken(), { mode: 0o600 })
   const config = {
@@ -265,7 +266,6 @@ export async function writeSimConfig(
     ...extra,
   }
   const path = join(dir, 'config.yaml')
-  const { stringify } = await import('yaml')
   writeFileSync(path, stringify(config), { mode: 0o600 })
   return path
 }

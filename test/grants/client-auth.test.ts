@@ -33,8 +33,6 @@ t.test('private_key_jwt signs a client assertion (with the refresh token grant)'
 t.test('a public client sends its client id only', async (t) => {
   const s = await startStack(t, {
     env: { OAC_PROXY_CLIENT_SECRET: '', OAC_PROXY_CLIENT_ID: 'oac-sim-public' },
-    sim: {},
-    beforeProxy: () => {},
     noRefreshToken: true,
     files: (sim) => ({ rt: sim.issueRefreshToken({ clientId: sim.publicClientId }) }),
     file: { refreshToken: { file: 'rt' } },

@@ -59,21 +59,24 @@ t.test('assertion with the certificate thumbprint (x5t) and the domain URL as au
   t.equal((await s.get('/api/20210901/snapshots')).status, 200)
 })
 
-async function rejectedStack(t: Parameters<typeof startStack>[0], file: Record<string, unknown>, register = true) {
+/** A stack whose proxy signs with key.pem, registered under KID; `file` overrides config keys, `files` adds files. */
+async function rejectedStack(
+  t: Parameters<typeof startStack>[0],
+  file: Record<string, unknown>,
+  files: Record<string, string> = {},
+) {
   const key = rsaPem()
-  const other = rsaPem()
   return startStack(t, {
     noRefreshToken: true,
-    beforeProxy: (sim) => {
-      if (register) sim.registerClientKey({ kid: KID, publicKeyPem: key.publicKeyPem })
-    },
-    files: () => ({ 'key.pem': key.privateKeyPem, 'other.pem': other.privateKeyPem }),
+    beforeProxy: (sim) => sim.registerClientKey({ kid: KID, publicKeyPem: key.publicKeyPem }),
+    files: () => ({ 'key.pem': key.privateKeyPem, ...files }),
     file: (sim) => ({ grant: 'jwt_bearer', username: sim.user, privateKey: { file: 'key.pem' }, keyId: KID, ...file }),
   })
 }
 
 t.test('a key that does not match the registered certificate: 503 credential_rejected, not retried', async (t) => {
-  const s = await rejectedStack(t, { privateKey: { file: 'other.pem' } })
+  const other = rsaPem()
+  const s = await rejectedStack(t, { privateKey: { file: 'other.pem' } }, { 'other.pem': other.privateKeyPem })
   const res = await s.get('/api/20210901/snapshots')
   t.equal(res.status, 503)
   const body = res.json() as { error: string; message: string; hint: string }

@@ -10,7 +10,7 @@ import { login, type LoginResult } from '../../src/login.js'
 import { startSimulator } from '../../src/simulator/index.js'
 import type { Simulator, SimulatorOptions } from '../../src/simulator/index.js'
 import { MemoryStore } from '../../src/token/store.js'
-import { LogCapture, recordingDispatcher, waitFor } from '../helpers.js'
+import { LogCapture, recordingDispatcher, simEnv, waitFor } from '../helpers.js'
 
 /** The login's own clock stands still (the browser timeout runs on real time); the simulator uses real time. */
 const CLIENT_NOW_MS = Date.UTC(2026, 0, 1)
@@ -76,14 +76,7 @@ async function startBrowserLogin(t: Test, setup: Setup = {}): Promise<BrowserLog
   const sim = await startSimulator(setup.sim)
   t.teardown(() => sim.close())
   const config = loadConfig({
-    env: {
-      OAC_PROXY_OAC_URL: sim.oacUrl,
-      OAC_PROXY_IDCS_URL: sim.idcsUrl,
-      OAC_PROXY_CLIENT_ID: sim.clientId,
-      OAC_PROXY_CLIENT_SECRET: sim.clientSecret,
-      OAC_PROXY_SCOPE: sim.scope,
-      ...setup.env,
-    },
+    env: { ...simEnv(sim, tmpdir()), ...setup.env },
     cwd: tmpdir(),
   })
   const store = new MemoryStore()

@@ -8,7 +8,7 @@ import { login, type LoginResult } from '../../src/login.js'
 import { SIM_AUDIENCE, startSimulator } from '../../src/simulator/index.js'
 import type { Simulator, SimulatorOptions } from '../../src/simulator/index.js'
 import { MemoryStore } from '../../src/token/store.js'
-import { LogCapture, recordingDispatcher, waitFor } from '../helpers.js'
+import { LogCapture, recordingDispatcher, simEnv, waitFor } from '../helpers.js'
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
 const TOKEN_PATH = '/oauth2/v1/token'
@@ -38,14 +38,7 @@ interface Setup {
 
 function configFor(sim: Simulator, env: Record<string, string> = {}): ProxyConfig {
   return loadConfig({
-    env: {
-      OAC_PROXY_OAC_URL: sim.oacUrl,
-      OAC_PROXY_IDCS_URL: sim.idcsUrl,
-      OAC_PROXY_CLIENT_ID: sim.clientId,
-      OAC_PROXY_CLIENT_SECRET: sim.clientSecret,
-      OAC_PROXY_SCOPE: sim.scope,
-      ...env,
-    },
+    env: { ...simEnv(sim, tmpdir()), ...env },
     cwd: tmpdir(),
   })
 }

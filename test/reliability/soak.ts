@@ -1,7 +1,7 @@
 // Reliability suite, shared implementation: soak, IdP faults on a schedule, crash consistency, bad configs.
 import { execFile } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from 'node:fs'
-import { createServer, type IncomingHttpHeaders } from 'node:http'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, relative } from 'node:path'
 import { decodeJwt } from 'jose'
@@ -19,7 +19,7 @@ const CATALOG = '/api/20210901/catalog?type=workbooks'
 const SNAPSHOTS = '/api/20210901/snapshots'
 
 /** Prints a figure line both on the console and as a TAP comment. */
-export function report(t: Test, line: string): void {
+function report(t: Test, line: string): void {
   console.log(line)
   t.comment(line)
 }
@@ -50,7 +50,7 @@ function histogram(map: Map<string, number>): string {
 }
 
 /** A small seeded PRNG (mulberry32), so a failing run of random kill moments can be replayed with SOAK_SEED. */
-export function seededRandom(seed: number): () => number {
+function seededRandom(seed: number): () => number {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0
@@ -461,7 +461,7 @@ interface IdcsFront {
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host', 'content-length'])
 
-function forwardable(headers: IncomingHttpHeaders): Record<string, string> {
+function forwardable(headers: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(headers)) {
     if (v === undefined || HOP_BY_HOP.has(k)) continue
@@ -511,11 +511,7 @@ async function startIdcsFront(t: Test, sim: Simulator): Promise<IdcsFront> {
               // not a token response
             }
           }
-          const headers: Record<string, string> = {}
-          for (const [k, v] of Object.entries(up.headers)) {
-            if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = Array.isArray(v) ? v.join(', ') : v
-          }
-          res.writeHead(up.statusCode, { ...headers, 'content-length': String(body.length) })
+          res.writeHead(up.statusCode, { ...forwardable(up.headers), 'content-length': String(body.length) })
           if (refreshToken) {
             front.beforeSend?.(refreshToken)
             front.sentAt.set(refreshToken, performance.now())
@@ -860,7 +856,7 @@ const SHORT_RUN: Record<string, number> = {
 }
 
 /** Generates the malformed configurations: all of them, or (short) the first few of each kind. */
-export function badConfigCases(short = false): BadConfig[] {
+function badConfigCases(short = false): BadConfig[] {
   const cases: BadConfig[] = []
   type More = Pick<BadConfig, 'yamlLines' | 'secrets' | 'files' | 'modes'>
   const add = (kind: string, name: string, config: BadConfig['config'], expect: string[], more: More = {}): void => {
