@@ -56,7 +56,7 @@ export const ERROR_CODES = {
   path_refused: {
     status: 400,
     summary:
-      'The path has dot-segments, encoded slashes or backslashes, or NUL bytes, which could escape an allowed prefix.',
+      'The path has dot-segments, encoded slashes or backslashes, NUL bytes, ;parameters or a leading //, which could escape an allowed prefix or a rule.',
   },
   path_forbidden: { status: 403, summary: 'The path is denied (or not allowed) by the route access rules.' },
   method_forbidden: { status: 405, summary: 'The method is not allowed on this route (readOnly or allowMethods).' },

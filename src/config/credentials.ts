@@ -166,6 +166,12 @@ export function resolveRoutes(merged: Tree, credentials: CredentialConfig[], ctx
     if (r.prefix.startsWith('/-/'))
       ctx.problems.push(`${at}.prefix ${r.prefix} is reserved for admin endpoints (${ctx.where('routes')})`)
     if (r.prefix === '/') ctx.problems.push(`${at}.prefix / is oacUrl's; give a longer prefix (${ctx.where('routes')})`)
+    // a prefix in normal form: the proxy matches it against the normalised request path
+    if (r.prefix !== '/' && !/^\/(?:[A-Za-z0-9_~-][A-Za-z0-9._~-]*\/)+$/.test(r.prefix)) {
+      ctx.problems.push(
+        `${at}.prefix ${r.prefix} must be /segment/.../ with letters, digits, '-', '.', '_' or '~' only (no //, %, dot-segments) (${ctx.where('routes')})`,
+      )
+    }
     if (seen.has(r.prefix)) ctx.problems.push(`${at}.prefix ${r.prefix} is listed twice (${ctx.where('routes')})`)
     seen.add(r.prefix)
   })

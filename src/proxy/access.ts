@@ -1,12 +1,22 @@
 // Route access rules: readOnly, allowed methods, allowed and denied path globs, compiled once.
 import type { AccessRules, RouteConfig } from '../config/types.js'
 import { ProxyError } from '../errors.js'
+import { decodedForMatch } from './normalize.js'
 
 const READ_METHODS = new Set(['GET', 'HEAD'])
 
-/** `*` matches within one segment, `**` across segments; everything else literally. */
+/**
+ * `*` matches within one segment, `**` across segments; everything else literally, ignoring case
+ * (an upstream may treat `/CATALOG` as `/catalog`). A trailing `/**` also matches the path without
+ * it: `/api/x/**` covers `/api/x`, `/api/x/` and everything below.
+ */
 export function globToRegExp(glob: string): RegExp {
   let out = ''
+  let tail = ''
+  if (glob.endsWith('/**')) {
+    glob = glob.slice(0, -3)
+    tail = '(?:/.*)?'
+  }
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i] as string
     if (c === '*') {
@@ -16,14 +26,18 @@ export function globToRegExp(glob: string): RegExp {
       } else out += '[^/]*'
     } else out += c.replace(/[.+?^${}()|[\]\\]/g, '\\$&')
   }
-  return new RegExp(`^${out}$`)
+  return new RegExp(`^${out}${tail}$`, 'i')
 }
 
 export interface CompiledRoute {
   prefix: string
   /** The prefix without its trailing slash: `/api` for `/api/`, which the route also serves. */
   bare: string
-  check: ((method: string, path: string) => ProxyError | undefined) | undefined
+  /**
+   * `path` is the normalised path, `overrides` the methods a caller asked for with
+   * X-HTTP-Method-Override and the like: each is checked as if it were the request's method.
+   */
+  check: ((method: string, path: string, overrides: readonly string[]) => ProxyError | undefined) | undefined
 }
 
 export function compileAccess(rules: AccessRules | undefined): CompiledRoute['check'] {
@@ -36,7 +50,7 @@ export function compileAccess(rules: AccessRules | undefined): CompiledRoute['ch
   const allow = rules.allowPaths?.map(globToRegExp)
   const deny = rules.denyPaths?.map(globToRegExp)
   if (!methods && !allow && !deny) return undefined
-  return (method, path) => {
+  return (method, path, overrides) => {
     if (methods && !methods.has(method)) {
       return new ProxyError(
         'method_forbidden',
@@ -46,7 +60,18 @@ export function compileAccess(rules: AccessRules | undefined): CompiledRoute['ch
         },
       )
     }
-    if (deny?.some((r) => r.test(path)) || (allow && !allow.some((r) => r.test(path)))) {
+    const override = methods ? overrides.find((m) => !methods.has(m)) : undefined
+    if (override !== undefined) {
+      return new ProxyError(
+        'method_forbidden',
+        `a method override to ${override.slice(0, 16)} is not allowed here${rules.readOnly ? ' (read-only route)' : ''}`,
+        {
+          hint: `Allowed: ${[...(methods as Set<string>)].join(', ')}. Drop the X-HTTP-Method-Override header (or _method parameter).`,
+        },
+      )
+    }
+    const target = decodedForMatch(path)
+    if (deny?.some((r) => r.test(target)) || (allow && !allow.some((r) => r.test(target)))) {
       return new ProxyError('path_forbidden', 'this path is not allowed by the access rules', {
         hint: 'See access.allowPaths / access.denyPaths in the configuration.',
       })

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream'
 import type { ProxyConfig } from '../config/types.js'
 import { ProxyError, type ErrorCode } from '../errors.js'
 import { compileRoutes } from './access.js'
+import { normalizePath } from './normalize.js'
 import { ADMIN_KEY_HEADER, ADMIN_PREFIX, adminKeyMatches } from '../admin/routes.js'
 
 /** Probes must work without a key. */
@@ -114,8 +115,8 @@ export function createGuard(config: ProxyConfig, onRefuse: RefusalCounter = () =
         )
       }
       const q = url.indexOf('?')
-      const path = q < 0 ? url : url.slice(0, q)
-      if (!pathSafe(path)) {
+      const rawPath = q < 0 ? url : url.slice(0, q)
+      if (!pathSafe(rawPath)) {
         return refuse(
           res,
           new ProxyError('path_refused', 'the path contains dot-segments, encoded slashes, backslashes or NUL', {
@@ -123,6 +124,13 @@ export function createGuard(config: ProxyConfig, onRefuse: RefusalCounter = () =
           }),
         )
       }
+      // from here on, everything (key exemptions, admin scope, route, rules, Fastify, the upstream) sees one path
+      const normal = normalizePath(rawPath)
+      if (!normal.ok) {
+        return refuse(res, new ProxyError('path_refused', normal.reason, { hint: 'Send the normalised path.' }))
+      }
+      const path = normal.path
+      if (path !== rawPath) req.url = q < 0 ? path : path + url.slice(q)
       const origin = req.headers.origin
       const site = req.headers['sec-fetch-site']
       let corsOrigin: string | undefined
@@ -178,8 +186,10 @@ export function createGuard(config: ProxyConfig, onRefuse: RefusalCounter = () =
       }
       if (checkedRoutes && !path.startsWith(ADMIN_PREFIX)) {
         const route = routes.find((r) => r.prefix === '/' || path.startsWith(r.prefix) || path === r.bare)
-        const denied = route?.check?.(req.method ?? 'GET', path)
-        if (denied) return refuse(res, denied)
+        if (route?.check) {
+          const denied = route.check(req.method ?? 'GET', path, methodOverrides(req, q < 0 ? '' : url.slice(q + 1)))
+          if (denied) return refuse(res, denied)
+        }
       }
       return false
     },
@@ -197,6 +207,24 @@ export function createGuard(config: ProxyConfig, onRefuse: RefusalCounter = () =
       )
     },
   }
+}
+
+/** Headers some servers (JAX-RS filters, Rails, Express middleware) read as the real method. */
+const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override']
+
+/** Every method a caller asked for besides the request line: override headers and `_method` query parameters. */
+export function methodOverrides(req: IncomingMessage, query: string): string[] {
+  const out: string[] = []
+  for (const name of METHOD_OVERRIDE_HEADERS) {
+    const v = req.headers[name]
+    if (v === undefined) continue
+    for (const item of (Array.isArray(v) ? v : [v]).join(',').split(',')) out.push(item)
+  }
+  // parsed, not searched: `%5Fmethod` is `_method` once decoded
+  if (query !== '') {
+    for (const [k, v] of new URLSearchParams(query)) if (k.toLowerCase() === '_method') out.push(v)
+  }
+  return out.map((m) => m.trim().toUpperCase()).filter((m) => m !== '')
 }
 
 /** Host headers in the raw list (headersDistinct would build an object for every header). */

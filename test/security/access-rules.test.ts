@@ -10,6 +10,10 @@ t.test('globs: * stays within a segment, ** crosses segments', async (t) => {
   t.ok(globToRegExp('/api/**').test('/api/a/b/c'))
   t.notOk(globToRegExp('/api/**').test('/apix'))
   t.notOk(globToRegExp('/a.b').test('/aXb'), 'dots are literal')
+  t.ok(globToRegExp('/api/x/**').test('/api/x'), 'a trailing /** covers the path itself')
+  t.ok(globToRegExp('/api/x/**').test('/api/x/'))
+  t.notOk(globToRegExp('/api/x/**').test('/api/xy'))
+  t.ok(globToRegExp('/api/*/catalog/**').test('/API/1/Catalog/y'), 'case is ignored')
 })
 
 t.test('readOnly: GET and HEAD pass, writes get 405 method_forbidden', async (t) => {
