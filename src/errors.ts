@@ -72,6 +72,16 @@ export const ERROR_CODES = {
   state_locked: { status: 0, summary: 'Another live process uses the same state file.' },
   state_corrupt: { status: 0, summary: 'The state file exists but is not valid JSON of the expected shape.' },
   state_write_failed: { status: 0, summary: 'The state file could not be written.' },
+  state_too_large: {
+    status: 0,
+    summary:
+      'The state file is far larger than the few tokens it holds (not a file this program wrote): move it aside.',
+  },
+  file_unsafe: {
+    status: 0,
+    summary:
+      'A state, lock, token or socket path is a symbolic link or belongs to another user: the proxy refuses to write through it.',
+  },
   idp_error: { status: 0, summary: 'The identity provider answered with an OAuth error.' },
   idp_unreachable: { status: 0, summary: 'The identity provider could not be reached or timed out.' },
   idp_bad_response: { status: 0, summary: 'The identity provider answered with a body that is not a token response.' },

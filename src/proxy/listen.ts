@@ -32,6 +32,24 @@ export async function openListeners(config: ProxyConfig, server: BuiltServer, lo
   const { app } = server
   const extra: Server[] = []
   await app.ready()
+  try {
+    return await listenAll(config, server, logger, extra)
+  } catch (err) {
+    // a listener that could not be opened (a refused socket path...) leaves none open
+    for (const s of extra) s.close()
+    await app.close()
+    if (app.server.listening) app.server.close()
+    throw err
+  }
+}
+
+async function listenAll(
+  config: ProxyConfig,
+  server: BuiltServer,
+  logger: Logger,
+  extra: Server[],
+): Promise<OpenListeners> {
+  const { app } = server
   let port = config.listen.port
   if (config.listen.tcp) {
     await app.listen({ host: config.listen.host, port: config.listen.port })

@@ -1,11 +1,12 @@
 // The raw HTTP servers under Fastify: guards first, CONNECT/Upgrade refused, parse errors answered with stable codes.
-import { chmodSync, existsSync, unlinkSync } from 'node:fs'
+import { existsSync, lstatSync, unlinkSync } from 'node:fs'
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { ADMIN_PREFIX } from '../admin/routes.js'
 import { ProxyError, type ErrorCode } from '../errors.js'
 import type { Guard } from './guards.js'
+import { refuseForeignPath } from '../token/atomic-file.js'
 
 /** Node's default; larger request heads get 431 header_too_large. */
 export const MAX_HEADER_BYTES = 16 * 1024
@@ -78,8 +79,12 @@ export function answerClientError(
   )
 }
 
-/** Listens on a unix socket created with `mode` (no window with looser permissions); removes a stale socket file first. */
+/**
+ * Listens on a unix socket created with `mode` by the umask (no window with looser permissions, no chmod
+ * that could follow a swapped-in link); removes a stale socket file of this user first, never a symlink.
+ */
 export async function listenUnix(server: Server, path: string, mode: number): Promise<void> {
+  refuseForeignPath(path, 'unix socket')
   if (existsSync(path)) {
     if (await socketAlive(path)) {
       throw new ProxyError('state_locked', `another process is listening on the unix socket ${path}`, {
@@ -100,7 +105,17 @@ export async function listenUnix(server: Server, path: string, mode: number): Pr
   } finally {
     process.umask(previous)
   }
-  chmodSync(path, mode)
+  const st = lstatSync(path)
+  if (!st.isSocket() || (st.mode & 0o777) !== mode) {
+    server.close()
+    throw new ProxyError(
+      'file_unsafe',
+      `the unix socket ${path} was replaced or has mode ${(st.mode & 0o777).toString(8)}`,
+      {
+        hint: 'Put the socket in a directory only this user can write.',
+      },
+    )
+  }
   server.once('close', () => {
     try {
       unlinkSync(path)

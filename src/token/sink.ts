@@ -1,6 +1,6 @@
 // Token sink: writes the current access token to a file (atomic, 0600) after every refresh, for tools that read a token file.
 import type { Logger } from '../log.js'
-import { writeFileAtomic } from './atomic-file.js'
+import { refuseForeignPath, writeFileAtomic } from './atomic-file.js'
 import type { TokenManager } from './manager.js'
 
 export const TOKEN_FILE_MODE = 0o600
@@ -10,8 +10,9 @@ export function writeTokenFile(path: string, token: string): Promise<void> {
   return writeFileAtomic(path, token, TOKEN_FILE_MODE)
 }
 
-/** Keeps `path` holding the manager's newest access token. */
+/** Keeps `path` holding the manager's newest access token; throws file_unsafe for a symlink or another user's file. */
 export function attachTokenSink(manager: TokenManager, path: string, logger: Logger): void {
+  refuseForeignPath(path, 'token file')
   const log = logger.child({ credential: manager.name })
   manager.on('refreshed', (e) => {
     if (!e.token) return

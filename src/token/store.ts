@@ -2,25 +2,30 @@
 import {
   closeSync,
   constants,
+  fstatSync,
   fsyncSync,
+  lutimesSync,
   openSync,
   readFileSync,
   readdirSync,
   renameSync,
   statSync,
   unlinkSync,
-  utimesSync,
   writeSync,
 } from 'node:fs'
 import { dirname, basename, join } from 'node:path'
 import { hostname } from 'node:os'
-import { writeFileAtomic } from './atomic-file.js'
+import { CREATE_NEW, refuseForeignPath, tempPathFor, writeFileAtomic } from './atomic-file.js'
 import { ProxyError } from '../errors.js'
 
 export const STATE_FILE_VERSION = 1
 export const STATE_FILE_MODE = 0o600
 /** The lock owner touches the lock this often; a lock from another host untouched for 3x this is stale. */
 export const LOCK_HEARTBEAT_MS = 10_000
+/** A state file holds a few tokens per credential: anything larger is not ours and is never read whole. */
+export const MAX_STATE_FILE_BYTES = 1024 * 1024
+/** A lock file holds one small JSON object. */
+const MAX_LOCK_FILE_BYTES = 64 * 1024
 
 /** What is kept for one credential: never an access token the proxy obtained (only one imported from a console file). */
 export interface CredentialState {
@@ -111,7 +116,8 @@ export class FileStore implements TokenStore {
     this.#heartbeat = setInterval(() => {
       try {
         const now = new Date()
-        utimesSync(this.lockPath, now, now)
+        // the link itself if someone swapped one in: never touch what it points to
+        lutimesSync(this.lockPath, now, now)
       } catch {
         // lock removed from under us; nothing useful to do here
       }
@@ -126,6 +132,8 @@ export class FileStore implements TokenStore {
         hint: 'Each credential needs its own state file.',
       })
     }
+    refuseForeignPath(path, 'state file')
+    refuseForeignPath(`${path}.lock`, 'state lock file')
     acquireLock(`${path}.lock`, path)
     OPEN_IN_THIS_PROCESS.add(path)
     try {
@@ -173,9 +181,19 @@ export class FileStore implements TokenStore {
 
   advertise(info: Advertisement): void {
     const lock: LockInfo = { pid: process.pid, hostname: hostname(), startedAtMs: Date.now(), ...info }
-    const tmp = `${this.lockPath}.${process.pid}.tmp`
-    writeLockFile(tmp, constants.O_TRUNC, lock)
-    renameSync(tmp, this.lockPath)
+    // a new, unpredictable file (never one planted under a guessable name), then an atomic rename over the lock
+    const tmp = tempPathFor(this.lockPath)
+    try {
+      writeLockFile(tmp, lock)
+      renameSync(tmp, this.lockPath)
+    } catch (err) {
+      try {
+        unlinkSync(tmp)
+      } catch {
+        // not created
+      }
+      throw err
+    }
   }
 
   async close(): Promise<void> {
@@ -192,7 +210,8 @@ function removeLeftoverTempFiles(path: string): number {
   const dir = dirname(path)
   const name = basename(path)
   const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-  const pattern = new RegExp(`^(?:\\.${escaped}\\.\\d+\\.[0-9a-f]{8}|${escaped}\\.lock\\.\\d+)\\.tmp$`)
+  // `.<name>[.lock].<pid>.<8 hex>.tmp`, and `<name>.lock.<pid>.tmp` of older versions
+  const pattern = new RegExp(`^(?:\\.${escaped}(?:\\.lock)?\\.\\d+\\.[0-9a-f]{8}|${escaped}\\.lock\\.\\d+)\\.tmp$`)
   let removed = 0
   let entries: string[]
   try {
@@ -202,7 +221,6 @@ function removeLeftoverTempFiles(path: string): number {
   }
   for (const entry of entries) {
     if (!pattern.test(entry)) continue
-    if (entry === `${name}.lock.${process.pid}.tmp`) continue
     try {
       unlinkSync(join(dir, entry))
       removed++
@@ -216,8 +234,17 @@ function removeLeftoverTempFiles(path: string): number {
 function readState(path: string): StateFile {
   let text: string
   try {
-    text = readFileSync(path, 'utf8')
+    const read = readSmallFile(path, MAX_STATE_FILE_BYTES)
+    if (read === 'too_large') {
+      throw new ProxyError(
+        'state_too_large',
+        `state file ${path} is larger than ${MAX_STATE_FILE_BYTES} bytes; a state file holds a few tokens`,
+        { hint: `It is not a file this program wrote: move it aside (mv ${path} ${path}.bad) and log in again.` },
+      )
+    }
+    text = read
   } catch (err) {
+    if (err instanceof ProxyError) throw err
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT') return { version: STATE_FILE_VERSION, credentials: {} }
     throw new ProxyError('state_corrupt', `cannot read state file ${path} (${code ?? 'error'})`, { cause: err })
@@ -243,9 +270,23 @@ function readState(path: string): StateFile {
   return { version: STATE_FILE_VERSION, credentials: d.credentials }
 }
 
-/** Writes a lock file's JSON and fsyncs it; `flag` is O_EXCL (take the lock) or O_TRUNC (rewrite our own). */
-function writeLockFile(path: string, flag: number, info: LockInfo): void {
-  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | flag, STATE_FILE_MODE)
+/**
+ * Reads a file through no symlink (ELOOP if it is one), checking its size on the open descriptor
+ * before reading: 'too_large' instead of reading a huge file whole.
+ */
+function readSmallFile(path: string, maxBytes: number): string | 'too_large' {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW)
+  try {
+    if (fstatSync(fd).size > maxBytes) return 'too_large'
+    return readFileSync(fd, 'utf8')
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Creates a new lock file (never an existing one, never through a symlink), writes its JSON and fsyncs it. */
+function writeLockFile(path: string, info: LockInfo): void {
+  const fd = openSync(path, CREATE_NEW, STATE_FILE_MODE)
   try {
     writeSync(fd, JSON.stringify(info) + '\n')
     fsyncSync(fd)
@@ -258,7 +299,7 @@ function acquireLock(lockPath: string, statePath: string): void {
   const mine: LockInfo = { pid: process.pid, hostname: hostname(), startedAtMs: Date.now() }
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      writeLockFile(lockPath, constants.O_EXCL, mine)
+      writeLockFile(lockPath, mine)
       return
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
@@ -282,7 +323,7 @@ function acquireLock(lockPath: string, statePath: string): void {
       )
     }
     // stale lock: its process is gone; take it over (rename makes the takeover atomic)
-    const stale = `${lockPath}.stale.${process.pid}`
+    const stale = tempPathFor(`${lockPath}.stale`)
     try {
       renameSync(lockPath, stale)
       unlinkSync(stale)
@@ -297,7 +338,9 @@ function acquireLock(lockPath: string, statePath: string): void {
 
 function readLock(lockPath: string): LockInfo | undefined {
   try {
-    const info = JSON.parse(readFileSync(lockPath, 'utf8')) as LockInfo
+    const text = readSmallFile(lockPath, MAX_LOCK_FILE_BYTES)
+    if (text === 'too_large') return undefined
+    const info = JSON.parse(text) as LockInfo
     return typeof info.pid === 'number' ? info : undefined
   } catch {
     return undefined
