@@ -1,4 +1,5 @@
 // Every error code the proxy can produce, in one place; callers switch on `code`.
+import { scrubKnownSecrets, scrubTokenShapes } from './redact.js'
 
 /** Stable codes. The HTTP ones appear in `{ "error": code }` bodies; docs/errors.md lists them all. */
 export const ERROR_CODES = {
@@ -118,7 +119,8 @@ export class ProxyError extends Error {
   readonly retryAfterS: number | undefined
 
   constructor(code: ErrorCode, message: string, options: ProxyErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    // a message may quote outside text: no known secret survives into it (nor into status or logs)
+    super(scrubKnownSecrets(message), options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'ProxyError'
     this.code = code
     this.hint = options.hint
@@ -178,12 +180,15 @@ export const TERMINAL_OAUTH_ERRORS = new Set([
 const MAX_DESCRIPTION_CHARS = 200
 
 /**
- * IdP descriptions are shown to users, so they are cut short and stripped of
- * anything that looks like a token (long base64/JWT-like runs).
+ * IdP descriptions are shown to users: every secret value this process knows is scrubbed first
+ * (before the cut, so no fragment survives it), then the text is cut short and stripped of
+ * token-shaped strings (JWTs, long opaque runs); scopes and URLs stay readable.
  */
 export function sanitizeDescription(text: string): string {
-  const oneLine = text.replace(/[\r\n\t]+/g, ' ').slice(0, MAX_DESCRIPTION_CHARS)
-  return oneLine.replace(/[A-Za-z0-9_\-.=+/]{32,}/g, '[redacted]')
+  const oneLine = scrubKnownSecrets(text)
+    .replace(/[\r\n\t]+/g, ' ')
+    .slice(0, MAX_DESCRIPTION_CHARS)
+  return scrubTokenShapes(oneLine)
 }
 
 export function isProxyError(err: unknown): err is ProxyError {

@@ -1,5 +1,6 @@
 // A wrapper for secret strings that refuses to be printed, logged or serialised.
 import { inspect } from 'node:util'
+import { registerSecretValue } from './redact.js'
 
 export class Secret {
   readonly #value: string
@@ -9,6 +10,8 @@ export class Secret {
   constructor(value: string, source: string) {
     this.#value = value
     this.source = source
+    // whatever outside text quotes this value back is scrubbed of it
+    registerSecretValue(value)
   }
 
   reveal(): string {

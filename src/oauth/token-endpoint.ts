@@ -3,6 +3,7 @@ import { request, type Dispatcher } from 'undici'
 import { OAuthError, ProxyError } from '../errors.js'
 import { applyClientAuth, type ClientAuth } from './client-auth.js'
 import type { TokenSet } from './types.js'
+import { registerToken } from '../redact.js'
 
 export const TOKEN_PATH = '/oauth2/v1/token'
 /** Token responses are small; anything larger is not one. */
@@ -124,6 +125,10 @@ export function toTokenSet(json: Record<string, unknown> | undefined, host: stri
   if (typeof json.refresh_token === 'string' && json.refresh_token !== '') set.refreshToken = json.refresh_token
   if (typeof json.scope === 'string') set.scope = json.scope
   if (typeof json.id_token === 'string') set.idToken = json.id_token
+  // every token obtained is scrubbed from outside texts (an IdP may echo it in an error) from now on
+  registerToken(set.accessToken)
+  registerToken(set.refreshToken)
+  registerToken(set.idToken)
   return set
 }
 

@@ -17,6 +17,7 @@ import { dirname, basename, join } from 'node:path'
 import { hostname } from 'node:os'
 import { CREATE_NEW, refuseForeignPath, tempPathFor, writeFileAtomic } from './atomic-file.js'
 import { ProxyError } from '../errors.js'
+import { registerToken } from '../redact.js'
 
 export const STATE_FILE_VERSION = 1
 export const STATE_FILE_MODE = 0o600
@@ -266,6 +267,11 @@ function readState(path: string): StateFile {
         hint: 'Move it aside and log in again (or give refreshToken).',
       },
     )
+  }
+  // tokens held on disk are scrubbed from outside texts like those obtained while running
+  for (const c of Object.values(d.credentials)) {
+    registerToken(c?.refreshToken)
+    registerToken(c?.importedAccessToken)
   }
   return { version: STATE_FILE_VERSION, credentials: d.credentials }
 }
