@@ -20,6 +20,8 @@ export interface CredentialContext {
   secretProblems: string[]
   permissions: 'refuse' | 'warn'
   warnings: string[]
+  /** The configuration file, if any: one holding an inline secret gets the secret-file permission check. */
+  configFile?: string | undefined
 }
 
 const CREDENTIAL_KEYS = OPTIONS.filter((o) => o.credential).map((o) => o.path)
@@ -57,6 +59,7 @@ function resolveOne(name: string, prefix: string, entry: Tree, ctx: CredentialCo
         kind,
         permissions: ctx.permissions,
         warnings: ctx.warnings,
+        ...(ctx.configFile !== undefined && origin(k) === ctx.configFile ? { configFile: ctx.configFile } : {}),
       })
     } catch (err) {
       ctx.problems.push((err as Error).message)

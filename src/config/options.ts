@@ -272,7 +272,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     enum: SECRET_FILE_POLICIES,
     default: 'refuse',
     description:
-      'What to do when a secret or key file is readable by group or others: refuse to start (default), or warn and go on (e.g. for a mounted secret you cannot chmod).',
+      'What to do when a secret or key file (or a configuration file holding an inline secret) is readable by group or others: refuse to start (default), or warn and go on (e.g. for a mounted secret you cannot chmod).',
   },
   {
     path: 'access',

@@ -15,6 +15,8 @@ export interface ResolveContext {
   /** A file readable by group or others: refuse, or record a warning. */
   permissions?: 'refuse' | 'warn'
   warnings?: string[]
+  /** Set when the reference was read from this configuration file: an inline value makes it a secret file. */
+  configFile?: string
 }
 
 /** Throws (or warns) when a secret file is readable or writable by group or others. */
@@ -22,6 +24,7 @@ export function checkSecretFileMode(
   path: string,
   key: string,
   ctx: Pick<ResolveContext, 'permissions' | 'warnings'>,
+  inline = false,
 ): void {
   let mode: number
   try {
@@ -30,7 +33,10 @@ export function checkSecretFileMode(
     return // the read below reports it
   }
   if ((mode & 0o077) === 0) return
-  const text = `${key}: file ${path} is readable by group or others (mode ${mode.toString(8).padStart(4, '0')}); run: chmod 600 ${path}`
+  const m = mode.toString(8).padStart(4, '0')
+  const text = inline
+    ? `${key} is inline in the configuration file ${path}, which is readable by group or others (mode ${m}); run: chmod 600 ${path}, or move the secret to a file or an environment variable`
+    : `${key}: file ${path} is readable by group or others (mode ${m}); run: chmod 600 ${path}`
   if ((ctx.permissions ?? 'refuse') === 'refuse') {
     throw new Error(`${text} (or set security.secretFilePermissions: warn)`)
   }
@@ -38,8 +44,13 @@ export function checkSecretFileMode(
 }
 
 export function resolveSecret(ref: SecretRef, ctx: ResolveContext): Secret {
-  if (typeof ref === 'string') return new Secret(ref, `inline in ${ctx.origin}`)
-  if ('value' in ref) return new Secret(ref.value, ctx.origin)
+  if (typeof ref === 'string' || 'value' in ref) {
+    // an inline secret makes the configuration file a secret file, with the same permission policy
+    if (ctx.configFile !== undefined) {
+      checkSecretFileMode(ctx.configFile, ctx.key, ctx, true)
+    }
+    return typeof ref === 'string' ? new Secret(ref, `inline in ${ctx.origin}`) : new Secret(ref.value, ctx.origin)
+  }
   if ('env' in ref) {
     const v = ctx.env[ref.env]
     if (v === undefined || v === '') {
