@@ -13,6 +13,7 @@ export const METRIC_NAMES = [
   'oac_proxy_request_duration_seconds',
   'oac_proxy_replays_total',
   'oac_proxy_refused_requests_total',
+  'oac_proxy_client_aborts_total',
 ] as const
 
 export class Metrics {
@@ -54,6 +55,13 @@ export class Metrics {
     name: 'oac_proxy_refused_requests_total',
     help: 'Requests refused by the access guards, by error code.',
     labelNames: ['code'],
+    registers: [this.registry],
+  })
+
+  readonly #clientAborts = new Counter({
+    name: 'oac_proxy_client_aborts_total',
+    help: 'Requests whose caller closed the connection before the proxy answered (e.g. an aborted upload), by route prefix.',
+    labelNames: ['route'],
     registers: [this.registry],
   })
 
@@ -133,5 +141,9 @@ export class Metrics {
 
   refused(code: string): void {
     this.#refused.inc({ code })
+  }
+
+  clientAborted(route: string): void {
+    this.#clientAborts.inc({ route })
   }
 }

@@ -42,6 +42,8 @@ interface RouteContext {
   config: ProxyConfig
   counters: ProxyCounters
   metrics: Metrics
+  /** Records a request whose caller went away (true), or returns false when the caller is still there. */
+  clientAborted: (request: FastifyRequest, err: unknown) => boolean
 }
 
 /** Counters kept by the proxy for status and metrics. */
@@ -50,6 +52,8 @@ export interface ProxyCounters {
   replays: number
   upstreamErrors: number
   tokenErrors: number
+  /** Requests whose caller went away before the answer (aborted uploads...). */
+  clientAborts: number
   /** Requests refused by the access guards, by error code. */
   refused: Partial<Record<ErrorCode, number>>
 }
@@ -76,10 +80,27 @@ const HOP_BY_HOP_REQUEST_HEADERS = [
   'expect',
 ]
 
+/** The caller closed the connection (or reset it) before the request was read or answered. */
+function callerGone(request: FastifyRequest): boolean {
+  const raw = request.raw
+  return (
+    (raw.destroyed && !raw.complete) ||
+    raw.socket?.destroyed === true ||
+    (raw as { aborted?: boolean }).aborted === true
+  )
+}
+
 /** Builds (never listens). The caller starts the manager and calls app.listen(). */
 export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promise<BuiltServer> {
   const { managers, logger } = deps
-  const counters: ProxyCounters = { requests: 0, replays: 0, upstreamErrors: 0, tokenErrors: 0, refused: {} }
+  const counters: ProxyCounters = {
+    requests: 0,
+    replays: 0,
+    upstreamErrors: 0,
+    tokenErrors: 0,
+    clientAborts: 0,
+    refused: {},
+  }
   const metrics = deps.metrics ?? new Metrics()
   for (const m of managers.values()) metrics.watch(m)
   const onRefuse = (code: ErrorCode): void => {
@@ -121,7 +142,27 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
     sendError(reply, new ProxyError('method_forbidden', `${request.method} is not supported on this path`))
   })
 
+  /** True (once per request, counted and logged at debug) when the caller went away: its fault, not the proxy's. */
+  const aborted = new WeakSet<FastifyRequest>()
+  const clientAborted = (request: FastifyRequest, err: unknown): boolean => {
+    if (!callerGone(request)) return false
+    if (aborted.has(request)) return true
+    aborted.add(request)
+    const route = request.proxyState?.route ?? 'none'
+    counters.clientAborts++
+    metrics.clientAborted(route)
+    request.log.debug(
+      { event: 'request.client_aborted', method: request.method, route, code: (err as { code?: unknown })?.code },
+      'the client closed the connection before the answer',
+    )
+    return true
+  }
+
   app.setErrorHandler((err, request, reply) => {
+    if (clientAborted(request, err)) {
+      sendError(reply, new ProxyError('bad_request', 'the client closed the connection'))
+      return
+    }
     sendError(reply, toProxyError(err, request))
   })
 
@@ -155,7 +196,7 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
     done()
   })
 
-  const ctx: RouteContext = { dispatcher, config, counters, metrics }
+  const ctx: RouteContext = { dispatcher, config, counters, metrics, clientAborted }
   for (const route of config.routes) {
     const manager = managers.get(route.credential)
     if (!manager) throw new Error(`no token manager for credential ${route.credential}`)
@@ -191,7 +232,7 @@ async function registerRoute(
   manager: TokenManager,
   ctx: RouteContext,
 ): Promise<void> {
-  const { dispatcher, config, counters, metrics } = ctx
+  const { dispatcher, config, counters, metrics, clientAborted } = ctx
   const upstream = new URL(route.upstream)
   const upstreamOrigin = upstream.origin
   /** Where the plugin mounts the route: its prefix without the trailing slash ('' for '/'). */
@@ -316,6 +357,11 @@ async function registerRoute(
         reply.send(res.stream)
       },
       onError(reply: FastifyReply, { error }: { error: unknown }) {
+        // an upload the caller aborted fails upstream too: that is the caller's abort, not an upstream failure
+        if (clientAborted(reply.request, error)) {
+          sendError(reply, new ProxyError('bad_request', 'the client closed the connection'))
+          return
+        }
         counters.upstreamErrors++
         metrics.upstream(route.prefix, 'error')
         const mapped = mapUpstreamError(error, upstream.host)
