@@ -1,6 +1,7 @@
 // Hostile-input generator: hundreds of raw requests, each refused with a 4xx and a stable code, none reaching OAC.
 import { connect } from 'node:net'
 import t, { type Test } from 'tap'
+import { ADMIN_PREFIX } from '../../src/admin/routes.js'
 import { ERROR_CODES } from '../../src/errors.js'
 import { startStack, type Stack } from '../helpers.js'
 
@@ -9,8 +10,8 @@ const KEY = 'k'.repeat(32)
 const AUTH = `Authorization: Bearer ${KEY}`
 const EXCHANGE_TIMEOUT_MS = 1500
 const PARALLEL = 16
-/** The statuses a refusal may carry. */
-const REFUSAL_STATUSES = new Set([400, 401, 403, 405, 421, 431])
+/** The statuses a refusal may carry (404: an admin path on a listener that does not serve it). */
+const REFUSAL_STATUSES = new Set([400, 401, 403, 404, 405, 421, 431])
 /** A name OAC itself could have (the simulator listens on loopback, so its own host would be allowed). */
 const OAC_NAME = 'tenant-abc.analytics.ocp.oraclecloud.com'
 
@@ -483,6 +484,73 @@ function keyInputs(port: number): Hostile[] {
   return out
 }
 
+/**
+ * Every form of `prefix` a client could send for the same resource: each unreserved character
+ * percent-encoded (lower- and upper-case hex), all of them at once, a doubled slash at each slash,
+ * a leading `//`, and `;params` (raw and `%3B`) after each segment.
+ */
+export function prefixEncodings(prefix: string): string[] {
+  const out = new Set<string>()
+  const enc = (c: string, upper: boolean): string => {
+    const hex = c.charCodeAt(0).toString(16).padStart(2, '0')
+    return `%${upper ? hex.toUpperCase() : hex}`
+  }
+  for (let i = 0; i < prefix.length; i++) {
+    const c = prefix[i] as string
+    if (c === '/') continue
+    for (const upper of [false, true]) out.add(prefix.slice(0, i) + enc(c, upper) + prefix.slice(i + 1))
+  }
+  out.add([...prefix].map((c) => (c === '/' ? c : enc(c, false))).join(''))
+  for (let i = 0; i < prefix.length; i++) {
+    if (prefix[i] !== '/') continue
+    out.add(prefix.slice(0, i) + '/' + prefix.slice(i))
+    if (i > 0) {
+      out.add(prefix.slice(0, i) + ';x=1' + prefix.slice(i))
+      out.add(prefix.slice(0, i) + '%3Bx=1' + prefix.slice(i))
+    }
+  }
+  out.delete(prefix)
+  return [...out]
+}
+
+/** Inputs generated from the configuration: every route prefix, every deny glob and the admin prefix, in every encoding. */
+function configInputs(s: Stack): Hostile[] {
+  const self = `127.0.0.1:${s.proxy.port}`
+  const out: Hostile[] = []
+  const add = (name: string, method: string, target: string): void => {
+    out.push({
+      name: `config: ${name} ${method} ${target.slice(0, 80)}`,
+      bytes: build({ method, target, ...(method === 'POST' || method === 'PUT' ? { body: '{}' } : {}) }, self),
+    })
+  }
+  for (const route of s.config.routes) {
+    const access = route.access
+    if (!access) continue
+    const prefixes = route.prefix === '/' ? [] : [route.prefix, ...prefixEncodings(route.prefix)]
+    for (const p of prefixes) {
+      // a method the route refuses, on a path it would otherwise allow
+      const allowed = access.allowPaths?.[0]?.replace(/\/\*\*?$/, '') ?? route.prefix + 'x'
+      const rest = allowed.slice(route.prefix.length)
+      if (access.readOnly || access.allowMethods) {
+        for (const method of ['POST', 'PUT', 'DELETE']) add(`route ${route.prefix}`, method, p + rest)
+      }
+      // a path outside allowPaths, with an allowed method
+      if (access.allowPaths) add(`route ${route.prefix} path`, 'GET', p + 'not/allowed')
+    }
+    for (const glob of access.denyPaths ?? []) {
+      const literal = glob.replace(/\/\*\*$/, '')
+      for (const form of [literal, literal.toUpperCase(), ...prefixEncodings(literal + '/')]) {
+        add(`deny ${glob}`, 'GET', form.endsWith('/') ? form + 'x' : form)
+      }
+    }
+  }
+  // the admin prefix on the proxy listener (admin.port is set): every form answers as /-/ does, 404
+  for (const p of [ADMIN_PREFIX, ...prefixEncodings(ADMIN_PREFIX)]) {
+    for (const path of ['status', 'metrics', '', 'healthz', 'token']) add('admin', 'GET', p + path)
+  }
+  return out
+}
+
 async function runAll(port: number, inputs: Hostile[]): Promise<Answer[]> {
   const answers: Answer[] = new Array(inputs.length)
   let next = 0
@@ -574,6 +642,41 @@ t.test('hostile raw requests are refused before they reach OAC', async (t) => {
       ...keyInputs(s.proxy.port),
     ]
     record(await attack(t, s, inputs, { authorization: `Bearer ${KEY}` }))
+  })
+
+  await t.test('every route, deny glob and reserved prefix of the configuration, in every encoding', async (t) => {
+    const s = await startStack(t, {
+      file: (sim) => ({
+        admin: { port: 0 },
+        credentials: {
+          admin: {
+            clientId: sim.clientId,
+            clientSecret: sim.clientSecret,
+            grant: 'client_credentials',
+            scope: 'urn:opc:idm:__myscopes__',
+          },
+        },
+        access: { denyPaths: ['/api/20210901/catalog/**', '/api/20210901/system/**'] },
+        routes: [
+          { prefix: '/ro/', upstream: sim.oacUrl, credential: 'default', access: { readOnly: true } },
+          {
+            prefix: '/idcs/',
+            upstream: sim.idcsUrl,
+            credential: 'admin',
+            access: { allowMethods: ['GET'], allowPaths: ['/idcs/admin/v1/Apps/**'] },
+          },
+        ],
+      }),
+    })
+    const inputs = configInputs(s)
+    t.ok(inputs.length > 150, `${inputs.length} inputs generated from the configuration`)
+    const idcsBefore = s.sim.calls.filter((c) => c.server === 'idcs' && !c.path.startsWith('/oauth2/')).length
+    record(await attack(t, s, inputs, {}))
+    t.equal(
+      s.sim.calls.filter((c) => c.server === 'idcs' && !c.path.startsWith('/oauth2/')).length,
+      idcsBefore,
+      'no input reached the IDCS route either',
+    )
   })
 
   const histogram: Record<string, number> = {}
