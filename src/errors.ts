@@ -25,6 +25,11 @@ export const ERROR_CODES = {
     summary:
       "The upstream's TLS certificate could not be verified (untrusted issuer, wrong name, expired); add the CA with tls.caFile.",
   },
+  upstream_busy: {
+    status: 503,
+    summary:
+      'Every upstream slot of the route (proxy.connections) stayed busy for proxy.queueTimeoutSeconds (slow or stuck upstream answers): retry after Retry-After.',
+  },
   upstream_error: { status: 502, summary: 'The upstream answered something the proxy could not relay.' },
   bad_request: { status: 400, summary: 'The request could not be read (malformed body or headers).' },
   internal_error: { status: 500, summary: 'An unexpected error inside the proxy; the log has details.' },

@@ -136,6 +136,7 @@ export function loadConfig(options: LoadOptions = {}): ProxyConfig {
       connectTimeoutMs: seconds('proxy.connectTimeoutSeconds'),
       upstreamTimeoutMs: seconds('proxy.upstreamTimeoutSeconds'),
       connections: value<number>('proxy.connections'),
+      queueTimeoutMs: seconds('proxy.queueTimeoutSeconds'),
       shutdownGraceMs: seconds('proxy.shutdownGraceSeconds'),
     },
     log: {

@@ -52,6 +52,7 @@ export const DEFAULT_REPLAY_BODY_LIMIT_BYTES = 1024 * 1024
 export const DEFAULT_CONNECT_TIMEOUT_SECONDS = 10
 export const DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 120
 export const DEFAULT_UPSTREAM_CONNECTIONS = 64
+export const DEFAULT_QUEUE_TIMEOUT_SECONDS = 10
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export const GRANTS = ['refresh_token', 'password', 'jwt_bearer', 'client_credentials'] as const
@@ -379,7 +380,17 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'integer',
     default: DEFAULT_UPSTREAM_CONNECTIONS,
     minimum: 1,
-    description: 'Most connections kept open to the upstream.',
+    description:
+      'Most requests in flight to the upstream of one route (and connections kept open to it); further requests wait for a free one.',
+  },
+  {
+    path: 'proxy.queueTimeoutSeconds',
+    type: 'number',
+    default: DEFAULT_QUEUE_TIMEOUT_SECONDS,
+    minimum: 0,
+    maximum: MAX_DURATION_SECONDS,
+    description:
+      'Longest wait for a free upstream slot when proxy.connections requests are in flight; then the caller gets 503 upstream_busy with Retry-After.',
   },
   {
     path: 'proxy.shutdownGraceSeconds',

@@ -17,6 +17,8 @@ export interface ProxySettings {
   connectTimeoutMs: number
   upstreamTimeoutMs: number
   connections: number
+  /** Longest wait for one of `connections` upstream slots before 503 upstream_busy. */
+  queueTimeoutMs: number
   shutdownGraceMs: number
 }
 

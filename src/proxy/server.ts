@@ -22,6 +22,7 @@ import { registerAdmin, ADMIN_KEY_HEADER, ADMIN_PREFIX } from '../admin/routes.j
 import { Metrics } from '../admin/metrics.js'
 import { mapUpstreamError } from './upstream-errors.js'
 import type { ProxyRequestState } from './request-state.js'
+import { Slots, type Release } from './slots.js'
 
 export interface ServerDeps {
   logger: Logger
@@ -54,6 +55,8 @@ export interface ProxyCounters {
   tokenErrors: number
   /** Requests whose caller went away before the answer (aborted uploads...). */
   clientAborts: number
+  /** Requests answered 503 upstream_busy: no upstream slot came free in time. */
+  upstreamBusy: number
   /** Requests refused by the access guards, by error code. */
   refused: Partial<Record<ErrorCode, number>>
 }
@@ -99,6 +102,7 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
     upstreamErrors: 0,
     tokenErrors: 0,
     clientAborts: 0,
+    upstreamBusy: 0,
     refused: {},
   }
   const metrics = deps.metrics ?? new Metrics()
@@ -242,9 +246,47 @@ async function registerRoute(
   const dropped = new Set([...HOP_BY_HOP_REQUEST_HEADERS, 'cookie', 'authorization', localKeyHeader, ADMIN_KEY_HEADER])
   const replayLimit = config.proxy.replayBodyLimitBytes
 
-  /** Fast path: a held token and no body to read means no promise at all. */
-  function preHandler(request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
+  // slow or stuck answers hold their slot; the others wait a bounded time for one, then get 503
+  const slots = new Slots(config.proxy.connections, config.proxy.queueTimeoutMs)
+  const hold = (reply: FastifyReply, release: Release): void => {
+    // 'close' comes once the answer is sent or the caller is gone, either way the upstream is done with it
+    if (reply.raw.destroyed || reply.raw.writableFinished) release()
+    else reply.raw.once('close', release)
+  }
+
+  /** Fast path: a free slot, a held token and no body to read means no promise at all. */
+  function preHandler(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
     counters.requests++
+    const release = slots.tryAcquire()
+    if (release === undefined) {
+      slots.wait().then((granted) => {
+        if (granted === undefined) {
+          counters.upstreamBusy++
+          request.log.debug({ event: 'upstream.busy', route: route.prefix }, 'no upstream slot came free in time')
+          done(
+            new ProxyError(
+              'upstream_busy',
+              `all ${config.proxy.connections} upstream slots of route ${route.prefix} stayed busy for ${config.proxy.queueTimeoutMs / 1000} s`,
+              {
+                retryAfterS: 1,
+                hint: 'Slow or stuck upstream answers hold them; retry shortly. See proxy.connections and proxy.queueTimeoutSeconds.',
+              },
+            ),
+          )
+          return
+        }
+        hold(reply, granted)
+        // a caller that gave up while waiting is not forwarded
+        if (callerGone(request)) done(new ProxyError('bad_request', 'the client closed the connection'))
+        else withSlot(request, done)
+      }, done)
+      return
+    }
+    hold(reply, release)
+    withSlot(request, done)
+  }
+
+  function withSlot(request: FastifyRequest, done: (err?: Error) => void): void {
     const token = manager.peek()
     if (token !== undefined && request.body === undefined) {
       request.proxyState = newState(token.value)

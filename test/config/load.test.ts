@@ -11,6 +11,7 @@ import {
   DEFAULT_SHUTDOWN_GRACE_SECONDS,
   DEFAULT_STATE_FILE,
   DEFAULT_UPSTREAM_CONNECTIONS,
+  DEFAULT_QUEUE_TIMEOUT_SECONDS,
   DEFAULT_UPSTREAM_TIMEOUT_SECONDS,
   envName,
 } from '../../src/config/options.js'
@@ -105,6 +106,7 @@ t.test('defaults fill every option not given', async (t) => {
       connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_SECONDS * 1000,
       upstreamTimeoutMs: DEFAULT_UPSTREAM_TIMEOUT_SECONDS * 1000,
       connections: DEFAULT_UPSTREAM_CONNECTIONS,
+      queueTimeoutMs: DEFAULT_QUEUE_TIMEOUT_SECONDS * 1000,
       shutdownGraceMs: DEFAULT_SHUTDOWN_GRACE_SECONDS * 1000,
     },
     log: { level: 'info', requests: true, format: 'auto' },
