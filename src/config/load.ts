@@ -129,6 +129,8 @@ export function loadConfig(options: LoadOptions = {}): ProxyConfig {
       backoffInitialMs: seconds('token.backoffInitialSeconds'),
       backoffMaxMs: seconds('token.backoffMaxSeconds'),
       idpTimeoutMs: seconds('token.idpTimeoutSeconds'),
+      refreshAnswerTimeoutMs: seconds('token.refreshAnswerTimeoutSeconds'),
+      demandRetryMs: seconds('token.demandRetrySeconds'),
       clockJumpMs: seconds('token.clockJumpSeconds'),
     },
     proxy: {
