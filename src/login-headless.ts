@@ -73,13 +73,15 @@ export function watchForLogin(
             `sign-in needed: visit ${auth.verificationUri} and enter the code ${auth.userCode}`,
           )
           const tokens = await pollDeviceToken(endpoint, auth, { clock: deps.clock, signal: abort.signal })
+          const answeredAtMs = deps.clock.now()
           manager.setPendingLogin(undefined)
           if (!tokens.refreshToken) {
             throw new ProxyError('no_refresh_token', 'the sign-in worked but no refresh token was issued', {
               hint: 'Allow the Refresh Token grant in the application and keep offline_access in the scope.',
             })
           }
-          await manager.adoptRefreshToken(tokens.refreshToken, subjectOf(tokens.accessToken))
+          // the login's own access token is served: no extra refresh (and rotation) right after it
+          await manager.adoptLoginTokens(tokens, answeredAtMs, subjectOf(tokens.accessToken))
           log.info({ event: 'login.succeeded' }, 'signed in; serving')
           return
         } catch (err) {
