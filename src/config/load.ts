@@ -115,6 +115,7 @@ export function loadConfig(options: LoadOptions = {}): ProxyConfig {
       redirectPort: value<number>('login.redirectPort'),
       redirectPath: value<string>('login.redirectPath'),
       openBrowser: value<boolean>('login.openBrowser'),
+      prompt: value<LoginSettings['prompt']>('login.prompt'),
       timeoutMs: seconds('login.timeoutSeconds'),
     },
     listen,

@@ -71,6 +71,9 @@ export const DEFAULT_LOCAL_KEY_HEADER = 'authorization'
 export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const
 export const DEFAULT_READY_MIN_REMAINING_SECONDS = 10
 export const LOGIN_METHODS = ['device', 'browser'] as const
+/** consent: ask the user to consent, which OpenID Connect Core 11 makes the condition for offline access. */
+export const LOGIN_PROMPTS = ['consent', 'omit'] as const
+export const DEFAULT_LOGIN_PROMPT = 'consent'
 export const DEFAULT_GRANT = 'refresh_token'
 export const DEFAULT_CLIENT_AUTH = 'auto'
 /** The audience older IDCS domains expect in JWT assertions; newer ones also accept the domain URL. */
@@ -434,6 +437,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'string',
     default: DEFAULT_REDIRECT_PATH,
     description: 'Path of the loopback redirect URL for browser login (http://127.0.0.1:PORT/PATH).',
+  },
+  {
+    path: 'login.prompt',
+    type: 'enum',
+    enum: LOGIN_PROMPTS,
+    default: DEFAULT_LOGIN_PROMPT,
+    description:
+      'prompt sent with the browser login: consent asks the user to consent, without which a server following OpenID Connect Core 11 may drop offline_access and issue no refresh token; omit sends no prompt (for a server that refuses it).',
   },
   {
     path: 'login.openBrowser',

@@ -89,6 +89,8 @@ export interface LoginSettings {
   redirectPort: number
   redirectPath: string
   openBrowser: boolean
+  /** prompt of the browser login's authorization request ('omit': none sent). */
+  prompt: 'consent' | 'omit'
   timeoutMs: number
 }
 
