@@ -13,6 +13,7 @@ import { request } from 'undici'
 import type { Clock } from '../../src/clock.js'
 import { loadConfig } from '../../src/config/load.js'
 import type { ProxyConfig } from '../../src/config/types.js'
+import { login } from '../../src/login.js'
 import { startProxy, type RunningProxy } from '../../src/run.js'
 import { MemoryStore, type TokenStore } from '../../src/token/store.js'
 import { LogCapture, registerSecret } from '../helpers.js'
@@ -294,13 +295,14 @@ export interface InteropProxy {
 export async function startInteropProxy(
   t: Test,
   config: ProxyConfig,
-  clock: Clock,
+  clock: Clock | undefined,
   store: TokenStore = new MemoryStore(),
+  options: { waitForToken?: boolean } = {},
 ): Promise<InteropProxy> {
   const logs = new LogCapture()
-  const proxy = await startProxy(config, { logger: logs.logger(), store, clock, random: () => 0 })
+  const proxy = await startProxy(config, { logger: logs.logger(), store, random: () => 0, ...(clock ? { clock } : {}) })
   t.teardown(() => proxy.close())
-  await proxy.manager.settled()
+  if (options.waitForToken !== false) await proxy.manager.settled()
   return {
     proxy,
     logs,
@@ -316,6 +318,28 @@ export async function startInteropProxy(
       }
     },
   }
+}
+
+/** Runs `login --browser` with a scripted browser that signs in and consents. */
+export async function browserLogin(config: ProxyConfig, clock: Clock, store = new MemoryStore()): Promise<MemoryStore> {
+  const browser = new Browser()
+  let done: Promise<unknown> = Promise.resolve()
+  await login(config, {
+    credential: 'default',
+    method: 'browser',
+    store,
+    logger: new LogCapture().logger(),
+    out: () => {},
+    interactive: false,
+    clock,
+    openUrl: async (url) => {
+      const redirectUri = new URL(url).searchParams.get('redirect_uri') as string
+      done = browser.follow(url, redirectUri).then((res) => (res.location ? browser.fetch(res.location) : res))
+      return true
+    },
+  })
+  await done
+  return store
 }
 
 /** A browser with a cookie jar: follows redirects, submits the device-code forms. */

@@ -2,12 +2,10 @@
 import t, { type Test } from 'tap'
 import { FakeClock } from '../../src/clock.js'
 import type { ProxyConfig } from '../../src/config/types.js'
-import { login } from '../../src/login.js'
 import { requestToken } from '../../src/oauth/token-endpoint.js'
 import { MemoryStore } from '../../src/token/store.js'
-import { LogCapture } from '../helpers.js'
 import {
-  Browser,
+  browserLogin,
   CLIENTS,
   interopConfig,
   startIdp,
@@ -17,28 +15,6 @@ import {
   type Idp,
   type Oac,
 } from './idp.js'
-
-/** Runs `login --browser` with a scripted browser that signs in and consents. */
-async function browserLogin(config: ProxyConfig, clock: FakeClock, store = new MemoryStore()): Promise<MemoryStore> {
-  const browser = new Browser()
-  let done: Promise<unknown> = Promise.resolve()
-  await login(config, {
-    credential: 'default',
-    method: 'browser',
-    store,
-    logger: new LogCapture().logger(),
-    out: () => {},
-    interactive: false,
-    clock,
-    openUrl: async (url) => {
-      const redirectUri = new URL(url).searchParams.get('redirect_uri') as string
-      done = browser.follow(url, redirectUri).then((res) => (res.location ? browser.fetch(res.location) : res))
-      return true
-    },
-  })
-  await done
-  return store
-}
 
 interface Setup {
   idp: Idp
