@@ -288,17 +288,8 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
   }
 
   /**
-   * A refresh token obtained by a login while running: persisted first, then used at once.
-   * Clears a terminal login_required state.
-   */
-  async adoptRefreshToken(refreshToken: string, subject?: string): Promise<AccessToken> {
-    await this.#adoptLogin(refreshToken, subject)
-    return this.#refresh('login')
-  }
-
-  /**
    * The whole answer of a login while running: its refresh token is persisted first, then its access
-   * token is served at once (no second call, no extra rotation). `sentAtMs` is when the login's
+   * token is served at once (no second call, no extra rotation). Clears a terminal login_required state. `sentAtMs` is when the login's
    * token call was sent (the lifetime counts from then).
    */
   async adoptLoginTokens(set: TokenSet, sentAtMs: number, subject?: string): Promise<AccessToken> {
