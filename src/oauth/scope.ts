@@ -29,7 +29,9 @@ export function noRefreshTokenError(requestedScope: string, tokens: TokenSet, pr
       'offline access was not consented: a server following OpenID Connect Core 11 grants it only with prompt=consent (set login.prompt to consent)',
     )
   } else {
-    causes.push('offline access was not granted to this user or application (consent refused or not configured)')
+    causes.push(
+      'offline access (offline_access) was not granted to this user or application (consent refused, or refresh tokens not allowed for the resource)',
+    )
   }
   const granted = tokens.scope
   if (granted !== undefined && !granted.split(/\s+/).includes('offline_access')) {

@@ -108,7 +108,7 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
   #refreshes = 0
   /** When the background retry timer fires (0: none planned). */
   #nextAttemptAtMono = 0
-  /** When the last attempt started; callers' requests may start another demandRetryMs later. */
+  /** When the last attempt since the last success started; callers' requests may start another demandRetryMs later. */
   #lastAttemptAtMono = -Infinity
   /** No attempt before this (the identity provider's Retry-After). */
   #notBeforeMono = 0
@@ -289,8 +289,8 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
 
   /**
    * The whole answer of a login while running: its refresh token is persisted first, then its access
-   * token is served at once (no second call, no extra rotation). Clears a terminal login_required state. `sentAtMs` is when the login's
-   * token call was sent (the lifetime counts from then).
+   * token is served at once (no second call, no extra rotation). Clears a terminal login_required
+   * state. `sentAtMs` is when the login's token call was sent (the lifetime counts from then).
    */
   async adoptLoginTokens(set: TokenSet, sentAtMs: number, subject?: string): Promise<AccessToken> {
     if (!set.refreshToken) throw new ProxyError('no_refresh_token', 'the login returned no refresh token')
@@ -358,6 +358,12 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     this.#stopped = true
     this.#clearTimer()
     if (this.#clockTimer) this.#clock.clearTimeout(this.#clockTimer)
+    if (this.#pending && this.#clock.monotonic() - this.#pendingSinceMono > this.#settings.idpTimeoutMs) {
+      this.#log.warn(
+        { event: 'token.stop_waiting' },
+        'waiting for the answer to a slow refresh before stopping: it may carry the only valid refresh token',
+      )
+    }
     await this.settled()
     if (this.#persistTimer) {
       this.#clock.clearTimeout(this.#persistTimer)
@@ -463,6 +469,8 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     this.#outageFailures = 0
     this.#nextAttemptAtMono = 0
     this.#notBeforeMono = 0
+    // the rate limit on callers' attempts applies after failures only
+    this.#lastAttemptAtMono = -Infinity
     this.#refreshes++
     this.#lastRefreshAtMs = this.#clock.now()
     const durationMs = Math.round(this.#clock.monotonic() - startedMono)
