@@ -4,7 +4,7 @@ import type { CredentialConfig, ProxyConfig } from './config/types.js'
 import { tokenEndpointFor } from './credentials.js'
 import { ProxyError } from './errors.js'
 import type { Logger } from './log.js'
-import { subjectOf, withOfflineAccess } from './oauth/scope.js'
+import { noRefreshTokenError, subjectOf, withOfflineAccess } from './oauth/scope.js'
 import { pollDeviceToken, startDeviceAuthorization } from './oauth/device.js'
 import type { TokenManager } from './token/manager.js'
 import type { Dispatcher } from 'undici'
@@ -73,13 +73,11 @@ export function watchForLogin(
             `sign-in needed: visit ${auth.verificationUri} and enter the code ${auth.userCode}`,
           )
           const tokens = await pollDeviceToken(endpoint, auth, { clock: deps.clock, signal: abort.signal })
+          const answeredAtMs = deps.clock.now()
           manager.setPendingLogin(undefined)
-          if (!tokens.refreshToken) {
-            throw new ProxyError('no_refresh_token', 'the sign-in worked but no refresh token was issued', {
-              hint: 'Allow the Refresh Token grant in the application and keep offline_access in the scope.',
-            })
-          }
-          await manager.adoptRefreshToken(tokens.refreshToken, subjectOf(tokens.accessToken))
+          if (!tokens.refreshToken) throw noRefreshTokenError(scope, tokens)
+          // the login's own access token is served: no extra refresh (and rotation) right after it
+          await manager.adoptLoginTokens(tokens, answeredAtMs, subjectOf(tokens.accessToken))
           log.info({ event: 'login.succeeded' }, 'signed in; serving')
           return
         } catch (err) {

@@ -11,7 +11,7 @@ import { ProxyError } from './errors.js'
 import type { Logger } from './log.js'
 import { browserLogin } from './oauth/browser-login.js'
 import { pollDeviceToken, startDeviceAuthorization } from './oauth/device.js'
-import { subjectOf, withOfflineAccess } from './oauth/scope.js'
+import { noRefreshTokenError, subjectOf, withOfflineAccess } from './oauth/scope.js'
 import type { TokenSet } from './oauth/types.js'
 import type { CredentialState, TokenStore } from './token/store.js'
 import type { Dispatcher } from 'undici'
@@ -89,6 +89,7 @@ export async function login(config: ProxyConfig, options: LoginOptions): Promise
       scope,
       redirectPort: config.login.redirectPort,
       redirectPath: config.login.redirectPath,
+      prompt: config.login.prompt,
       timeoutMs: config.login.timeoutMs,
       openUrl: async (url) => {
         options.out('Sign in with your browser. If it does not open, visit:')
@@ -101,11 +102,7 @@ export async function login(config: ProxyConfig, options: LoginOptions): Promise
     })
   }
   if (!tokens.refreshToken) {
-    throw new ProxyError('no_refresh_token', 'the identity domain signed you in but returned no refresh token', {
-      hint:
-        `The scope must end with offline_access (it was "${scope}") and the application must allow the Refresh Token grant; ` +
-        'fix that in the identity domain console, then run login again.',
-    })
+    throw noRefreshTokenError(scope, tokens, options.method === 'browser' ? config.login.prompt : undefined)
   }
   const subject = subjectOf(tokens.accessToken)
   await saveRefreshToken(options.store, credential.name, tokens.refreshToken, subject, clock)

@@ -115,6 +115,7 @@ export function loadConfig(options: LoadOptions = {}): ProxyConfig {
       redirectPort: value<number>('login.redirectPort'),
       redirectPath: value<string>('login.redirectPath'),
       openBrowser: value<boolean>('login.openBrowser'),
+      prompt: value<LoginSettings['prompt']>('login.prompt'),
       timeoutMs: seconds('login.timeoutSeconds'),
     },
     listen,
@@ -129,6 +130,8 @@ export function loadConfig(options: LoadOptions = {}): ProxyConfig {
       backoffInitialMs: seconds('token.backoffInitialSeconds'),
       backoffMaxMs: seconds('token.backoffMaxSeconds'),
       idpTimeoutMs: seconds('token.idpTimeoutSeconds'),
+      refreshAnswerTimeoutMs: seconds('token.refreshAnswerTimeoutSeconds'),
+      demandRetryMs: seconds('token.demandRetrySeconds'),
       clockJumpMs: seconds('token.clockJumpSeconds'),
     },
     proxy: {

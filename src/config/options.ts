@@ -47,6 +47,10 @@ export const DEFAULT_EXPIRY_SAFETY_SECONDS = 5
 export const DEFAULT_BACKOFF_INITIAL_SECONDS = 1
 export const DEFAULT_BACKOFF_MAX_SECONDS = 60
 export const DEFAULT_IDP_TIMEOUT_SECONDS = 15
+/** A refresh-token call is waited for this long: its answer may carry the only valid refresh token. */
+export const DEFAULT_REFRESH_ANSWER_TIMEOUT_SECONDS = 300
+/** While no usable token is held, a caller's request may start a refresh attempt this often. */
+export const DEFAULT_DEMAND_RETRY_SECONDS = 1
 export const DEFAULT_CLOCK_JUMP_SECONDS = 5
 export const DEFAULT_REPLAY_BODY_LIMIT_BYTES = 1024 * 1024
 export const DEFAULT_CONNECT_TIMEOUT_SECONDS = 10
@@ -68,6 +72,9 @@ export const DEFAULT_LOCAL_KEY_HEADER = 'authorization'
 export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const
 export const DEFAULT_READY_MIN_REMAINING_SECONDS = 10
 export const LOGIN_METHODS = ['device', 'browser'] as const
+/** consent: ask the user to consent, which OpenID Connect Core 11 makes the condition for offline access. */
+export const LOGIN_PROMPTS = ['consent', 'omit'] as const
+export const DEFAULT_LOGIN_PROMPT = 'consent'
 export const DEFAULT_GRANT = 'refresh_token'
 export const DEFAULT_CLIENT_AUTH = 'auto'
 /** The audience older IDCS domains expect in JWT assertions; newer ones also accept the domain URL. */
@@ -342,7 +349,26 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: DEFAULT_IDP_TIMEOUT_SECONDS,
     minimum: 0.1,
     maximum: MAX_DURATION_SECONDS,
-    description: 'Timeout of one call to the token endpoint.',
+    description:
+      'How long callers wait for a call to the token endpoint (they get 503 token_unavailable after it), and the timeout of calls that rotate nothing (password, jwt_bearer, client_credentials, login polls).',
+  },
+  {
+    path: 'token.refreshAnswerTimeoutSeconds',
+    type: 'number',
+    default: DEFAULT_REFRESH_ANSWER_TIMEOUT_SECONDS,
+    minimum: 1,
+    maximum: MAX_DURATION_SECONDS,
+    description:
+      'How long a refresh_token call is still waited for once callers have stopped waiting: the identity provider may already have rotated the refresh token, so a late answer is saved and used, and no second refresh starts meanwhile.',
+  },
+  {
+    path: 'token.demandRetrySeconds',
+    type: 'number',
+    default: DEFAULT_DEMAND_RETRY_SECONDS,
+    minimum: 0.1,
+    maximum: MAX_DURATION_SECONDS,
+    description:
+      "While no usable token is held, a caller's request starts a refresh attempt at most this often (and never before a Retry-After from the identity provider), so service resumes as soon as the identity provider answers again.",
   },
   {
     path: 'token.clockJumpSeconds',
@@ -422,6 +448,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'string',
     default: DEFAULT_REDIRECT_PATH,
     description: 'Path of the loopback redirect URL for browser login (http://127.0.0.1:PORT/PATH).',
+  },
+  {
+    path: 'login.prompt',
+    type: 'enum',
+    enum: LOGIN_PROMPTS,
+    default: DEFAULT_LOGIN_PROMPT,
+    description:
+      'prompt sent with the browser login: consent asks the user to consent, without which a server following OpenID Connect Core 11 may drop offline_access and issue no refresh token; omit sends no prompt (for a server that refuses it).',
   },
   {
     path: 'login.openBrowser',

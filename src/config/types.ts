@@ -8,7 +8,12 @@ export interface TokenSettings {
   expirySafetyMs: number
   backoffInitialMs: number
   backoffMaxMs: number
+  /** Callers stop waiting for a token call after this; calls that rotate nothing are cut off. */
   idpTimeoutMs: number
+  /** A refresh_token call is waited for this long in the background (its answer may carry the newest refresh token). */
+  refreshAnswerTimeoutMs: number
+  /** With no usable token, a caller's request may start a refresh attempt this often. */
+  demandRetryMs: number
   clockJumpMs: number
 }
 
@@ -86,6 +91,8 @@ export interface LoginSettings {
   redirectPort: number
   redirectPath: string
   openBrowser: boolean
+  /** prompt of the browser login's authorization request ('omit': none sent). */
+  prompt: 'consent' | 'omit'
   timeoutMs: number
 }
 

@@ -24,6 +24,8 @@ export async function signAssertion(
   key: AssertionKey,
   claims: { sub: string; iss: string },
   clock: Clock = systemClock,
+  /** Replaces key.audience (a server that wants another aud). */
+  audience: string = key.audience,
 ): Promise<string> {
   const nowS = Math.floor(clock.now() / 1000)
   const header: JWTHeaderParameters = { alg: 'RS256', typ: 'JWT' }
@@ -33,7 +35,7 @@ export async function signAssertion(
     .setProtectedHeader(header)
     .setSubject(claims.sub)
     .setIssuer(claims.iss)
-    .setAudience(key.audience)
+    .setAudience(audience)
     .setIssuedAt(nowS)
     .setExpirationTime(nowS + ASSERTION_LIFETIME_S)
     .setJti(randomUUID())

@@ -14,6 +14,8 @@ export interface BrowserLoginOptions {
   /** 0 picks a free port (only if the app accepts any loopback port). */
   redirectPort: number
   redirectPath: string
+  /** OIDC prompt; 'consent' (the default) is what a standard server needs before it grants offline_access. */
+  prompt?: 'consent' | 'omit'
   timeoutMs: number
   /** Shows the URL (always called) and opens it if it can; resolves true when a browser was started. */
   openUrl: (url: string) => Promise<boolean>
@@ -64,6 +66,9 @@ export async function browserLogin(options: BrowserLoginOptions): Promise<TokenS
     code_challenge: pkce.challenge,
     code_challenge_method: 'S256',
   }).toString()
+  // OpenID Connect Core 11: offline access is granted with prompt=consent (otherwise the server may drop
+  // offline_access and issue no refresh token)
+  if ((options.prompt ?? 'consent') !== 'omit') url.searchParams.set('prompt', 'consent')
 
   try {
     const result = new Promise<TokenSet>((resolve, reject) => {

@@ -21,6 +21,8 @@ export async function applyClientAuth(
   auth: ClientAuth,
   headers: Record<string, string>,
   params: URLSearchParams,
+  /** private_key_jwt: the assertion's aud, when not the configured one. */
+  audience?: string,
 ): Promise<void> {
   switch (auth.method) {
     case 'client_secret_basic': {
@@ -37,7 +39,7 @@ export async function applyClientAuth(
       params.set('client_assertion_type', CLIENT_ASSERTION_TYPE)
       params.set(
         'client_assertion',
-        await signAssertion(auth.key, { sub: auth.clientId, iss: auth.clientId }, auth.clock),
+        await signAssertion(auth.key, { sub: auth.clientId, iss: auth.clientId }, auth.clock, audience),
       )
       return
     case 'none':

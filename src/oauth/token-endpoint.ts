@@ -16,9 +16,48 @@ export interface TokenEndpoint {
   dispatcher?: Dispatcher
 }
 
+/** How one call waits for its answer. */
+export interface CallOptions {
+  /**
+   * Wait for the answer until `signal` aborts instead of for endpoint.timeoutMs: for calls whose
+   * answer may carry the only valid credential (a rotated refresh token).
+   */
+  patient?: boolean
+  signal?: AbortSignal
+}
+
+/** Errors raised before the request could reach the server: nothing was processed, nothing can answer. */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+])
+
+/**
+ * Whether a failed call may have been processed by the server although its answer never arrived
+ * (connection dropped or timed out after the request was sent).
+ */
+export function answerMayBeLost(err: unknown): boolean {
+  if (!(err instanceof ProxyError) || err.code !== 'idp_unreachable') return false
+  const code = (err.cause as { code?: string } | undefined)?.code
+  return code === undefined || !NOT_SENT_CODES.has(code)
+}
+
 /** POSTs the grant parameters; resolves a TokenSet or rejects with a ProxyError/OAuthError. */
-export async function requestToken(endpoint: TokenEndpoint, grantParams: Record<string, string>): Promise<TokenSet> {
-  const { json, host } = await postForm(endpoint, TOKEN_PATH, grantParams)
+export async function requestToken(
+  endpoint: TokenEndpoint,
+  grantParams: Record<string, string>,
+  call: CallOptions = {},
+): Promise<TokenSet> {
+  const { json, host } = await postForm(endpoint, TOKEN_PATH, grantParams, call)
   return toTokenSet(json, host)
 }
 
@@ -30,16 +69,72 @@ export async function postForm(
   endpoint: TokenEndpoint,
   path: string,
   formParams: Record<string, string>,
+  call: CallOptions = {},
+): Promise<{ json: Record<string, unknown> | undefined; host: string }> {
+  const url = endpoint.idcsUrl + path
+  try {
+    return await postFormOnce(endpoint, url, formParams, call, assertionAudienceFor(endpoint.clientAuth))
+  } catch (err) {
+    // a server that names the client assertion's audience as the problem gets one more try with the
+    // URL the assertion is sent to (RFC 7523 3: the token endpoint URL is an accepted audience);
+    // client authentication fails before any grant is processed, so nothing can have rotated
+    const auth = endpoint.clientAuth
+    if (!(err instanceof OAuthError) || err.oauthError !== 'invalid_client' || auth.method !== 'private_key_jwt') {
+      throw err
+    }
+    if (!/\baud(ience)?\b/i.test(err.message) || assertionAudienceFor(auth) === url) throw withAudienceHint(err, url)
+    try {
+      const answer = await postFormOnce(endpoint, url, formParams, call, url)
+      AUDIENCE_OVERRIDES.set(auth.key, url)
+      return answer
+    } catch (retryErr) {
+      throw retryErr instanceof OAuthError && retryErr.oauthError === 'invalid_client'
+        ? withAudienceHint(retryErr, url)
+        : retryErr
+    }
+  }
+}
+
+/** Audiences learnt from a server that refused the configured one, by key. */
+const AUDIENCE_OVERRIDES = new WeakMap<object, string>()
+
+function assertionAudienceFor(auth: ClientAuth): string | undefined {
+  if (auth.method !== 'private_key_jwt') return undefined
+  return AUDIENCE_OVERRIDES.get(auth.key) ?? auth.key.audience
+}
+
+function withAudienceHint(err: OAuthError, url: string): OAuthError {
+  const hinted = new OAuthError(err.oauthError, err.httpStatusFromIdp, undefined, {
+    cause: err,
+    ...(err.retryAfterS === undefined ? {} : { retryAfterS: err.retryAfterS }),
+    hint:
+      'With private_key_jwt, check clientId, privateKey and keyId (or certificate) against the certificate uploaded to the application, ' +
+      `and assertionAudience: IDCS wants https://identity.oraclecloud.com/ or the domain URL, other servers the token endpoint URL (${url}) or the issuer.`,
+  })
+  Object.defineProperty(hinted, 'message', { value: err.message })
+  return hinted
+}
+
+async function postFormOnce(
+  endpoint: TokenEndpoint,
+  url: string,
+  formParams: Record<string, string>,
+  call: CallOptions,
+  audience: string | undefined,
 ): Promise<{ json: Record<string, unknown> | undefined; host: string }> {
   const params = new URLSearchParams(formParams)
   const headers: Record<string, string> = {
     'content-type': 'application/x-www-form-urlencoded;charset=UTF-8',
     accept: 'application/json',
   }
-  await applyClientAuth(endpoint.clientAuth, headers, params)
-  const url = endpoint.idcsUrl + path
+  await applyClientAuth(endpoint.clientAuth, headers, params, audience)
   const host = new URL(url).host
 
+  // a patient call has no timeout of its own (0 turns undici's off): the caller's signal ends it
+  const timeoutMs = call.patient ? 0 : endpoint.timeoutMs
+  const signals = [call.patient ? undefined : AbortSignal.timeout(endpoint.timeoutMs), call.signal].filter(
+    (x): x is AbortSignal => x !== undefined,
+  )
   let res: Dispatcher.ResponseData
   let text: string
   try {
@@ -47,9 +142,9 @@ export async function postForm(
       method: 'POST',
       headers,
       body: params.toString(),
-      headersTimeout: endpoint.timeoutMs,
-      bodyTimeout: endpoint.timeoutMs,
-      signal: AbortSignal.timeout(endpoint.timeoutMs),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      ...(signals.length > 0 ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {}),
       ...(endpoint.dispatcher ? { dispatcher: endpoint.dispatcher } : {}),
     })
     text = await readLimited(res)

@@ -14,6 +14,8 @@ export interface TokenSet {
 export interface GrantContext {
   /** The newest refresh token held for this credential, if any. */
   refreshToken: string | undefined
+  /** Aborts the call (the manager's longest wait for an answer). */
+  signal?: AbortSignal
 }
 
 /** A grant: one way of turning configuration (+ state) into a token response. */

@@ -54,9 +54,12 @@ export function oauthError(
   sendJson(ctx, status, { error, error_description: description }, { ...NO_STORE, ...headers })
 }
 
-/** The `aud` values IDCS accepts in JWT assertions. */
+/**
+ * The `aud` values accepted in JWT assertions: IDCS's documented ones, and the token endpoint URL,
+ * which RFC 7523 section 3 names as an audience a server accepts as its own.
+ */
 export function assertionAudiences(deps: IdcsDeps): string[] {
-  return [IDCS_ASSERTION_AUDIENCE, deps.urls.idcsUrl, deps.urls.idcsUrl + '/']
+  return [IDCS_ASSERTION_AUDIENCE, deps.urls.idcsUrl, deps.urls.idcsUrl + '/', deps.urls.idcsUrl + '/oauth2/v1/token']
 }
 
 /** Authenticate the client of a form request and record how in the call. */

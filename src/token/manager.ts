@@ -5,6 +5,7 @@ import { systemClock, type Clock, type TimerHandle } from '../clock.js'
 import type { TokenSettings } from '../config/types.js'
 import { OAuthError, ProxyError } from '../errors.js'
 import type { Logger } from '../log.js'
+import { answerMayBeLost } from '../oauth/token-endpoint.js'
 import type { Grant, TokenSet } from '../oauth/types.js'
 import type { Secret } from '../secret.js'
 import { backoffMs, isUsable, refreshAtMono, remainingMs, safetyMarginMs, type AccessToken } from './schedule.js'
@@ -18,6 +19,16 @@ export const CLOCK_CHECK_INTERVAL_MS = 1000
 export const FORCED_REFRESH_COOLDOWN_MS = 5000
 /** Retry interval for persisting a refresh token after a failed state write. */
 export const PERSIST_RETRY_MS = 5000
+/**
+ * While a held token nears its usable end, one retry is planned this long before it, even when a
+ * Retry-After asks for a longer wait: a renewed token must arrive before callers are refused.
+ */
+export const LAST_CHANCE_LEAD_MS = 500
+/**
+ * Retry-After of login_required and credential_rejected: only a person can fix them (a login, the
+ * configuration), so retrying sooner than this cannot help; the error code says it is not transient.
+ */
+export const TERMINAL_RETRY_AFTER_S = 60
 
 export type ManagerHealth = 'starting' | 'valid' | 'failing' | 'login_required' | 'credential_rejected' | 'stopped'
 
@@ -95,7 +106,18 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
   #failures = 0
   #consecutiveFailures = 0
   #refreshes = 0
+  /** When the background retry timer fires (0: none planned). */
   #nextAttemptAtMono = 0
+  /** When the last attempt since the last success started; callers' requests may start another demandRetryMs later. */
+  #lastAttemptAtMono = -Infinity
+  /** No attempt before this (the identity provider's Retry-After). */
+  #notBeforeMono = 0
+  /** Consecutive failures while no usable token was held: only these lengthen the backoff. */
+  #outageFailures = 0
+  /** When the refresh in flight started (callers stop waiting for it idpTimeoutMs later). */
+  #pendingSinceMono = 0
+  /** The refresh token sent in a call whose answer was lost (the server may have rotated it). */
+  #lostAnswerFor: string | undefined
   #nextRefreshAtMono: number | undefined
   #lastForcedAtMono = -Infinity
   #lastError: ManagerStatus['lastError']
@@ -194,8 +216,49 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     const t = this.peek()
     if (t) return t
     if (this.#terminal) throw this.#terminal
-    if (!this.#pending && this.#clock.monotonic() < this.#nextAttemptAtMono) throw this.#unavailable()
-    return this.#refresh('demand')
+    if (!this.#pending) {
+      // a caller's request may start an attempt, at most every demandRetryMs and never before Retry-After
+      if (this.#clock.monotonic() < this.#demandAllowedAtMono()) throw this.#unavailable()
+      this.#refresh('demand').catch(() => {})
+    }
+    return this.#waitForPending()
+  }
+
+  /**
+   * The refresh in flight, waited for at most idpTimeoutMs from its start. The call itself goes on
+   * (its answer may carry the only valid refresh token); callers get token_unavailable meanwhile.
+   */
+  #waitForPending(): Promise<AccessToken> {
+    const pending = this.#pending
+    if (!pending) return Promise.reject(this.#unavailable())
+    const leftMs = this.#pendingSinceMono + this.#settings.idpTimeoutMs - this.#clock.monotonic()
+    if (leftMs <= 0) return Promise.reject(this.#slowAnswer())
+    return new Promise<AccessToken>((resolve, reject) => {
+      const timer = this.#clock.setTimeout(() => reject(this.#slowAnswer()), leftMs)
+      pending.then(
+        (token) => {
+          this.#clock.clearTimeout(timer)
+          resolve(token)
+        },
+        (err: unknown) => {
+          this.#clock.clearTimeout(timer)
+          reject(err as Error)
+        },
+      )
+    })
+  }
+
+  #slowAnswer(): ProxyError {
+    return new ProxyError('token_unavailable', `no valid access token for credential '${this.name}' right now`, {
+      retryAfterS: Math.max(1, Math.ceil(this.#settings.demandRetryMs / 1000)),
+      hint: 'the identity provider is slow to answer a refresh; it is still waited for',
+    })
+  }
+
+  /** When a caller's request may start the next attempt. */
+  #demandAllowedAtMono(): number {
+    const demandAt = Math.max(this.#lastAttemptAtMono + this.#settings.demandRetryMs, this.#notBeforeMono)
+    return this.#nextAttemptAtMono > 0 ? Math.min(this.#nextAttemptAtMono, demandAt) : demandAt
   }
 
   /**
@@ -206,11 +269,12 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     const t = this.peek()
     if (t && t.value !== rejected) return t
     if (this.#terminal) throw this.#terminal
-    if (this.#pending) return this.#pending
+    if (this.#pending) return this.#waitForPending()
     const mono = this.#clock.monotonic()
     if (mono - this.#lastForcedAtMono < FORCED_REFRESH_COOLDOWN_MS && t) return t
     this.#lastForcedAtMono = mono
-    return this.#refresh('upstream_401')
+    this.#refresh('upstream_401').catch(() => {})
+    return this.#waitForPending()
   }
 
   /** Waits for the refresh in flight, if any (tests, shutdown). */
@@ -224,20 +288,31 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
   }
 
   /**
-   * A refresh token obtained by a login while running: persisted first, then used at once.
-   * Clears a terminal login_required state.
+   * The whole answer of a login while running: its refresh token is persisted first, then its access
+   * token is served at once (no second call, no extra rotation). Clears a terminal login_required
+   * state. `sentAtMs` is when the login's token call was sent (the lifetime counts from then).
    */
-  async adoptRefreshToken(refreshToken: string, subject?: string): Promise<AccessToken> {
+  async adoptLoginTokens(set: TokenSet, sentAtMs: number, subject?: string): Promise<AccessToken> {
+    if (!set.refreshToken) throw new ProxyError('no_refresh_token', 'the login returned no refresh token')
+    await this.#adoptLogin(set.refreshToken, subject)
+    const seq = ++this.#seq
+    const elapsedMs = Math.max(0, this.#clock.now() - sentAtMs)
+    return this.#apply(set, seq, 'login', sentAtMs, this.#clock.monotonic() - elapsedMs, set.refreshToken)
+  }
+
+  async #adoptLogin(refreshToken: string, subject: string | undefined): Promise<void> {
     this.#refreshToken = refreshToken
     this.#refreshTokenObtainedAtMs = this.#clock.now()
     this.#bootstrapTried = true
+    this.#lostAnswerFor = undefined
     if (subject) this.#subject = subject
     await this.#persist()
     this.#terminal = undefined
     this.#nextAttemptAtMono = 0
+    this.#notBeforeMono = 0
     this.#consecutiveFailures = 0
+    this.#outageFailures = 0
     await this.settled()
-    return this.#refresh('login')
   }
 
   /** Whether a usable token is held with at least `ms` left (at most a quarter of its lifetime). */
@@ -283,6 +358,12 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     this.#stopped = true
     this.#clearTimer()
     if (this.#clockTimer) this.#clock.clearTimeout(this.#clockTimer)
+    if (this.#pending && this.#clock.monotonic() - this.#pendingSinceMono > this.#settings.idpTimeoutMs) {
+      this.#log.warn(
+        { event: 'token.stop_waiting' },
+        'waiting for the answer to a slow refresh before stopping: it may carry the only valid refresh token',
+      )
+    }
     await this.settled()
     if (this.#persistTimer) {
       this.#clock.clearTimeout(this.#persistTimer)
@@ -296,6 +377,8 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     if (this.#pending) return this.#pending
     if (this.#stopped) return Promise.reject(this.#unavailable())
     const seq = ++this.#seq
+    this.#pendingSinceMono = this.#clock.monotonic()
+    this.#lastAttemptAtMono = this.#pendingSinceMono
     const p = this.#doRefresh(seq, reason).finally(() => {
       if (this.#pending === p) this.#pending = undefined
     })
@@ -308,12 +391,47 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     const usedRefreshToken = this.#refreshToken
     const startedMs = this.#clock.now()
     const startedMono = this.#clock.monotonic()
+    // the longest wait for an answer: a refresh_token call is not cut short at idpTimeoutMs, as the
+    // server may have rotated the refresh token already (callers stop waiting; see #waitForPending)
+    const answerWait = new AbortController()
+    const answerTimer = this.#clock.setTimeout(
+      () => answerWait.abort(new Error('no answer in time')),
+      this.#grant.needsRefreshToken ? this.#settings.refreshAnswerTimeoutMs : this.#settings.idpTimeoutMs,
+    )
     let set: TokenSet
     try {
-      set = await this.#grant.run({ refreshToken: usedRefreshToken })
+      set = await this.#grant.run({ refreshToken: usedRefreshToken, signal: answerWait.signal })
     } catch (err) {
+      if (this.#grant.needsRefreshToken && usedRefreshToken && (answerWait.signal.aborted || answerMayBeLost(err))) {
+        // the server may have processed the call: if it rotated, the held refresh token is now dead
+        this.#lostAnswerFor = usedRefreshToken
+        if (answerWait.signal.aborted) {
+          this.#log.warn(
+            {
+              event: 'token.refresh_answer_timeout',
+              waitedMs: Math.round(this.#clock.monotonic() - startedMono),
+            },
+            'the identity provider never answered a refresh call; retrying with the held refresh token',
+          )
+        }
+      }
       return this.#onFailure(err, reason, startedMono, usedRefreshToken)
+    } finally {
+      this.#clock.clearTimeout(answerTimer)
     }
+    this.#lostAnswerFor = undefined
+    return this.#apply(set, seq, reason, startedMs, startedMono, usedRefreshToken)
+  }
+
+  /** Applies a token response: persists a rotated refresh token first, then serves the access token. */
+  async #apply(
+    set: TokenSet,
+    seq: number,
+    reason: string,
+    startedMs: number,
+    startedMono: number,
+    usedRefreshToken?: string,
+  ): Promise<AccessToken> {
     this.#describe(set)
     if (!this.#grant.needsRefreshToken) {
       // assertion, password and client-credentials grants renew without a refresh token: keep none on disk
@@ -348,7 +466,11 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     this.#health = 'valid'
     this.#terminal = undefined
     this.#consecutiveFailures = 0
+    this.#outageFailures = 0
     this.#nextAttemptAtMono = 0
+    this.#notBeforeMono = 0
+    // the rate limit on callers' attempts applies after failures only
+    this.#lastAttemptAtMono = -Infinity
     this.#refreshes++
     this.#lastRefreshAtMs = this.#clock.now()
     const durationMs = Math.round(this.#clock.monotonic() - startedMono)
@@ -401,21 +523,46 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
       this.#terminal = terminal
       this.#health = terminal.code === 'login_required' ? 'login_required' : 'credential_rejected'
       this.#nextRefreshAtMono = undefined
-      this.#log.error({ event: 'token.' + terminal.code, reason, err: error, hint: terminal.hint }, terminal.message)
+      this.#nextAttemptAtMono = 0
+      if (terminal.code === 'login_required' && usedRefreshToken && usedRefreshToken === this.#lostAnswerFor) {
+        this.#log.error(
+          { event: 'token.refresh_answer_lost', reason, err: error, hint: terminal.hint },
+          'the answer to an earlier refresh call was lost (dropped connection or no answer) after the identity provider had rotated the refresh token; the previous refresh token is now refused, so a new login is needed',
+        )
+      } else {
+        this.#log.error({ event: 'token.' + terminal.code, reason, err: error, hint: terminal.hint }, terminal.message)
+      }
       this.emit('refresh_failed', { credential: this.name, reason, durationMs, error: terminal })
       // keep serving the still-valid token; callers get the terminal error once it runs out
       throw terminal
     }
 
     const retryAfterS = error.retryAfterS
-    let delay = backoffMs(this.#consecutiveFailures, this.#settings, this.#random, retryAfterS)
+    const retryAfterMs = (retryAfterS ?? 0) * 1000
     const held = this.#current
-    if (held && retryAfterS === undefined) {
-      // while a token is still usable, retry at least twice before it runs out
-      const usableMs =
-        remainingMs(held, this.#clock.now(), this.#clock.monotonic()) - safetyMarginMs(held, this.#settings)
-      if (usableMs > 0) delay = Math.min(delay, Math.max(this.#settings.backoffInitialMs, usableMs / 2))
+    const usableMs = held
+      ? remainingMs(held, this.#clock.now(), this.#clock.monotonic()) - safetyMarginMs(held, this.#settings)
+      : 0
+    let delay: number
+    if (usableMs > 0) {
+      // while a token is still usable: retry at least twice before it runs out, without lengthening
+      // the backoff an outage would start with once it has run out
+      this.#outageFailures = 0
+      const paced = Math.min(
+        backoffMs(this.#consecutiveFailures, this.#settings, this.#random),
+        Math.max(this.#settings.backoffInitialMs, usableMs / 2),
+      )
+      delay = Math.max(paced, retryAfterMs)
+      // one attempt lands before the token's usable end, even if Retry-After asks for longer
+      const lastChanceMs = usableMs - LAST_CHANCE_LEAD_MS
+      if (delay > lastChanceMs && lastChanceMs > 0) delay = lastChanceMs
+    } else {
+      // nothing usable held: background retries back off from backoffInitialMs; callers' requests may
+      // start attempts sooner (every demandRetryMs), so recovery follows the identity provider
+      this.#outageFailures++
+      delay = backoffMs(this.#outageFailures, this.#settings, this.#random, retryAfterS)
     }
+    this.#notBeforeMono = this.#clock.monotonic() + retryAfterMs
     this.#nextAttemptAtMono = this.#clock.monotonic() + delay
     this.#health = this.#current && this.peek() ? 'valid' : 'failing'
     this.#clearTimer()
@@ -440,8 +587,9 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     return !this.#bootstrapTried && this.#bootstrap !== undefined && this.#bootstrap.reveal() !== used
   }
 
+  /** token_unavailable with Retry-After: when a caller's request may start the next attempt. */
   #unavailable(retryAfterS?: number): ProxyError {
-    const waitS = retryAfterS ?? Math.max(1, Math.ceil((this.#nextAttemptAtMono - this.#clock.monotonic()) / 1000))
+    const waitS = retryAfterS ?? Math.max(1, Math.ceil((this.#demandAllowedAtMono() - this.#clock.monotonic()) / 1000))
     return new ProxyError('token_unavailable', `no valid access token for credential '${this.name}' right now`, {
       retryAfterS: waitS,
       hint: this.#lastError ? `last refresh failed: ${this.#lastError.message}` : 'a refresh is under way',
@@ -538,12 +686,24 @@ const REJECTED_GRANT_HINTS: Record<string, [string, string]> = {
   client_credentials: ['the client credentials were rejected (invalid_grant)', 'Check the application and its scope.'],
 }
 
+/** How to fix a rejected client: the endpoint's own hint (e.g. the assertion audience) or the usual suspects. */
+function rejectedClientHint(err: OAuthError): string {
+  return (
+    err.hint ??
+    'Check clientId, clientSecret (with private_key_jwt: privateKey, keyId or certificate, and assertionAudience), the scope and the grant types allowed for the application, then restart.'
+  )
+}
+
 /** Errors retrying cannot fix, as the error callers receive. */
 function terminalError(err: unknown, grant: string): ProxyError | undefined {
   if (err instanceof OAuthError && err.isTerminal) {
     const rejected = REJECTED_GRANT_HINTS[grant]
     if (err.oauthError === 'invalid_grant' && rejected) {
-      return new ProxyError('credential_rejected', `${rejected[0]}: ${err.message}`, { cause: err, hint: rejected[1] })
+      return new ProxyError('credential_rejected', `${rejected[0]}: ${err.message}`, {
+        cause: err,
+        hint: rejected[1],
+        retryAfterS: TERMINAL_RETRY_AFTER_S,
+      })
     }
     if (err.oauthError === 'invalid_grant') {
       return new ProxyError(
@@ -552,15 +712,25 @@ function terminalError(err: unknown, grant: string): ProxyError | undefined {
         {
           cause: err,
           hint: 'Log in again: stop the proxy, run `oac-token-proxy login` (or point refreshToken at a fresh tokens.json from the OAC profile page), then start it again.',
+          retryAfterS: TERMINAL_RETRY_AFTER_S,
         },
       )
     }
     return new ProxyError('credential_rejected', `the identity provider rejected the credential: ${err.message}`, {
       cause: err,
-      hint: 'Check clientId, clientSecret, the scope and the grant types allowed for the application, then restart.',
+      hint: rejectedClientHint(err),
+      retryAfterS: TERMINAL_RETRY_AFTER_S,
     })
   }
-  if (err instanceof ProxyError && err.code === 'login_required') return err
+  if (err instanceof ProxyError && err.code === 'login_required') {
+    return err.retryAfterS === undefined
+      ? new ProxyError('login_required', err.message, {
+          cause: err.cause,
+          ...(err.hint ? { hint: err.hint } : {}),
+          retryAfterS: TERMINAL_RETRY_AFTER_S,
+        })
+      : err
+  }
   return undefined
 }
 

@@ -88,6 +88,7 @@ t.test('defaults fill every option not given', async (t) => {
       redirectPort: 0,
       redirectPath: '/callback',
       openBrowser: true,
+      prompt: 'consent',
       timeoutMs: 600_000,
     },
     listen: { host: DEFAULT_HOST, port: DEFAULT_PORT, tcp: true, socket: undefined, socketMode: 0o600 },

@@ -75,3 +75,43 @@ t.test('a scope the domain does not know: invalid_scope is explained', async (t)
   t.equal(res.status, 503)
   t.match((res.json() as { message: string }).message, /invalid_scope/)
 })
+
+t.test(
+  'private_key_jwt: a refused audience the server names is retried once with the token endpoint URL',
+  async (t) => {
+    const key = rsaPem()
+    const s = await startStack(t, {
+      beforeProxy: (sim) => sim.registerClientKey({ kid: 'client-cert', publicKeyPem: key.publicKeyPem }),
+      env: { OAC_PROXY_CLIENT_SECRET: '' },
+      files: () => ({ 'key.pem': key.privateKeyPem }),
+      file: {
+        clientAuth: 'private_key_jwt',
+        privateKey: { file: 'key.pem' },
+        keyId: 'client-cert',
+        assertionAudience: 'https://audience.example.com/',
+      },
+    })
+    t.equal((await s.get('/api/20210901/snapshots')).status, 200)
+    t.same(idcsAuth(s), ['invalid', 'private_key_jwt'], 'refused once, then accepted')
+    await s.proxy.manager.forceRefresh((await s.proxy.manager.get()).value)
+    t.same(idcsAuth(s), ['invalid', 'private_key_jwt', 'private_key_jwt'], 'the accepted audience is kept')
+  },
+)
+
+t.test('private_key_jwt refused for good: credential_rejected whose hint names assertionAudience', async (t) => {
+  const key = rsaPem()
+  const other = rsaPem()
+  const s = await startStack(t, {
+    beforeProxy: (sim) => sim.registerClientKey({ kid: 'client-cert', publicKeyPem: other.publicKeyPem }),
+    env: { OAC_PROXY_CLIENT_SECRET: '' },
+    files: () => ({ 'key.pem': key.privateKeyPem }),
+    file: { clientAuth: 'private_key_jwt', privateKey: { file: 'key.pem' }, keyId: 'client-cert' },
+  })
+  const res = await s.get('/api/20210901/snapshots')
+  t.equal(res.status, 503)
+  const body = res.json() as { error: string; hint: string }
+  t.equal(body.error, 'credential_rejected')
+  t.match(body.hint, /assertionAudience/)
+  t.match(body.hint, /privateKey/)
+  t.equal(res.headers['retry-after'], '60')
+})

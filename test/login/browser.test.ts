@@ -155,30 +155,43 @@ t.test('a redirect with another state rejects with login_failed and answers 400'
   t.equal(b.sim.stats().tokenCalls, 0, 'the code is not exchanged')
 })
 
-t.test('the authorize URL carries a PKCE S256 challenge, a state and the scope with offline_access', async (t) => {
-  const b = await startBrowserLogin(t)
+t.test(
+  'the authorize URL carries a PKCE S256 challenge, a state, the scope with offline_access and prompt=consent',
+  async (t) => {
+    const b = await startBrowserLogin(t)
+    const url = await b.opened
+    await b.promise
+    const q = query(url)
+    t.same(Object.keys(q).sort(), [
+      'client_id',
+      'code_challenge',
+      'code_challenge_method',
+      'prompt',
+      'redirect_uri',
+      'response_type',
+      'scope',
+      'state',
+    ])
+    // OpenID Connect Core 11: offline access is granted with consent
+    t.equal(q.prompt, 'consent')
+    t.equal(new URL(url).origin + new URL(url).pathname, b.sim.idcsUrl + '/oauth2/v1/authorize')
+    t.match(q, {
+      client_id: b.sim.clientId,
+      code_challenge_method: 'S256',
+      code_challenge: /^[A-Za-z0-9_-]{43}$/,
+      response_type: 'code',
+      scope: b.sim.scope,
+      state: /^[A-Za-z0-9_-]{16,}$/,
+      redirect_uri: /^http:\/\/127\.0\.0\.1:\d+\/callback$/,
+    })
+  },
+)
+
+t.test('login.prompt omit: no prompt is sent', async (t) => {
+  const b = await startBrowserLogin(t, { env: { OAC_PROXY_LOGIN_PROMPT: 'omit' } })
   const url = await b.opened
   await b.promise
-  const q = query(url)
-  t.same(Object.keys(q).sort(), [
-    'client_id',
-    'code_challenge',
-    'code_challenge_method',
-    'redirect_uri',
-    'response_type',
-    'scope',
-    'state',
-  ])
-  t.equal(new URL(url).origin + new URL(url).pathname, b.sim.idcsUrl + '/oauth2/v1/authorize')
-  t.match(q, {
-    client_id: b.sim.clientId,
-    code_challenge_method: 'S256',
-    code_challenge: /^[A-Za-z0-9_-]{43}$/,
-    response_type: 'code',
-    scope: b.sim.scope,
-    state: /^[A-Za-z0-9_-]{16,}$/,
-    redirect_uri: /^http:\/\/127\.0\.0\.1:\d+\/callback$/,
-  })
+  t.equal(query(url).prompt, undefined)
 })
 
 t.test('the code exchange sends the verifier of the challenge and the same redirect_uri', async (t) => {

@@ -54,8 +54,9 @@ t.test('an outage longer than the token life: 503 with Retry-After, then recover
   t.equal(unavailable?.body.error, 'token_unavailable')
   t.type(unavailable?.body.message, 'string')
   t.match(unavailable?.retryAfter, /^[1-9][0-9]*$/, 'Retry-After in whole seconds')
+  // a request each second may start one attempt a second once no token is held (token.demandRetrySeconds)
   const idpCalls = s.sim.stats().tokenCalls
-  t.ok(idpCalls < 20, `backoff bounds the calls to the identity provider (${idpCalls} in 150 s)`)
+  t.ok(idpCalls <= 75, `the calls to the identity provider are bounded (${idpCalls} in 150 s)`)
   const ready = await request(`${s.url}/-/readyz`)
   t.equal(ready.statusCode, 503)
   await ready.body.dump()
@@ -70,7 +71,7 @@ t.test('an outage longer than the token life: 503 with Retry-After, then recover
       break
     }
   }
-  t.ok(recoveredAfterS > 0 && recoveredAfterS <= 61, `recovered ${recoveredAfterS} s after the IdP came back`)
+  t.ok(recoveredAfterS > 0 && recoveredAfterS <= 1, `recovered ${recoveredAfterS} s after the IdP came back`)
   t.equal(s.proxy.manager.status().health, 'valid')
   t.equal(s.sim.stats().oacExpiredTokenRequests, 0, 'no expired token was ever forwarded')
   t.same(s.leakedSecrets(), [])

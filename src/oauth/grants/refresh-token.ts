@@ -13,7 +13,13 @@ export function refreshTokenGrant(endpoint: TokenEndpoint): Grant {
           hint: 'Run `oac-token-proxy login` (or give refreshToken: a file, an env var or an OAC tokens.json), then start the proxy again.',
         })
       }
-      return requestToken(endpoint, { grant_type: 'refresh_token', refresh_token: ctx.refreshToken })
+      // the server may rotate the refresh token before a slow answer arrives: the call is never cut short
+      // by the usual timeout, only by the manager's signal (token.refreshAnswerTimeoutSeconds)
+      return requestToken(
+        endpoint,
+        { grant_type: 'refresh_token', refresh_token: ctx.refreshToken },
+        { patient: true, ...(ctx.signal ? { signal: ctx.signal } : {}) },
+      )
     },
   }
 }
