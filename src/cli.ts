@@ -194,9 +194,12 @@ async function loginCommand(args: string[]): Promise<number> {
   const method = values.browser ? 'browser' : values.device ? 'device' : config.login.method
   const logger = stderrLogger(config.log.level)
   const { FileStore } = await import('./token/store.js')
-  const { login } = await import('./login.js')
+  const { login, credentialByName } = await import('./login.js')
+  const { claimCredential } = await import('./credentials.js')
+  const credential = credentialByName(config, (values.credential as string | undefined) ?? DEFAULT_CREDENTIAL)
   const store = FileStore.open(config.stateFile)
   try {
+    claimCredential(store, credential)
     const result = await login(config, {
       credential: (values.credential as string | undefined) ?? DEFAULT_CREDENTIAL,
       method,
@@ -281,9 +284,12 @@ async function importCommand(args: string[]): Promise<number> {
   const config = configFrom(values)
   const { FileStore } = await import('./token/store.js')
   const { importTokens, credentialByName } = await import('./login.js')
-  const credential = credentialByName(config, (values.credential as string | undefined) ?? DEFAULT_CREDENTIAL).name
+  const { claimCredential } = await import('./credentials.js')
+  const configured = credentialByName(config, (values.credential as string | undefined) ?? DEFAULT_CREDENTIAL)
+  const credential = configured.name
   const store = FileStore.open(config.stateFile)
   try {
+    claimCredential(store, configured)
     const result = await importTokens(file, credential, store)
     out(
       result.kind === 'refresh_token'

@@ -72,6 +72,11 @@ export const ERROR_CODES = {
   state_locked: { status: 0, summary: 'Another live process uses the same state file.' },
   state_corrupt: { status: 0, summary: 'The state file exists but is not valid JSON of the expected shape.' },
   state_write_failed: { status: 0, summary: 'The state file could not be written.' },
+  state_mismatch: {
+    status: 0,
+    summary:
+      'The state file holds this credential for another identity domain or client: give this configuration its own stateFile.',
+  },
   idp_error: { status: 0, summary: 'The identity provider answered with an OAuth error.' },
   idp_unreachable: { status: 0, summary: 'The identity provider could not be reached or timed out.' },
   idp_bad_response: { status: 0, summary: 'The identity provider answered with a body that is not a token response.' },

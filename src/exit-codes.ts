@@ -11,6 +11,7 @@ const BY_CODE: Partial<Record<ErrorCode, number>> = {
   state_locked: EXIT.state,
   state_corrupt: EXIT.state,
   state_write_failed: EXIT.state,
+  state_mismatch: EXIT.state,
   login_required: EXIT.login,
   credential_rejected: EXIT.login,
   login_expired: EXIT.login,

@@ -1,9 +1,7 @@
 // `oac-token-proxy status`: who is signed in, scopes, when the access and refresh tokens expire.
-import { readFileSync } from 'node:fs'
 import type { ProxyConfig } from '../config/types.js'
 import type { ManagerStatus } from '../token/manager.js'
-import type { StateFile } from '../token/store.js'
-import { askProxy, runningProxy } from './ask-proxy.js'
+import { askProxy, checkStateIdentity, readStateFile, runningProxy } from './ask-proxy.js'
 
 /** IDCS's default refresh-token lifetime; the real one is set per application. */
 export const IDCS_DEFAULT_REFRESH_TOKEN_LIFETIME_MS = 7 * 24 * 3600 * 1000
@@ -14,16 +12,12 @@ export interface StatusReport {
 }
 
 export async function collectStatus(config: ProxyConfig): Promise<StatusReport> {
+  const state = readStateFile(config.stateFile)
+  for (const c of config.credentials) checkStateIdentity(state, c, config.stateFile)
   const running = runningProxy(config.stateFile)
   if (running) {
     const body = await askProxy<{ credentials: ManagerStatus[] }>(running, '/-/status')
     return { running: { pid: running.pid, adminUrl: running.adminUrl }, credentials: body.credentials }
-  }
-  let state: StateFile | undefined
-  try {
-    state = JSON.parse(readFileSync(config.stateFile, 'utf8')) as StateFile
-  } catch {
-    state = undefined
   }
   return {
     running: undefined,

@@ -5,7 +5,7 @@ import { ProxyError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { credentialByName } from '../login.js'
 import { FileStore } from '../token/store.js'
-import { askProxy, runningProxy } from './ask-proxy.js'
+import { askProxy, checkStateIdentity, readStateFile, runningProxy } from './ask-proxy.js'
 
 export interface TokenResult {
   accessToken: string
@@ -18,6 +18,8 @@ export async function getToken(config: ProxyConfig, credentialName: string, logg
   const credential = credentialByName(config, credentialName)
   const running = runningProxy(config.stateFile)
   if (running) {
+    // the running proxy may serve another configuration on this state file
+    checkStateIdentity(readStateFile(config.stateFile), credential, config.stateFile)
     const body = await askProxy<{ accessToken: string; expiresAtMs: number }>(
       running,
       `/-/token?credential=${encodeURIComponent(credential.name)}`,

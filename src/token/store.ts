@@ -22,8 +22,18 @@ export const STATE_FILE_MODE = 0o600
 /** The lock owner touches the lock this often; a lock from another host untouched for 3x this is stale. */
 export const LOCK_HEARTBEAT_MS = 10_000
 
-/** What is kept for one credential: never an access token the proxy obtained (only one imported from a console file). */
+/** Which identity domain and client a state entry was obtained from; a refresh token is only valid there. */
+export interface CredentialIdentity {
+  credential: string
+  /** The identity domain URL, normalised (origin and path, no trailing slash). */
+  idcsUrl: string
+  clientId: string
+}
+
+/** What is kept for one credential. */
 export interface CredentialState {
+  /** Recorded on every write; entries written before it existed have none and are trusted. */
+  identity?: CredentialIdentity
   refreshToken?: string
   /** When the refresh token above was received (ms since epoch). */
   refreshTokenObtainedAtMs?: number
@@ -32,6 +42,10 @@ export interface CredentialState {
   /** An access token imported from a console download (tokens.tok); used until it expires. */
   importedAccessToken?: string
   importedAccessTokenExpiresAtMs?: number
+  /** The last access token `oac-token-proxy token` obtained, reused by it until near expiry (file mode 0600). */
+  accessToken?: string
+  accessTokenObtainedAtMs?: number
+  accessTokenExpiresAtMs?: number
   updatedAtMs?: number
 }
 
@@ -47,6 +61,52 @@ export interface TokenStore {
   close(): Promise<void>
   /** Tells local commands (token, status) where the running proxy answers; file stores record it in the lock. */
   advertise?(info: Advertisement): void
+  /**
+   * Binds a credential's entry to an identity domain and client: throws state_mismatch when the entry
+   * was written for another one; afterwards every save of that credential records the identity.
+   */
+  claim(identity: CredentialIdentity): void
+}
+
+/** The identity of a configured credential, with the URL normalised so that a trailing slash is no mismatch. */
+export function identityOf(credential: string, idcsUrl: string, clientId: string): CredentialIdentity {
+  let url = idcsUrl
+  try {
+    const u = new URL(idcsUrl)
+    url = `${u.origin}${u.pathname}`
+  } catch {
+    // the config loader validated it; keep it as given
+  }
+  return { credential, idcsUrl: url.replace(/\/+$/, ''), clientId }
+}
+
+/** Throws state_mismatch when `saved` belongs to another identity domain or client than `wanted`. */
+export function checkIdentity(saved: CredentialState | undefined, wanted: CredentialIdentity, path: string): void {
+  const had = saved?.identity
+  if (!had || (had.idcsUrl === wanted.idcsUrl && had.clientId === wanted.clientId)) return
+  throw new ProxyError(
+    'state_mismatch',
+    `state file ${path} holds credential '${wanted.credential}' for identity domain ${had.idcsUrl} and client ${had.clientId}, ` +
+      `but the configuration names identity domain ${wanted.idcsUrl} and client ${wanted.clientId}`,
+    {
+      hint:
+        'Its refresh token is only valid where it was issued, and it is left untouched. Give this configuration its own ' +
+        'stateFile (or credential name), or point it back at the identity domain and client the state file was written for.',
+    },
+  )
+}
+
+/** Claimed identities, per credential, and their stamping onto saved entries. */
+class Claims {
+  readonly #byCredential = new Map<string, CredentialIdentity>()
+  claim(identity: CredentialIdentity, saved: CredentialState | undefined, path: string): void {
+    checkIdentity(saved, identity, path)
+    this.#byCredential.set(identity.credential, { ...identity })
+  }
+  stamp(credential: string, state: CredentialState, previous: CredentialState | undefined): CredentialState {
+    const identity = this.#byCredential.get(credential) ?? state.identity ?? previous?.identity
+    return identity ? { ...state, identity: { ...identity } } : { ...state }
+  }
 }
 
 /** Written into the lock file (mode 0600) once the proxy listens. */
@@ -58,6 +118,7 @@ export interface Advertisement {
 /** For tests and one-shot commands: keeps state in memory only. */
 export class MemoryStore implements TokenStore {
   readonly data = new Map<string, CredentialState>()
+  readonly #claims = new Claims()
   saves = 0
   load(credential: string): CredentialState | undefined {
     const s = this.data.get(credential)
@@ -65,7 +126,10 @@ export class MemoryStore implements TokenStore {
   }
   async save(credential: string, state: CredentialState): Promise<void> {
     this.saves++
-    this.data.set(credential, { ...state })
+    this.data.set(credential, this.#claims.stamp(credential, state, this.data.get(credential)))
+  }
+  claim(identity: CredentialIdentity): void {
+    this.#claims.claim(identity, this.data.get(identity.credential), 'in memory')
   }
   async close(): Promise<void> {}
 }
@@ -96,6 +160,7 @@ export class FileStore implements TokenStore {
   readonly path: string
   readonly lockPath: string
   #state: StateFile
+  readonly #claims = new Claims()
   #queue: Promise<void> = Promise.resolve()
   #closed = false
   #heartbeat: NodeJS.Timeout
@@ -148,7 +213,10 @@ export class FileStore implements TokenStore {
     if (this.#closed) return Promise.reject(new ProxyError('state_write_failed', 'state store is closed'))
     this.#state = {
       version: STATE_FILE_VERSION,
-      credentials: { ...this.#state.credentials, [credential]: { ...state } },
+      credentials: {
+        ...this.#state.credentials,
+        [credential]: this.#claims.stamp(credential, state, this.#state.credentials[credential]),
+      },
     }
     const snapshot = JSON.stringify(this.#state, null, 2) + '\n'
     // writes are serialised; each writes the whole, newest state
@@ -169,6 +237,10 @@ export class FileStore implements TokenStore {
         hint: 'Make the directory writable (and not full); the newest refresh token is kept in memory meanwhile.',
       })
     }
+  }
+
+  claim(identity: CredentialIdentity): void {
+    this.#claims.claim(identity, this.#state.credentials[identity.credential], this.path)
   }
 
   advertise(info: Advertisement): void {
