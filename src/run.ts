@@ -74,13 +74,15 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
         logins.push(watchForLogin(m, credential, config, { logger: deps.logger, clock, idpDispatcher }))
       }
     }
-    for (const m of managers.values()) m.start()
+    // bind first: a proxy that cannot listen must exit before a refresh rotates the refresh token
+    for (const m of managers.values()) m.load()
     const listeners = await openListeners(config, server, deps.logger)
     store.advertise?.({ adminUrl: listeners.adminUrl, adminKey })
     deps.logger.info(
       { event: 'proxy.listening', url: listeners.url, upstream: config.oacUrl, stateFile: config.stateFile },
       `proxy listening on ${listeners.url}`,
     )
+    for (const m of managers.values()) m.start()
     const all = managers
     let closing: Promise<void> | undefined
     return {
