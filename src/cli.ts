@@ -58,7 +58,9 @@ Stop a running proxy on the same state file first (its state file is locked).`,
 Prints a valid access token, e.g.  curl -H "Authorization: Bearer $(oac-token-proxy token)" ...
 When a proxy runs on the same state file it asks that proxy (through its admin endpoint, with the key
 from the state lock file) instead of refreshing, so the rotating refresh token is never burned.
-  --json    print {"accessToken","expiresAt","source"} instead of the bare token`,
+Without a proxy it reuses the access token it saved in the state file (mode 0600) by an earlier call
+while that has at least 30 s (or half its lifetime) left, and refreshes only when it is near expiry.
+  --json    print {"accessToken","expiresAt","source"} (source: proxy, saved or refresh) instead of the bare token`,
   status: `Usage: oac-token-proxy status [--config FILE] [--json]
 
 Shows each credential: health, who is signed in, scope, when the access token expires, how old the
@@ -232,7 +234,12 @@ async function tokenCommand(args: string[]): Promise<number> {
   if (values.help) return help('token')
   const config = configFrom(values)
   const { getToken } = await import('./commands/token.js')
-  const result = await getToken(config, (values.credential as string | undefined) ?? DEFAULT_CREDENTIAL, stderrLogger())
+  const result = await getToken(
+    config,
+    (values.credential as string | undefined) ?? DEFAULT_CREDENTIAL,
+    stderrLogger(),
+    { reuseSaved: true },
+  )
   out(
     values.json
       ? JSON.stringify({
