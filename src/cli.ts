@@ -200,6 +200,18 @@ async function loginCommand(args: string[]): Promise<number> {
   const { claimCredential } = await import('./credentials.js')
   const credential = credentialByName(config, (values.credential as string | undefined) ?? DEFAULT_CREDENTIAL)
   const store = FileStore.open(config.stateFile)
+  const { logStoreOpened } = await import('./run.js')
+  logStoreOpened(store, logger)
+  // Ctrl-C while waiting for the sign-in: say so, and release the lock on the way out
+  const onSignal = (signal: NodeJS.Signals): void => {
+    process.stderr.write(
+      `\noac-token-proxy: login cancelled (${signal === 'SIGINT' ? 'Ctrl-C' : signal}) before the sign-in completed; ` +
+        `${config.stateFile} was not changed. Run oac-token-proxy login again to sign in.\n`,
+    )
+    void store.close().finally(() => process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated))
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
   try {
     claimCredential(store, credential)
     const result = await login(config, {
@@ -216,6 +228,8 @@ async function loginCommand(args: string[]): Promise<number> {
     out(`Start the proxy with: oac-token-proxy serve${config.sourceFile ? ` --config ${config.sourceFile}` : ''}`)
     return EXIT.ok
   } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
     await store.close()
   }
 }

@@ -1,7 +1,17 @@
 // Exit codes of the command line, by error code; docs/errors.md and the README list them.
 import type { ErrorCode } from './errors.js'
 
-export const EXIT = { ok: 0, failure: 1, usage: 2, state: 3, login: 4 } as const
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  state: 3,
+  login: 4,
+  /** Stopped by Ctrl-C (128 + SIGINT), e.g. while login waits. */
+  interrupted: 130,
+  /** Stopped by SIGTERM (128 + SIGTERM) while login waits. */
+  terminated: 143,
+} as const
 
 const BY_CODE: Partial<Record<ErrorCode, number>> = {
   usage: EXIT.usage,

@@ -40,12 +40,7 @@ export interface RunDeps {
 export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<RunningProxy> {
   for (const warning of config.warnings) deps.logger.warn({ event: 'config.warning' }, warning)
   const store = deps.store ?? FileStore.open(config.stateFile)
-  if (store instanceof FileStore && store.removedTempFiles > 0) {
-    deps.logger.info(
-      { event: 'state.temp_files_removed', count: store.removedTempFiles },
-      'removed temporary state files left by an interrupted write',
-    )
-  }
+  if (store instanceof FileStore) logStoreOpened(store, deps.logger)
   const clock = deps.clock ?? systemClock
   const idpDispatcher = deps.idpDispatcher ?? createIdpAgent(config)
   const adminKey = randomBytes(24).toString('base64url')
@@ -111,5 +106,26 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
     if (!deps.idpDispatcher) await idpDispatcher.close().catch(() => {})
     await store.close().catch(() => {})
     throw err
+  }
+}
+
+/** What taking the state file's lock cleaned up: a stale lock of a process that is gone, temporary files. */
+export function logStoreOpened(store: FileStore, logger: Logger): void {
+  const stale = store.takenOverLock
+  if (stale) {
+    logger.warn(
+      {
+        event: 'state.lock_taken_over',
+        lockFile: store.lockPath,
+        ...(stale.pid !== undefined ? { stalePid: stale.pid, staleHost: stale.hostname } : {}),
+      },
+      `took over the lock of ${store.path}: ${stale.pid !== undefined ? `its process ${stale.pid} on ${stale.hostname} is gone` : 'it was unreadable'}`,
+    )
+  }
+  if (store.removedTempFiles > 0) {
+    logger.info(
+      { event: 'state.temp_files_removed', count: store.removedTempFiles },
+      'removed temporary state files left by an interrupted write',
+    )
   }
 }

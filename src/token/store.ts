@@ -168,6 +168,8 @@ export class FileStore implements TokenStore {
   lastWriteMs = 0
   /** Temporary files of writes cut short by a crash, removed when the lock was taken. */
   removedTempFiles = 0
+  /** The stale lock this store took over (its process was gone), if any; fields are absent when it was unreadable. */
+  takenOverLock: Partial<LockInfo> | undefined
 
   private constructor(path: string, state: StateFile) {
     this.path = path
@@ -191,10 +193,11 @@ export class FileStore implements TokenStore {
         hint: 'Each credential needs its own state file.',
       })
     }
-    acquireLock(`${path}.lock`, path)
+    const takenOver = acquireLock(`${path}.lock`, path)
     OPEN_IN_THIS_PROCESS.add(path)
     try {
       const store = new FileStore(path, readState(path))
+      store.takenOverLock = takenOver
       store.removedTempFiles = removeLeftoverTempFiles(path)
       return store
     } catch (err) {
@@ -326,12 +329,14 @@ function writeLockFile(path: string, flag: number, info: LockInfo): void {
   }
 }
 
-function acquireLock(lockPath: string, statePath: string): void {
+/** Takes the lock; returns the stale lock it took over, if any. */
+function acquireLock(lockPath: string, statePath: string): Partial<LockInfo> | undefined {
   const mine: LockInfo = { pid: process.pid, hostname: hostname(), startedAtMs: Date.now() }
+  let takenOver: Partial<LockInfo> | undefined
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeLockFile(lockPath, constants.O_EXCL, mine)
-      return
+      return takenOver
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       if (code !== 'EEXIST') {
@@ -354,6 +359,7 @@ function acquireLock(lockPath: string, statePath: string): void {
       )
     }
     // stale lock: its process is gone; take it over (rename makes the takeover atomic)
+    takenOver = owner ? { pid: owner.pid, hostname: owner.hostname, startedAtMs: owner.startedAtMs } : {}
     const stale = `${lockPath}.stale.${process.pid}`
     try {
       renameSync(lockPath, stale)
