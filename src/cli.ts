@@ -61,10 +61,15 @@ from the state lock file) instead of refreshing, so the rotating refresh token i
 Without a proxy it reuses the access token it saved in the state file (mode 0600) by an earlier call
 while that has at least 30 s (or half its lifetime) left, and refreshes only when it is near expiry.
   --json    print {"accessToken","expiresAt","source"} (source: proxy, saved or refresh) instead of the bare token`,
-  status: `Usage: oac-token-proxy status [--config FILE] [--json]
+  status: `Usage: oac-token-proxy status [--config FILE] [--credential NAME] [--json]
 
-Shows each credential: health, who is signed in, scope, when the access token expires, how old the
-refresh token is, the last refresh and error. Asks the running proxy, or reads the state file.`,
+Shows each credential: health, who is signed in, the token's scope and the configured one, when the
+access token expires, how old the refresh token is, the last refresh and error. Asks the running proxy,
+or reads the state file.
+  --credential NAME    only this credential
+  --json               the same as JSON
+Exit code (the most serious state shown): 0 every credential holds a valid token, 4 login_required,
+5 credential_rejected, 6 not ready (starting or failing), 7 no proxy running on the state file.`,
   doctor: `Usage: oac-token-proxy doctor [--config FILE] [--oac-url URL]
 
 Checks, step by step: the configuration; OAC's sign-in redirect (discovering the identity domain and
@@ -267,14 +272,18 @@ async function tokenCommand(args: string[]): Promise<number> {
 }
 
 async function statusCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } }, 'status')
+  const { values } = parse(
+    args,
+    { config: { type: 'string', short: 'c' }, credential: { type: 'string' }, json: { type: 'boolean' } },
+    'status',
+  )
   if (values.help) return help('status')
   const config = configFrom(values)
-  const { collectStatus, renderStatus } = await import('./commands/status.js')
-  const report = await collectStatus(config)
+  const { collectStatus, renderStatus, statusExitCode } = await import('./commands/status.js')
+  const report = await collectStatus(config, values.credential as string | undefined)
   if (values.json) out(JSON.stringify(report, null, 2))
   else for (const line of renderStatus(report, config)) out(line)
-  return EXIT.ok
+  return statusExitCode(report)
 }
 
 async function doctorCommand(args: string[]): Promise<number> {

@@ -82,7 +82,7 @@ export function grantFor(c: CredentialConfig, endpoint: TokenEndpoint, clock?: C
 
 /** Binds the credential's state entry to its identity domain and client (throws state_mismatch for another's). */
 export function claimCredential(store: TokenStore, c: Pick<CredentialConfig, 'name' | 'idcsUrl' | 'clientId'>): void {
-  store.claim(identityOf(c.name, c.idcsUrl, c.clientId))
+  store.claim?.(identityOf(c.name, c.idcsUrl, c.clientId))
 }
 
 /** One manager per credential, by name; logs the warnings a grant deserves. */

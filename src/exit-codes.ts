@@ -7,6 +7,12 @@ export const EXIT = {
   usage: 2,
   state: 3,
   login: 4,
+  /** status: a credential was rejected by the identity domain (fix the configuration). */
+  credentialRejected: 5,
+  /** status: a credential holds no valid token yet (starting, or the identity domain is failing). */
+  notReady: 6,
+  /** status: no proxy runs on the state file. */
+  notRunning: 7,
   /** Stopped by Ctrl-C (128 + SIGINT), e.g. while login waits. */
   interrupted: 130,
   /** Stopped by SIGTERM (128 + SIGTERM) while login waits. */

@@ -1,6 +1,8 @@
 // `oac-token-proxy status`: who is signed in, scopes, when the access and refresh tokens expire.
 import type { ProxyConfig } from '../config/types.js'
-import type { ManagerStatus } from '../token/manager.js'
+import type { CredentialStatusJson } from '../admin/status-json.js'
+import { EXIT } from '../exit-codes.js'
+import { credentialByName } from '../login.js'
 import { askProxy, checkStateIdentity, readStateFile, runningProxy } from './ask-proxy.js'
 
 /** IDCS's default refresh-token lifetime; the real one is set per application. */
@@ -8,22 +10,32 @@ export const IDCS_DEFAULT_REFRESH_TOKEN_LIFETIME_MS = 7 * 24 * 3600 * 1000
 
 export interface StatusReport {
   running: { pid: number; adminUrl: string } | undefined
-  credentials: Array<Partial<ManagerStatus> & { credential: string; grant: string }>
+  credentials: Array<Partial<CredentialStatusJson> & { credential: string; grant: string }>
 }
 
-export async function collectStatus(config: ProxyConfig): Promise<StatusReport> {
+/** Only `credential` when given (a usage error if no such credential is configured). */
+export async function collectStatus(config: ProxyConfig, credential?: string): Promise<StatusReport> {
+  const wanted = credential === undefined ? config.credentials : [credentialByName(config, credential)]
   const state = readStateFile(config.stateFile)
-  for (const c of config.credentials) checkStateIdentity(state, c, config.stateFile)
+  for (const c of wanted) checkStateIdentity(state, c, config.stateFile)
+  const names = new Set(wanted.map((c) => c.name))
   const running = runningProxy(config.stateFile)
   if (running) {
-    const body = await askProxy<{ credentials: ManagerStatus[] }>(running, '/-/status')
-    return { running: { pid: running.pid, adminUrl: running.adminUrl }, credentials: body.credentials }
+    const body = await askProxy<{ credentials: CredentialStatusJson[] }>(running, '/-/status')
+    return {
+      running: { pid: running.pid, adminUrl: running.adminUrl },
+      credentials: body.credentials.filter((c) => names.has(c.credential)),
+    }
   }
   return {
     running: undefined,
-    credentials: config.credentials.map((c) => {
+    credentials: wanted.map((c) => {
       const saved = state?.credentials?.[c.name]
-      const entry: StatusReport['credentials'][number] = { credential: c.name, grant: c.grant }
+      const entry: StatusReport['credentials'][number] = {
+        credential: c.name,
+        grant: c.grant,
+        configuredScope: c.scope,
+      }
       if (saved?.subject) entry.subject = saved.subject
       if (saved?.refreshTokenObtainedAtMs !== undefined) entry.refreshTokenObtainedAtMs = saved.refreshTokenObtainedAtMs
       entry.health =
@@ -31,6 +43,20 @@ export async function collectStatus(config: ProxyConfig): Promise<StatusReport> 
       return entry
     }),
   }
+}
+
+/**
+ * The exit code of `status`, for scripts and probes: the most serious state of any credential shown.
+ * 0 every credential holds a valid token; 4 login_required; 5 credential_rejected; 6 not ready
+ * (starting, failing); 7 no proxy running on the state file.
+ */
+export function statusExitCode(report: StatusReport): number {
+  const healths = new Set(report.credentials.map((c) => c.health))
+  if (healths.has('credential_rejected')) return EXIT.credentialRejected
+  if (healths.has('login_required')) return EXIT.login
+  if (healths.has('starting') || healths.has('failing') || healths.has(undefined)) return EXIT.notReady
+  if (!report.running || healths.has('stopped')) return EXIT.notRunning
+  return EXIT.ok
 }
 
 export function formatDuration(ms: number): string {
@@ -53,7 +79,8 @@ export function renderStatus(report: StatusReport, config: ProxyConfig, now = Da
     lines.push('')
     lines.push(`credential ${c.credential} (${c.grant}): ${c.health ?? 'unknown'}`)
     if (c.subject) lines.push(`  signed in as:   ${c.subject}`)
-    if (c.scope) lines.push(`  scope:          ${c.scope}`)
+    if (c.scope) lines.push(`  token scope:    ${c.scope}`)
+    if (c.configuredScope) lines.push(`  configured:     ${c.configuredScope}`)
     if (c.accessTokenExpiresAtMs !== undefined) {
       const left = c.accessTokenExpiresAtMs - now
       lines.push(

@@ -64,8 +64,9 @@ export interface TokenStore {
   /**
    * Binds a credential's entry to an identity domain and client: throws state_mismatch when the entry
    * was written for another one; afterwards every save of that credential records the identity.
+   * Optional: a store without it keeps no identities (a test double, say).
    */
-  claim(identity: CredentialIdentity): void
+  claim?(identity: CredentialIdentity): void
 }
 
 /** The identity of a configured credential, with the URL normalised so that a trailing slash is no mismatch. */
