@@ -4,7 +4,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { loadConfig } from './config/load.js'
-import { DEFAULT_CREDENTIAL, OPTIONS } from './config/options.js'
+import { DEFAULT_CREDENTIAL, OPTIONS, type OptionSpec } from './config/options.js'
 import type { ProxyConfig } from './config/types.js'
 import { ERROR_CODES, OAuthError, ProxyError } from './errors.js'
 import { createLogger, wantsPretty, type Logger } from './log.js'
@@ -18,13 +18,32 @@ const DEMO_DEFAULT_PORT = 8787
 
 const FLAG_OPTIONS = OPTIONS.filter((o) => o.flag)
 
+const COMMANDS = ['serve', 'login', 'token', 'status', 'doctor', 'import', 'demo', 'simulate', 'version', 'help']
+
+/** The placeholder shown after a flag in help: --oac-url URL, --port N, --log-format auto|json|pretty. */
+function valueName(o: OptionSpec): string {
+  if (o.type === 'url') return 'URL'
+  if (o.type === 'integer' || o.type === 'number') return 'N'
+  if (o.type === 'enum' && o.enum && o.enum.length <= 3) return o.enum.join('|')
+  return (o.flag as string).split('-').at(-1)?.toUpperCase() ?? 'VALUE'
+}
+
+function flagHelp(o: OptionSpec): string {
+  const left = `      --${o.flag as string} ${valueName(o)}`
+  const dflt = o.default === undefined || o.default === '' ? '' : ` (default ${String(o.default)})`
+  return `${left.padEnd(40)}${o.path}${dflt}`
+}
+
 const HELP: Record<string, string> = {
   main: `oac-token-proxy ${VERSION}: a local proxy that adds fresh OAC access tokens to every request.
 
 Usage: oac-token-proxy <command> [options]
 
+With no arguments this help is printed (exit 2). When the first argument is an option, serve runs:
+oac-token-proxy --config FILE is oac-token-proxy serve --config FILE.
+
 Commands:
-  serve      run the proxy (default command)
+  serve      run the proxy
   login      sign in (device code, or --browser) and save the refresh token in the state file
   token      print a valid access token (asks the running proxy, if any)
   status     who is signed in, scopes, when the access and refresh tokens expire
@@ -32,6 +51,7 @@ Commands:
   import     import a tokens.json (OAC profile) or tokens.tok (IDCS console) into the state file
   demo       run the built-in IDCS + OAC simulator with the proxy in front, and print curl commands
   simulate   run only the simulator (for trying a config against it)
+  version    print the version
   help CMD   help for one command
 
 Options: --help, --version
@@ -41,8 +61,9 @@ Environment: every config key has an OAC_PROXY_* variable (docs/configuration.md
 
 Runs the proxy. Configuration comes from FILE (or OAC_PROXY_CONFIG), then OAC_PROXY_* environment
 variables, then these flags:
-  -c, --config FILE     YAML config file
-${FLAG_OPTIONS.map((o) => `      --${(o.flag as string).padEnd(16)}${o.path}`).join('\n')}`,
+${'  -c, --config FILE'.padEnd(40)}YAML config file (or OAC_PROXY_CONFIG)
+${FLAG_OPTIONS.map(flagHelp).join('\n')}
+Each flag sets the config key after it (docs/configuration.md).`,
   login: `Usage: oac-token-proxy login [--config FILE] [--credential NAME] [--browser | --device] [--redirect-port N] [--no-open]
 
 Signs in and saves the refresh token in the state file (mode 0600), so that serve starts with it.
@@ -87,6 +108,9 @@ Starts a simulated IDCS + OAC and the proxy in front of them, then prints curl c
   --port N                 proxy port (default ${DEMO_DEFAULT_PORT}; a free one if busy)
   --token-lifetime S       access-token lifetime in seconds (default 100, as OAC)
   --check                  make one request through the proxy, print the result and exit`,
+  version: `Usage: oac-token-proxy version
+
+Prints the version (the same as oac-token-proxy --version).`,
   simulate: `Usage: oac-token-proxy simulate [--idcs-port N] [--oac-port N] [--token-lifetime S] [--write-config DIR]
 
 Runs only the simulated IDCS + OAC.
@@ -105,7 +129,15 @@ async function main(argv: string[]): Promise<number> {
     return first === undefined ? EXIT.usage : EXIT.ok
   }
   if (first === 'help') {
-    out(HELP[argv[1] ?? 'main'] ?? (HELP.main as string))
+    const topic = argv[1] ?? 'main'
+    if (argv.length > 2 || !(topic in HELP)) throw unknownCommand(argv.slice(1).join(' '))
+    out(HELP[topic] as string)
+    return EXIT.ok
+  }
+  if (first === 'version') {
+    if (argv.length > 1 && !['--help', '-h'].includes(argv[1] as string))
+      throw new ProxyError('usage', `version takes no arguments, got '${argv.slice(1).join(' ')}'`)
+    out(argv.length > 1 ? (HELP.version as string) : VERSION)
     return EXIT.ok
   }
   const command = first.startsWith('-') ? 'serve' : first
@@ -128,8 +160,14 @@ async function main(argv: string[]): Promise<number> {
     case 'simulate':
       return simulate(rest)
     default:
-      throw new ProxyError('usage', `unknown command '${command}'`, { hint: 'Run oac-token-proxy --help.' })
+      throw unknownCommand(command)
   }
+}
+
+function unknownCommand(command: string): ProxyError {
+  return new ProxyError('usage', `unknown command '${command}'`, {
+    hint: `Commands: ${COMMANDS.join(', ')}. Run oac-token-proxy --help.`,
+  })
 }
 
 type Values = Record<string, string | boolean | undefined>

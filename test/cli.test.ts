@@ -76,7 +76,7 @@ t.test('help serve lists --config and --port', async (t) => {
   const r = await cli(['help', 'serve'])
   t.equal(r.code, 0)
   t.match(r.stdout, /--config FILE/)
-  t.match(r.stdout, /--port\s+listen\.port/)
+  t.match(r.stdout, /--port N\s+listen\.port/)
 })
 
 t.test('an unknown command exits 2 and names it', async (t) => {
