@@ -8,7 +8,8 @@ import { DEFAULT_CREDENTIAL, OPTIONS, type OptionSpec } from './config/options.j
 import type { ProxyConfig } from './config/types.js'
 import { ERROR_CODES, OAuthError, ProxyError } from './errors.js'
 import { createLogger, wantsPretty, type Logger } from './log.js'
-import { pino } from 'pino'
+
+type LogFormat = ProxyConfig['log']['format']
 import { startProxy } from './run.js'
 import { VERSION } from './version.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
@@ -102,18 +103,22 @@ Exit code 0 when every check passes, 1 otherwise.`,
 Imports console-issued tokens into the state file:
   tokens.json   downloaded from the OAC profile page: its refresh token is stored
   tokens.tok    downloaded from the IDCS console: its access token is used until it expires`,
-  demo: `Usage: oac-token-proxy demo [--port N] [--token-lifetime SECONDS] [--check]
+  demo: `Usage: oac-token-proxy demo [--port N] [--token-lifetime SECONDS] [--check] [--log-format FORMAT]
 
 Starts a simulated IDCS + OAC and the proxy in front of them, then prints curl commands to try.
-  --port N                 proxy port (default ${DEMO_DEFAULT_PORT}; a free one if busy)
-  --token-lifetime S       access-token lifetime in seconds (default 100, as OAC)
-  --check                  make one request through the proxy, print the result and exit`,
+  --port N                 proxy port (default ${DEMO_DEFAULT_PORT}, or a free one if that is busy;
+                           a port given here that is busy is an error; 0 = any free port)
+  --token-lifetime S       access-token lifetime in seconds, 10 to 86400 (default 100, as OAC)
+  --check                  make one request through the proxy, print the result and exit
+  --log-format FORMAT      auto, json or pretty. Logs go to stderr: JSON when it is not a terminal;
+                           on a terminal only warnings, unless a format is given`,
   version: `Usage: oac-token-proxy version
 
 Prints the version (the same as oac-token-proxy --version).`,
   simulate: `Usage: oac-token-proxy simulate [--idcs-port N] [--oac-port N] [--token-lifetime S] [--write-config DIR]
 
-Runs only the simulated IDCS + OAC.
+Runs only the simulated IDCS + OAC, and prints the user name and password its sign-in page accepts.
+  --token-lifetime S   access-token lifetime in seconds, 10 to 86400 (default 100)
   --write-config DIR   write DIR/config.yaml with the client secret and a refresh token in files
                        beside it (mode 0600), ready for: oac-token-proxy serve --config DIR/config.yaml`,
 }
@@ -232,12 +237,14 @@ async function loginCommand(args: string[]): Promise<number> {
       ...loaded.login,
       ...(values['redirect-port'] === undefined
         ? {}
-        : { redirectPort: intFlag(values['redirect-port'], '--redirect-port', 0) }),
+        : { redirectPort: intFlag(values['redirect-port'], '--redirect-port', 0, PORT_RANGE) }),
       ...(values['no-open'] ? { openBrowser: false } : {}),
     },
   }
   const method = values.browser ? 'browser' : values.device ? 'device' : config.login.method
-  const logger = stderrLogger(config.log.level)
+  const interactive = Boolean(process.stdout.isTTY)
+  // on a terminal the screen (code, QR, countdown) says it all: only warnings, as human lines
+  const logger = stderrLogger(interactive ? 'warn' : config.log.level, config.log.format)
   const { FileStore } = await import('./token/store.js')
   const { login, credentialByName } = await import('./login.js')
   const { claimCredential } = await import('./credentials.js')
@@ -263,7 +270,7 @@ async function loginCommand(args: string[]): Promise<number> {
       store,
       logger,
       out,
-      interactive: Boolean(process.stdout.isTTY),
+      interactive,
     })
     out(
       `Signed in${result.subject ? ` as ${result.subject}` : ''}. The refresh token is saved in ${config.stateFile} (mode 0600).`,
@@ -278,8 +285,8 @@ async function loginCommand(args: string[]): Promise<number> {
 }
 
 /** Logs of one-shot commands go to stderr, so stdout stays clean for scripts. */
-function stderrLogger(level: ProxyConfig['log']['level'] = 'warn'): Logger {
-  return createLogger({ level, destination: pino.destination({ dest: 2, sync: true }) })
+function stderrLogger(level: ProxyConfig['log']['level'] = 'warn', format: LogFormat = 'auto'): Logger {
+  return createLogger({ level, fd: 2, pretty: wantsPretty(format, Boolean(process.stderr.isTTY)) })
 }
 
 async function tokenCommand(args: string[]): Promise<number> {
@@ -294,7 +301,8 @@ async function tokenCommand(args: string[]): Promise<number> {
   const result = await getToken(
     config,
     (values.credential as string | undefined) ?? DEFAULT_CREDENTIAL,
-    stderrLogger(),
+    // a failure is printed once, as the one human error below, not also as log lines
+    stderrLogger('silent'),
     { reuseSaved: true },
   )
   out(
@@ -390,19 +398,37 @@ function parseWithFile(args: string[]): { values: Values; positionals: string[] 
 async function demo(args: string[]): Promise<number> {
   const { values } = parse(
     args,
-    { port: { type: 'string' }, 'token-lifetime': { type: 'string' }, check: { type: 'boolean' } },
+    {
+      port: { type: 'string' },
+      'token-lifetime': { type: 'string' },
+      check: { type: 'boolean' },
+      'log-format': { type: 'string' },
+    },
     'demo',
   )
   if (values.help) return help('demo')
-  const port = intFlag(values.port, '--port', DEMO_DEFAULT_PORT)
-  const tokenLifetimeS = intFlag(values['token-lifetime'], '--token-lifetime', 100)
-  // logs to stderr so the instructions on stdout stay readable
+  const port = intFlag(values.port, '--port', DEMO_DEFAULT_PORT, PORT_RANGE)
+  const tokenLifetimeS = intFlag(values['token-lifetime'], '--token-lifetime', 100, TOKEN_LIFETIME_RANGE)
+  const format = logFormatFlag(values['log-format'])
+  const terminal = Boolean(process.stderr.isTTY)
+  // logs go to stderr so the instructions on stdout stay readable; on a terminal only warnings unless a format is asked
   const logger = createLogger({
-    level: values.check ? 'warn' : 'info',
-    destination: pino.destination({ dest: 2, sync: false }),
+    level: values.check || (terminal && format === undefined) ? 'warn' : 'info',
+    fd: 2,
+    pretty: wantsPretty(format ?? 'auto', terminal),
   })
   const { startDemo, checkDemo } = await import('./demo.js')
-  const running = await startDemo({ port, tokenLifetimeS, logger, out })
+  const running = await startDemo({
+    port,
+    portExplicit: values.port !== undefined,
+    tokenLifetimeS,
+    logger,
+    out,
+    check: Boolean(values.check),
+    ...(terminal && format === undefined && !values.check
+      ? { logNote: 'Log: warnings only on a terminal; every line with --log-format pretty (or json).' }
+      : {}),
+  })
   if (values.check) {
     const result = await checkDemo(running)
     out(result.line)
@@ -428,14 +454,16 @@ async function simulate(args: string[]): Promise<number> {
   if (values.help) return help('simulate')
   const { startSimulator } = await import('./simulator/index.js')
   const sim = await startSimulator({
-    idcsPort: intFlag(values['idcs-port'], '--idcs-port', 0),
-    oacPort: intFlag(values['oac-port'], '--oac-port', 0),
-    accessTokenLifetimeS: intFlag(values['token-lifetime'], '--token-lifetime', 100),
+    idcsPort: intFlag(values['idcs-port'], '--idcs-port', 0, PORT_RANGE),
+    oacPort: intFlag(values['oac-port'], '--oac-port', 0, PORT_RANGE),
+    accessTokenLifetimeS: intFlag(values['token-lifetime'], '--token-lifetime', 100, TOKEN_LIFETIME_RANGE),
   })
+  const { signInLine } = await import('./demo.js')
   out(`simulated IDCS: ${sim.idcsUrl}`)
   out(`simulated OAC:  ${sim.oacUrl}`)
   out(`client id:      ${sim.clientId}`)
   out(`scope:          ${sim.scope}`)
+  out(`sign-in page:   ${signInLine(sim)}`)
   if (typeof values['write-config'] === 'string') {
     const dir = resolve(values['write-config'])
     mkdirSync(dir, { recursive: true })
@@ -460,18 +488,39 @@ async function simulate(args: string[]): Promise<number> {
   } else {
     out('client secret and refresh token: use --write-config DIR to get them as files')
   }
-  const logger = createLogger({ level: 'warn' })
+  const logger = stderrLogger('warn')
   await waitForSignal(logger)
   await sim.close()
   return EXIT.ok
 }
 
-function intFlag(raw: unknown, name: string, fallback: number): number {
+interface IntRange {
+  min: number
+  max: number
+  unit?: string
+}
+
+const PORT_RANGE: IntRange = { min: 0, max: 65535 }
+/** The simulated access-token lifetime: long enough for the proxy's safety margin and refresh lead. */
+const TOKEN_LIFETIME_RANGE: IntRange = { min: 10, max: 86400, unit: 'seconds' }
+
+function intFlag(raw: unknown, name: string, fallback: number, range: IntRange = { min: 0, max: 2 ** 31 - 1 }): number {
   if (raw === undefined) return fallback
-  const n = Number(raw)
-  if (!Number.isInteger(n) || n < 0)
-    throw new ProxyError('usage', `${name} must be a whole number, got '${String(raw)}'`)
+  const n = typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN
+  if (!Number.isSafeInteger(n) || n < range.min || n > range.max) {
+    throw new ProxyError(
+      'usage',
+      `${name} must be a whole number from ${range.min} to ${range.max}${range.unit ? ` (${range.unit})` : ''}, got '${String(raw)}'`,
+      { hint: `For example ${name} ${Math.min(range.max, Math.max(range.min, fallback))}.` },
+    )
+  }
   return n
+}
+
+function logFormatFlag(raw: unknown): LogFormat | undefined {
+  if (raw === undefined) return undefined
+  if (raw === 'auto' || raw === 'json' || raw === 'pretty') return raw
+  throw new ProxyError('usage', `--log-format must be auto, json or pretty, got '${String(raw)}'`)
 }
 
 function help(command: string): number {
