@@ -26,7 +26,7 @@ function cli(args: string[], options: { cwd?: string; timeoutMs?: number } = {})
     execFile(
       process.execPath,
       [CLI, ...args],
-      { cwd: options.cwd ?? ROOT, env: ENV, timeout: options.timeoutMs ?? 5000, killSignal: 'SIGKILL' },
+      { cwd: options.cwd ?? ROOT, env: ENV, timeout: options.timeoutMs ?? 20_000, killSignal: 'SIGKILL' },
       (err, stdout, stderr) => {
         if (err && typeof err.code !== 'number') {
           reject(new Error(`cli ${args.join(' ')} did not exit by itself (${err.message}); stderr: ${stderr}`))
