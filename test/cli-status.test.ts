@@ -66,7 +66,7 @@ t.test('valid: exit 0, with the token scope and the configured scope', async (t)
   const text = await runCli(['status', '--config', config])
   t.equal(text.code, EXIT.ok)
   t.match(text.stdout, /^ {2}token scope: +\S/m)
-  t.match(text.stdout, new RegExp(`^ {2}configured: +${sim.scope.replace(/[.:]/g, '\\$&')}$`, 'm'))
+  t.match(text.stdout, new RegExp(`^ {2}config scope: +${sim.scope.replace(/[.:]/g, '\\$&')}$`, 'm'))
 })
 
 t.test('login_required: exit 4, with and without a running proxy', async (t) => {

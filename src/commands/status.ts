@@ -38,6 +38,9 @@ export async function collectStatus(config: ProxyConfig, credential?: string): P
       }
       if (saved?.subject) entry.subject = saved.subject
       if (saved?.refreshTokenObtainedAtMs !== undefined) entry.refreshTokenObtainedAtMs = saved.refreshTokenObtainedAtMs
+      // the access token `oac-token-proxy token` saved, while it lasts
+      if (saved?.accessTokenExpiresAtMs !== undefined && saved.accessTokenExpiresAtMs > Date.now())
+        entry.accessTokenExpiresAtMs = saved.accessTokenExpiresAtMs
       entry.health =
         c.grant === 'refresh_token' && !saved?.refreshToken && !c.refreshToken ? 'login_required' : 'stopped'
       return entry
@@ -80,11 +83,11 @@ export function renderStatus(report: StatusReport, config: ProxyConfig, now = Da
     lines.push(`credential ${c.credential} (${c.grant}): ${c.health ?? 'unknown'}`)
     if (c.subject) lines.push(`  signed in as:   ${c.subject}`)
     if (c.scope) lines.push(`  token scope:    ${c.scope}`)
-    if (c.configuredScope) lines.push(`  configured:     ${c.configuredScope}`)
+    if (c.configuredScope) lines.push(`  config scope:   ${c.configuredScope}`)
     if (c.accessTokenExpiresAtMs !== undefined) {
       const left = c.accessTokenExpiresAtMs - now
       lines.push(
-        `  access token:   ${left > 0 ? `expires in ${formatDuration(left)}` : 'expired'} (${new Date(c.accessTokenExpiresAtMs).toISOString()})`,
+        `  access token:   ${left > 0 ? `expires in ${formatDuration(left)}` : 'expired'} (${new Date(c.accessTokenExpiresAtMs).toISOString()})${report.running ? '' : ', saved by oac-token-proxy token'}`,
       )
     } else lines.push(`  access token:   none held${report.running ? '' : ' (the proxy is not running)'}`)
     if (c.refreshTokenObtainedAtMs !== undefined) {
@@ -93,7 +96,10 @@ export function renderStatus(report: StatusReport, config: ProxyConfig, now = Da
       lines.push(
         `  refresh token:  received ${formatDuration(age)} ago; with IDCS's default 7-day lifetime it expires in about ${formatDuration(Math.max(0, left))}, unless used`,
       )
-    } else if (c.grant === 'refresh_token') lines.push('  refresh token:  none saved yet')
+    } else if (c.grant === 'refresh_token')
+      lines.push(
+        `  refresh token:  none saved yet${c.health === 'login_required' ? '' : ' (the configured refreshToken is used at the first refresh)'}`,
+      )
     if (c.lastRefreshAtMs !== undefined) lines.push(`  last refresh:   ${formatDuration(now - c.lastRefreshAtMs)} ago`)
     if (c.nextRefreshAtMs !== undefined) lines.push(`  next refresh:   in ${formatDuration(c.nextRefreshAtMs - now)}`)
     if (c.refreshes !== undefined) lines.push(`  refreshes:      ${c.refreshes} ok, ${c.failures ?? 0} failed`)
