@@ -12,7 +12,7 @@ import { refreshTokenGrant } from './oauth/grants/refresh-token.js'
 import type { TokenEndpoint } from './oauth/token-endpoint.js'
 import type { Grant } from './oauth/types.js'
 import { TokenManager } from './token/manager.js'
-import type { TokenStore } from './token/store.js'
+import { identityOf, type TokenStore } from './token/store.js'
 
 export { DEFAULT_CREDENTIAL } from './config/options.js'
 
@@ -80,6 +80,11 @@ export function grantFor(c: CredentialConfig, endpoint: TokenEndpoint, clock?: C
   }
 }
 
+/** Binds the credential's state entry to its identity domain and client (throws state_mismatch for another's). */
+export function claimCredential(store: TokenStore, c: Pick<CredentialConfig, 'name' | 'idcsUrl' | 'clientId'>): void {
+  store.claim?.(identityOf(c.name, c.idcsUrl, c.clientId))
+}
+
 /** One manager per credential, by name; logs the warnings a grant deserves. */
 export function createTokenManagers(config: ProxyConfig, deps: CredentialDeps): Map<string, TokenManager> {
   const managers = new Map<string, TokenManager>()
@@ -98,6 +103,7 @@ export function createTokenManagers(config: ProxyConfig, deps: CredentialDeps): 
       )
     }
     if (!routedToOac && !config.routes.some((r) => r.credential === c.name)) continue
+    claimCredential(deps.store, c)
     const endpoint = tokenEndpointFor(c, config, deps)
     managers.set(
       c.name,

@@ -6,15 +6,27 @@ import { request } from 'undici'
 import { loadConfig } from './config/load.js'
 import type { Logger } from './log.js'
 import { startProxy, type RunningProxy } from './run.js'
+import { DEFAULT_USER, DEFAULT_USER_PASSWORD } from './simulator/constants.js'
 import { startSimulator, type Simulator } from './simulator/index.js'
 
 export const DEMO_DEFAULT_PORT = 8787
 
 export interface DemoOptions {
   port: number
+  /** The port was asked for (--port): if busy, that is an error rather than another port. */
+  portExplicit?: boolean
   tokenLifetimeS: number
   logger: Logger
   out: (line: string) => void
+  /** One request and exit: no "Press Ctrl-C" line. */
+  check?: boolean
+  /** A line about where the log goes, printed under the commands. */
+  logNote?: string
+}
+
+/** The user name and password the simulated identity domain's sign-in page accepts. */
+export function signInLine(sim: Pick<Simulator, 'user'>): string {
+  return sim.user === DEFAULT_USER ? `user ${DEFAULT_USER}, password ${DEFAULT_USER_PASSWORD}` : `user ${sim.user}`
 }
 
 export interface RunningDemo {
@@ -42,7 +54,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     try {
       proxy = await startProxy(config, { logger: options.logger })
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || options.port === 0) throw err
+      // only the default port gives way; a port the user named that is busy is an error
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || options.port === 0 || options.portExplicit) throw err
       options.out(`port ${options.port} is busy; using a free port instead`)
       proxy = await startProxy(loadConfig({ env: { ...env, OAC_PROXY_LISTEN_PORT: '0' }, cwd: dir }), {
         logger: options.logger,
@@ -74,8 +87,11 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       '',
       `  curl -si ${simulator.oacUrl}/api/20210901/snapshots`,
       '',
-      'Press Ctrl-C to stop.',
+      `The status page: ${proxy.adminUrl}/-/`,
+      `The simulated sign-in page (oac-token-proxy login against a simulator) accepts ${signInLine(simulator)}.`,
       '',
+      ...(options.logNote ? [options.logNote] : []),
+      ...(options.check ? [] : ['Press Ctrl-C to stop.', '']),
     ].join('\n'),
   )
   return {

@@ -89,6 +89,11 @@ export const ERROR_CODES = {
     summary:
       'A state, lock, token or socket path is a symbolic link or belongs to another user: the proxy refuses to write through it.',
   },
+  state_mismatch: {
+    status: 0,
+    summary:
+      'The state file holds this credential for another identity domain or client: give this configuration its own stateFile.',
+  },
   idp_error: { status: 0, summary: 'The identity provider answered with an OAuth error.' },
   idp_unreachable: { status: 0, summary: 'The identity provider could not be reached or timed out.' },
   idp_bad_response: { status: 0, summary: 'The identity provider answered with a body that is not a token response.' },

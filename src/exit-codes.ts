@@ -1,7 +1,23 @@
 // Exit codes of the command line, by error code; docs/errors.md and the README list them.
 import type { ErrorCode } from './errors.js'
 
-export const EXIT = { ok: 0, failure: 1, usage: 2, state: 3, login: 4 } as const
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  state: 3,
+  login: 4,
+  /** status: a credential was rejected by the identity domain (fix the configuration). */
+  credentialRejected: 5,
+  /** status: a credential holds no valid token yet (starting, or the identity domain is failing). */
+  notReady: 6,
+  /** status: no proxy runs on the state file. */
+  notRunning: 7,
+  /** Stopped by Ctrl-C (128 + SIGINT), e.g. while login waits. */
+  interrupted: 130,
+  /** Stopped by SIGTERM (128 + SIGTERM) while login waits. */
+  terminated: 143,
+} as const
 
 const BY_CODE: Partial<Record<ErrorCode, number>> = {
   usage: EXIT.usage,
@@ -11,6 +27,7 @@ const BY_CODE: Partial<Record<ErrorCode, number>> = {
   state_locked: EXIT.state,
   state_corrupt: EXIT.state,
   state_write_failed: EXIT.state,
+  state_mismatch: EXIT.state,
   login_required: EXIT.login,
   credential_rejected: EXIT.login,
   login_expired: EXIT.login,

@@ -48,14 +48,23 @@ export const REDACT_PATHS = [
   '*.deviceCode',
 ]
 
+/**
+ * A message that is never written: Fastify's own "Server listening at" line is given this text
+ * (listenTextResolver) because proxy.listening already says where the proxy listens.
+ */
+export const UNLOGGED_MESSAGE = '\u0000unlogged'
+
 export interface LoggerOptions {
   level?: LevelWithSilent
   destination?: DestinationStream
   /** Human-readable lines (pino-pretty) instead of JSON; for terminals. */
   pretty?: boolean
+  /** Where lines go without a `destination`: 1 stdout (serve), 2 stderr (one-shot commands, demo). Default 1. */
+  fd?: 1 | 2
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
+  const fd = options.fd ?? 1
   return pino(
     {
       name: 'oac-token-proxy',
@@ -65,15 +74,38 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      hooks: {
+        logMethod(args, method) {
+          if (args.length === 1 && args[0] === UNLOGGED_MESSAGE) return
+          method.apply(this, args)
+        },
+      },
     },
-    options.destination ?? (options.pretty ? prettyStream() : pino.destination({ dest: 1, sync: false })),
+    options.destination ??
+      (options.pretty ? prettyStream(fd) : pino.destination({ dest: fd, sync: fd === 2 ? true : false })),
   )
 }
 
 /** pino-pretty is loaded only for terminals: a container never pays for it. */
-function prettyStream(): DestinationStream {
+function prettyStream(fd: 1 | 2): DestinationStream {
   const pretty = createRequire(import.meta.url)('pino-pretty') as (o: Record<string, unknown>) => DestinationStream
-  return pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,name', sync: true })
+  return pretty({
+    colorize: colorEnabled(fd === 2 ? process.stderr : process.stdout),
+    translateTime: 'SYS:HH:MM:ss',
+    ignore: 'pid,hostname,name',
+    destination: fd,
+    sync: true,
+  })
+}
+
+/**
+ * Colour only on a terminal, and never when NO_COLOR is set to a non-empty value (no-color.org) or TERM
+ * is dumb: a pipe or a file never receives escape codes.
+ */
+export function colorEnabled(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false
+  if (env.TERM === 'dumb') return false
+  return stream.isTTY === true
 }
 
 /** `auto` means pretty on a terminal, JSON otherwise (containers, files, log shippers). */

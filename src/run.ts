@@ -40,12 +40,7 @@ export interface RunDeps {
 export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<RunningProxy> {
   for (const warning of config.warnings) deps.logger.warn({ event: 'config.warning' }, warning)
   const store = deps.store ?? FileStore.open(config.stateFile)
-  if (store instanceof FileStore && store.removedTempFiles > 0) {
-    deps.logger.info(
-      { event: 'state.temp_files_removed', count: store.removedTempFiles },
-      'removed temporary state files left by an interrupted write',
-    )
-  }
+  if (store instanceof FileStore) logStoreOpened(store, deps.logger)
   const clock = deps.clock ?? systemClock
   const idpDispatcher = deps.idpDispatcher ?? createIdpAgent(config)
   const adminKey = randomBytes(24).toString('base64url')
@@ -74,13 +69,15 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
         logins.push(watchForLogin(m, credential, config, { logger: deps.logger, clock, idpDispatcher }))
       }
     }
-    for (const m of managers.values()) m.start()
+    // bind first: a proxy that cannot listen must exit before a refresh rotates the refresh token
+    for (const m of managers.values()) m.load()
     const listeners = await openListeners(config, server, deps.logger)
     store.advertise?.({ adminUrl: listeners.adminUrl, adminKey })
     deps.logger.info(
       { event: 'proxy.listening', url: listeners.url, upstream: config.oacUrl, stateFile: config.stateFile },
       `proxy listening on ${listeners.url}`,
     )
+    for (const m of managers.values()) m.start()
     const all = managers
     let closing: Promise<void> | undefined
     return {
@@ -109,5 +106,26 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
     if (!deps.idpDispatcher) await idpDispatcher.close().catch(() => {})
     await store.close().catch(() => {})
     throw err
+  }
+}
+
+/** What taking the state file's lock cleaned up: a stale lock of a process that is gone, temporary files. */
+export function logStoreOpened(store: FileStore, logger: Logger): void {
+  const stale = store.takenOverLock
+  if (stale) {
+    logger.warn(
+      {
+        event: 'state.lock_taken_over',
+        lockFile: store.lockPath,
+        ...(stale.pid !== undefined ? { stalePid: stale.pid, staleHost: stale.hostname } : {}),
+      },
+      `took over the lock of ${store.path}: ${stale.pid !== undefined ? `its process ${stale.pid} on ${stale.hostname} is gone` : 'it was unreadable'}`,
+    )
+  }
+  if (store.removedTempFiles > 0) {
+    logger.info(
+      { event: 'state.temp_files_removed', count: store.removedTempFiles },
+      'removed temporary state files left by an interrupted write',
+    )
   }
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { request } from 'undici'
 import { DEFAULT_CREDENTIAL } from '../src/config/options.js'
+import { EXIT } from '../src/exit-codes.js'
 import { startSimulator, type Simulator } from '../src/simulator/index.js'
 import type { StateFile } from '../src/token/store.js'
 import { CLI, leaks, secretsOf, spawnProxy, waitFor, writeSimConfig } from './helpers.js'
@@ -177,13 +178,13 @@ t.test('token and status, with and without a running proxy', async (t) => {
 
   await t.test('status without a running proxy reads the state file', async (t) => {
     const r = outputs.add(await cli(['status', '--config', configPath]))
-    t.equal(r.code, 0)
+    t.equal(r.code, EXIT.notRunning, 'no proxy running: exit 7')
     t.match(r.stdout, /^proxy: not running/m)
     t.match(r.stdout, new RegExp(`^credential ${DEFAULT_CREDENTIAL} \\(refresh_token\\): stopped$`, 'm'))
     t.match(r.stdout, /^ {2}refresh token: {2}received \d+ s ago/m)
 
     const json = outputs.add(await cli(['status', '--config', configPath, '--json']))
-    t.equal(json.code, 0)
+    t.equal(json.code, EXIT.notRunning)
     const report = JSON.parse(json.stdout) as { running?: unknown; credentials: Array<{ health: string }> }
     t.notOk(report.running)
     t.equal(report.credentials[0]?.health, 'stopped')

@@ -26,7 +26,7 @@ function cli(args: string[], options: { cwd?: string; timeoutMs?: number } = {})
     execFile(
       process.execPath,
       [CLI, ...args],
-      { cwd: options.cwd ?? ROOT, env: ENV, timeout: options.timeoutMs ?? 5000, killSignal: 'SIGKILL' },
+      { cwd: options.cwd ?? ROOT, env: ENV, timeout: options.timeoutMs ?? 20_000, killSignal: 'SIGKILL' },
       (err, stdout, stderr) => {
         if (err && typeof err.code !== 'number') {
           reject(new Error(`cli ${args.join(' ')} did not exit by itself (${err.message}); stderr: ${stderr}`))
@@ -76,7 +76,7 @@ t.test('help serve lists --config and --port', async (t) => {
   const r = await cli(['help', 'serve'])
   t.equal(r.code, 0)
   t.match(r.stdout, /--config FILE/)
-  t.match(r.stdout, /--port\s+listen\.port/)
+  t.match(r.stdout, /--port N\s+listen\.port/)
 })
 
 t.test('an unknown command exits 2 and names it', async (t) => {

@@ -2,7 +2,8 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { parse, parseAllDocuments } from 'yaml'
-import { TERMINAL_OAUTH_ERRORS } from '../src/errors.js'
+import { ERROR_CODES, TERMINAL_OAUTH_ERRORS, type ErrorCode } from '../src/errors.js'
+import { EXIT, exitCodeFor } from '../src/exit-codes.js'
 
 const read = (path: string): string => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8')
 
@@ -57,6 +58,19 @@ t.test('systemd: hardened unit', async (t) => {
   }
   t.notMatch(unit, /^MemoryDenyWriteExecute=yes/m, 'V8 needs W+X pages')
   t.match(unit, /^ExecStart=.*dist\/cli\.js serve/m)
+})
+
+t.test('systemd: configuration and state errors are not restarted, runtime failures are', async (t) => {
+  const unit = read('deploy/systemd/oac-token-proxy.service')
+  t.match(unit, /^Restart=on-failure$/m)
+  const prevented = new Set((/^RestartPreventExitStatus=(.*)$/m.exec(unit)?.[1] ?? '').trim().split(/\s+/).map(Number))
+  // every start-up error of serve that no restart can fix
+  const permanent = (Object.keys(ERROR_CODES) as ErrorCode[]).filter((c) => /^(config_|secret_|state_)/.test(c))
+  t.ok(permanent.includes('state_mismatch'))
+  for (const code of permanent)
+    t.ok(prevented.has(exitCodeFor(code)), `${code} (exit ${exitCodeFor(code)}) is not restarted`)
+  t.notOk(prevented.has(EXIT.failure), 'exit 1 (port taken, identity domain down) is retried')
+  t.notOk(prevented.has(EXIT.ok))
 })
 
 t.test('docs/troubleshooting.md covers each identity-domain error', async (t) => {

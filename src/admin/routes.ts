@@ -8,6 +8,7 @@ import type { TokenManager } from '../token/manager.js'
 import type { ProxyCounters } from '../proxy/server.js'
 import { VERSION } from '../version.js'
 import type { Metrics } from './metrics.js'
+import { credentialStatusJson, timesJson } from './status-json.js'
 import { registerStatusPage } from './status-page.js'
 
 /** OAC's API lives under /api, /ui, /dv...; it never uses /-/. */
@@ -50,11 +51,12 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
     reply.header('cache-control', 'no-store')
     return {
       version: VERSION,
-      now: Date.now(),
-      startedAtMs: deps.startedAtMs,
+      ...timesJson(Date.now(), deps.startedAtMs),
       upstream: config.oacUrl,
       identityDomain: config.idcsUrl,
-      credentials: [...managers.values()].map((m) => m.status()),
+      credentials: [...managers.values()].map((m) =>
+        credentialStatusJson(m.status(), config.credentials.find((c) => c.name === m.name)?.scope),
+      ),
       routes: config.routes.map((r) => ({ prefix: r.prefix, upstream: r.upstream, credential: r.credential })),
       counters,
     }

@@ -55,6 +55,7 @@ export function renderStatusPage(nonce: string): string {
 <div id="banner" hidden></div>
 <main id="credentials"><p class="muted">Loading…</p></main>
 <footer id="counters" class="muted"></footer>
+<nav class="muted">Machine-readable: <a href="/-/status">/-/status</a> (JSON) · <a href="/-/metrics">/-/metrics</a> (Prometheus) · <a href="/-/readyz">/-/readyz</a></nav>
 <script nonce="${nonce}">${SCRIPT}</script>
 </body>
 </html>
@@ -87,6 +88,7 @@ dd { margin: 0; overflow-wrap: anywhere; }
 .login code { font: 700 20px ui-monospace, Menlo, monospace; letter-spacing: 2px; padding: 0 6px; background: #fff;
   border: 1px solid var(--line); border-radius: 4px; user-select: all; }
 footer { margin-top: 6px; font-size: 13px; }
+nav { margin-top: 6px; font-size: 13px; }
 `
 
 const SCRIPT = `
@@ -123,7 +125,8 @@ function safeUrl(u) {
 // [field, label, value(credential, serverNow, msSinceFetch)]
 const FIELDS = [
   ['subject', 'Subject', (c) => c.subject || '—'],
-  ['scope', 'Scope', (c) => c.scope || '—'],
+  ['scope', 'Scope (in the token)', (c) => c.scope || '—'],
+  ['configuredScope', 'Scope (configured)', (c) => c.configuredScope || '—'],
   ['expires', 'Access token expires in', (c, now, since) => num(tokenLeft(c, now, since)) ? mmss(tokenLeft(c, now, since)) : '—'],
   ['lastRefresh', 'Last refresh', (c, now) => ago(c.lastRefreshAtMs, now)],
   ['nextRefresh', 'Next refresh', (c, now) => inFuture(c.nextRefreshAtMs, now)],

@@ -2,7 +2,9 @@
 import { Agent, request } from 'undici'
 import { ADMIN_KEY_HEADER } from '../admin/routes.js'
 import { ProxyError } from '../errors.js'
-import { liveLock, type LockInfo } from '../token/store.js'
+import { readFileSync } from 'node:fs'
+import type { CredentialConfig } from '../config/types.js'
+import { checkIdentity, identityOf, liveLock, type LockInfo, type StateFile } from '../token/store.js'
 
 export interface RunningProxyInfo {
   pid: number
@@ -54,4 +56,22 @@ export async function askProxy<T>(info: RunningProxyInfo, path: string): Promise
   } finally {
     await dispatcher?.close()
   }
+}
+
+/** The state file as it is on disk, read without the lock (the running proxy holds it); undefined if absent or unreadable. */
+export function readStateFile(path: string): StateFile | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as StateFile
+  } catch {
+    return undefined
+  }
+}
+
+/** Throws state_mismatch when the state file holds this credential for another identity domain or client. */
+export function checkStateIdentity(
+  state: StateFile | undefined,
+  c: Pick<CredentialConfig, 'name' | 'idcsUrl' | 'clientId'>,
+  path: string,
+): void {
+  checkIdentity(state?.credentials?.[c.name], identityOf(c.name, c.idcsUrl, c.clientId), path)
 }

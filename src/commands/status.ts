@@ -1,42 +1,65 @@
 // `oac-token-proxy status`: who is signed in, scopes, when the access and refresh tokens expire.
-import { readFileSync } from 'node:fs'
 import type { ProxyConfig } from '../config/types.js'
-import type { ManagerStatus } from '../token/manager.js'
-import type { StateFile } from '../token/store.js'
-import { askProxy, runningProxy } from './ask-proxy.js'
+import type { CredentialStatusJson } from '../admin/status-json.js'
+import { EXIT } from '../exit-codes.js'
+import { credentialByName } from '../login.js'
+import { askProxy, checkStateIdentity, readStateFile, runningProxy } from './ask-proxy.js'
 
 /** IDCS's default refresh-token lifetime; the real one is set per application. */
 export const IDCS_DEFAULT_REFRESH_TOKEN_LIFETIME_MS = 7 * 24 * 3600 * 1000
 
 export interface StatusReport {
   running: { pid: number; adminUrl: string } | undefined
-  credentials: Array<Partial<ManagerStatus> & { credential: string; grant: string }>
+  credentials: Array<Partial<CredentialStatusJson> & { credential: string; grant: string }>
 }
 
-export async function collectStatus(config: ProxyConfig): Promise<StatusReport> {
+/** Only `credential` when given (a usage error if no such credential is configured). */
+export async function collectStatus(config: ProxyConfig, credential?: string): Promise<StatusReport> {
+  const wanted = credential === undefined ? config.credentials : [credentialByName(config, credential)]
+  const state = readStateFile(config.stateFile)
+  for (const c of wanted) checkStateIdentity(state, c, config.stateFile)
+  const names = new Set(wanted.map((c) => c.name))
   const running = runningProxy(config.stateFile)
   if (running) {
-    const body = await askProxy<{ credentials: ManagerStatus[] }>(running, '/-/status')
-    return { running: { pid: running.pid, adminUrl: running.adminUrl }, credentials: body.credentials }
-  }
-  let state: StateFile | undefined
-  try {
-    state = JSON.parse(readFileSync(config.stateFile, 'utf8')) as StateFile
-  } catch {
-    state = undefined
+    const body = await askProxy<{ credentials: CredentialStatusJson[] }>(running, '/-/status')
+    return {
+      running: { pid: running.pid, adminUrl: running.adminUrl },
+      credentials: body.credentials.filter((c) => names.has(c.credential)),
+    }
   }
   return {
     running: undefined,
-    credentials: config.credentials.map((c) => {
+    credentials: wanted.map((c) => {
       const saved = state?.credentials?.[c.name]
-      const entry: StatusReport['credentials'][number] = { credential: c.name, grant: c.grant }
+      const entry: StatusReport['credentials'][number] = {
+        credential: c.name,
+        grant: c.grant,
+        configuredScope: c.scope,
+      }
       if (saved?.subject) entry.subject = saved.subject
       if (saved?.refreshTokenObtainedAtMs !== undefined) entry.refreshTokenObtainedAtMs = saved.refreshTokenObtainedAtMs
+      // the access token `oac-token-proxy token` saved, while it lasts
+      if (saved?.accessTokenExpiresAtMs !== undefined && saved.accessTokenExpiresAtMs > Date.now())
+        entry.accessTokenExpiresAtMs = saved.accessTokenExpiresAtMs
       entry.health =
         c.grant === 'refresh_token' && !saved?.refreshToken && !c.refreshToken ? 'login_required' : 'stopped'
       return entry
     }),
   }
+}
+
+/**
+ * The exit code of `status`, for scripts and probes: the most serious state of any credential shown.
+ * 0 every credential holds a valid token; 4 login_required; 5 credential_rejected; 6 not ready
+ * (starting, failing); 7 no proxy running on the state file.
+ */
+export function statusExitCode(report: StatusReport): number {
+  const healths = new Set(report.credentials.map((c) => c.health))
+  if (healths.has('credential_rejected')) return EXIT.credentialRejected
+  if (healths.has('login_required')) return EXIT.login
+  if (healths.has('starting') || healths.has('failing') || healths.has(undefined)) return EXIT.notReady
+  if (!report.running || healths.has('stopped')) return EXIT.notRunning
+  return EXIT.ok
 }
 
 export function formatDuration(ms: number): string {
@@ -59,11 +82,12 @@ export function renderStatus(report: StatusReport, config: ProxyConfig, now = Da
     lines.push('')
     lines.push(`credential ${c.credential} (${c.grant}): ${c.health ?? 'unknown'}`)
     if (c.subject) lines.push(`  signed in as:   ${c.subject}`)
-    if (c.scope) lines.push(`  scope:          ${c.scope}`)
+    if (c.scope) lines.push(`  token scope:    ${c.scope}`)
+    if (c.configuredScope) lines.push(`  config scope:   ${c.configuredScope}`)
     if (c.accessTokenExpiresAtMs !== undefined) {
       const left = c.accessTokenExpiresAtMs - now
       lines.push(
-        `  access token:   ${left > 0 ? `expires in ${formatDuration(left)}` : 'expired'} (${new Date(c.accessTokenExpiresAtMs).toISOString()})`,
+        `  access token:   ${left > 0 ? `expires in ${formatDuration(left)}` : 'expired'} (${new Date(c.accessTokenExpiresAtMs).toISOString()})${report.running ? '' : ', saved by oac-token-proxy token'}`,
       )
     } else lines.push(`  access token:   none held${report.running ? '' : ' (the proxy is not running)'}`)
     if (c.refreshTokenObtainedAtMs !== undefined) {
@@ -72,7 +96,10 @@ export function renderStatus(report: StatusReport, config: ProxyConfig, now = Da
       lines.push(
         `  refresh token:  received ${formatDuration(age)} ago; with IDCS's default 7-day lifetime it expires in about ${formatDuration(Math.max(0, left))}, unless used`,
       )
-    } else if (c.grant === 'refresh_token') lines.push('  refresh token:  none saved yet')
+    } else if (c.grant === 'refresh_token')
+      lines.push(
+        `  refresh token:  none saved yet${c.health === 'login_required' ? '' : ' (the configured refreshToken is used at the first refresh)'}`,
+      )
     if (c.lastRefreshAtMs !== undefined) lines.push(`  last refresh:   ${formatDuration(now - c.lastRefreshAtMs)} ago`)
     if (c.nextRefreshAtMs !== undefined) lines.push(`  next refresh:   in ${formatDuration(c.nextRefreshAtMs - now)}`)
     if (c.refreshes !== undefined) lines.push(`  refreshes:      ${c.refreshes} ok, ${c.failures ?? 0} failed`)

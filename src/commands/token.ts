@@ -1,32 +1,63 @@
-// `oac-token-proxy token`: prints a valid access token, from the running proxy if there is one, else by refreshing.
-import type { ProxyConfig } from '../config/types.js'
-import { createTokenManagers } from '../credentials.js'
+// `oac-token-proxy token`: prints a valid access token: from the running proxy, else the one saved last time, else by refreshing.
+import type { ProxyConfig, TokenSettings } from '../config/types.js'
+import { claimCredential, createTokenManagers } from '../credentials.js'
 import { ProxyError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { credentialByName } from '../login.js'
-import { FileStore } from '../token/store.js'
-import { askProxy, runningProxy } from './ask-proxy.js'
+import { FileStore, type CredentialState } from '../token/store.js'
+import { askProxy, checkStateIdentity, readStateFile, runningProxy } from './ask-proxy.js'
+
+/** A saved access token is reused while it has at least this long left (or half its lifetime, if shorter). */
+export const TOKEN_REUSE_MIN_REMAINING_MS = 30_000
 
 export interface TokenResult {
   accessToken: string
   expiresAtMs: number
-  /** 'proxy' when the running proxy answered, 'refresh' when this process refreshed. */
-  source: 'proxy' | 'refresh'
+  /** 'proxy': the running proxy answered; 'saved': the token saved by an earlier call; 'refresh': this process refreshed. */
+  source: 'proxy' | 'saved' | 'refresh'
 }
 
-export async function getToken(config: ProxyConfig, credentialName: string, logger: Logger): Promise<TokenResult> {
+/** The saved access token, if it has enough time left to be worth handing out (as gcloud and oauth2l reuse theirs). */
+export function reusableToken(
+  saved: CredentialState | undefined,
+  settings: Pick<TokenSettings, 'expirySafetyMs'>,
+  nowMs: number,
+): { accessToken: string; expiresAtMs: number } | undefined {
+  if (!saved?.accessToken || saved.accessTokenExpiresAtMs === undefined) return undefined
+  const lifetimeMs = saved.accessTokenExpiresAtMs - (saved.accessTokenObtainedAtMs ?? nowMs)
+  const minRemainingMs = Math.max(settings.expirySafetyMs, Math.min(TOKEN_REUSE_MIN_REMAINING_MS, lifetimeMs / 2))
+  if (saved.accessTokenExpiresAtMs - nowMs < minRemainingMs) return undefined
+  return { accessToken: saved.accessToken, expiresAtMs: saved.accessTokenExpiresAtMs }
+}
+
+export interface GetTokenOptions {
+  /** Hand out the access token saved by an earlier call while it has time left (the `token` command); default false. */
+  reuseSaved?: boolean
+}
+
+export async function getToken(
+  config: ProxyConfig,
+  credentialName: string,
+  logger: Logger,
+  options: GetTokenOptions = {},
+): Promise<TokenResult> {
   const credential = credentialByName(config, credentialName)
   const running = runningProxy(config.stateFile)
   if (running) {
+    // the running proxy may serve another configuration on this state file
+    checkStateIdentity(readStateFile(config.stateFile), credential, config.stateFile)
     const body = await askProxy<{ accessToken: string; expiresAtMs: number }>(
       running,
       `/-/token?credential=${encodeURIComponent(credential.name)}`,
     )
     return { accessToken: body.accessToken, expiresAtMs: body.expiresAtMs, source: 'proxy' }
   }
-  // no proxy: refresh here, holding the state lock, so the rotated refresh token is saved
+  // no proxy: hold the state lock, reuse the saved token or refresh here, so a rotated refresh token is saved
   const store = FileStore.open(config.stateFile)
   try {
+    claimCredential(store, credential)
+    const saved = options.reuseSaved ? reusableToken(store.load(credential.name), config.token, Date.now()) : undefined
+    if (saved) return { ...saved, source: 'saved' }
     const only: ProxyConfig = {
       ...config,
       routes: [{ prefix: '/', upstream: config.oacUrl, credential: credential.name }],
@@ -34,12 +65,24 @@ export async function getToken(config: ProxyConfig, credentialName: string, logg
     const manager = createTokenManagers(only, { logger, store }).get(credential.name)
     if (!manager) throw new ProxyError('usage', `credential '${credential.name}' is not usable`)
     manager.start()
+    let result: TokenResult
+    let obtainedAtMs: number
     try {
       const token = await manager.get()
-      return { accessToken: token.value, expiresAtMs: token.expiresAtMs, source: 'refresh' }
+      obtainedAtMs = token.obtainedAtMs
+      result = { accessToken: token.value, expiresAtMs: token.expiresAtMs, source: 'refresh' }
     } finally {
       await manager.stop()
     }
+    // saved after the manager's own writes (the rotated refresh token), in the 0600 state file
+    await store.save(credential.name, {
+      ...store.load(credential.name),
+      accessToken: result.accessToken,
+      accessTokenObtainedAtMs: obtainedAtMs,
+      accessTokenExpiresAtMs: result.expiresAtMs,
+      updatedAtMs: Date.now(),
+    })
+    return result
   } finally {
     await store.close()
   }

@@ -503,7 +503,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'enum',
     enum: LOG_FORMATS,
     default: 'auto',
-    description: 'json, pretty (human-readable), or auto: pretty when stdout is a terminal, JSON otherwise.',
+    flag: 'log-format',
+    description:
+      'json, pretty (human-readable), or auto: pretty when the log goes to a terminal, JSON otherwise. Pretty output has colour only on a terminal and never when NO_COLOR is set.',
   },
   {
     path: 'admin.port',

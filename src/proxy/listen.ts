@@ -2,7 +2,7 @@
 import type { Server } from 'node:http'
 import { isLoopbackHost } from '../config/security.js'
 import type { ProxyConfig } from '../config/types.js'
-import type { Logger } from '../log.js'
+import { UNLOGGED_MESSAGE, type Logger } from '../log.js'
 import { listenUnix } from './listeners.js'
 import type { BuiltServer } from './server.js'
 
@@ -52,7 +52,8 @@ async function listenAll(
   const { app } = server
   let port = config.listen.port
   if (config.listen.tcp) {
-    await app.listen({ host: config.listen.host, port: config.listen.port })
+    // proxy.listening says where; Fastify's own "Server listening at" line is not written
+    await app.listen({ host: config.listen.host, port: config.listen.port, listenTextResolver: () => UNLOGGED_MESSAGE })
     const address = app.server.address()
     port = typeof address === 'object' && address ? address.port : port
   }

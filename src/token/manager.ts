@@ -127,6 +127,7 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
   #persistTimer: TimerHandle | undefined
   #stopped = false
   #pendingLogin: PendingLogin | undefined
+  #loaded = false
 
   constructor(options: TokenManagerOptions) {
     super()
@@ -140,8 +141,10 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     this.#bootstrap = options.bootstrapRefreshToken
   }
 
-  /** Loads state and starts the first refresh in the background. Never throws for IdP trouble. */
-  start(): void {
+  /** Reads the saved state (no network); start() does it too. serve loads, binds its port, then starts. */
+  load(): void {
+    if (this.#loaded) return
+    this.#loaded = true
     const saved = this.#store.load(this.name)
     if (saved?.refreshToken) {
       this.#refreshToken = saved.refreshToken
@@ -161,6 +164,12 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
         'using the configured refresh token',
       )
     }
+  }
+
+  /** Loads state (unless done) and starts the first refresh in the background. Never throws for IdP trouble. */
+  start(): void {
+    this.load()
+    const saved = this.#store.load(this.name)
     this.#lastWall = this.#clock.now()
     this.#lastMono = this.#clock.monotonic()
     this.#armClockCheck()

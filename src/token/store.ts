@@ -28,8 +28,18 @@ export const MAX_STATE_FILE_BYTES = 1024 * 1024
 /** A lock file holds one small JSON object. */
 const MAX_LOCK_FILE_BYTES = 64 * 1024
 
-/** What is kept for one credential: never an access token the proxy obtained (only one imported from a console file). */
+/** Which identity domain and client a state entry was obtained from; a refresh token is only valid there. */
+export interface CredentialIdentity {
+  credential: string
+  /** The identity domain URL, normalised (origin and path, no trailing slash). */
+  idcsUrl: string
+  clientId: string
+}
+
+/** What is kept for one credential. */
 export interface CredentialState {
+  /** Recorded on every write; entries written before it existed have none and are trusted. */
+  identity?: CredentialIdentity
   refreshToken?: string
   /** When the refresh token above was received (ms since epoch). */
   refreshTokenObtainedAtMs?: number
@@ -38,6 +48,10 @@ export interface CredentialState {
   /** An access token imported from a console download (tokens.tok); used until it expires. */
   importedAccessToken?: string
   importedAccessTokenExpiresAtMs?: number
+  /** The last access token `oac-token-proxy token` obtained, reused by it until near expiry (file mode 0600). */
+  accessToken?: string
+  accessTokenObtainedAtMs?: number
+  accessTokenExpiresAtMs?: number
   updatedAtMs?: number
 }
 
@@ -53,6 +67,53 @@ export interface TokenStore {
   close(): Promise<void>
   /** Tells local commands (token, status) where the running proxy answers; file stores record it in the lock. */
   advertise?(info: Advertisement): void
+  /**
+   * Binds a credential's entry to an identity domain and client: throws state_mismatch when the entry
+   * was written for another one; afterwards every save of that credential records the identity.
+   * Optional: a store without it keeps no identities (a test double, say).
+   */
+  claim?(identity: CredentialIdentity): void
+}
+
+/** The identity of a configured credential, with the URL normalised so that a trailing slash is no mismatch. */
+export function identityOf(credential: string, idcsUrl: string, clientId: string): CredentialIdentity {
+  let url = idcsUrl
+  try {
+    const u = new URL(idcsUrl)
+    url = `${u.origin}${u.pathname}`
+  } catch {
+    // the config loader validated it; keep it as given
+  }
+  return { credential, idcsUrl: url.replace(/\/+$/, ''), clientId }
+}
+
+/** Throws state_mismatch when `saved` belongs to another identity domain or client than `wanted`. */
+export function checkIdentity(saved: CredentialState | undefined, wanted: CredentialIdentity, path: string): void {
+  const had = saved?.identity
+  if (!had || (had.idcsUrl === wanted.idcsUrl && had.clientId === wanted.clientId)) return
+  throw new ProxyError(
+    'state_mismatch',
+    `state file ${path} holds credential '${wanted.credential}' for identity domain ${had.idcsUrl} and client ${had.clientId}, ` +
+      `but the configuration names identity domain ${wanted.idcsUrl} and client ${wanted.clientId}`,
+    {
+      hint:
+        'Its refresh token is only valid where it was issued, and it is left untouched. Give this configuration its own ' +
+        'stateFile (or credential name), or point it back at the identity domain and client the state file was written for.',
+    },
+  )
+}
+
+/** Claimed identities, per credential, and their stamping onto saved entries. */
+class Claims {
+  readonly #byCredential = new Map<string, CredentialIdentity>()
+  claim(identity: CredentialIdentity, saved: CredentialState | undefined, path: string): void {
+    checkIdentity(saved, identity, path)
+    this.#byCredential.set(identity.credential, { ...identity })
+  }
+  stamp(credential: string, state: CredentialState, previous: CredentialState | undefined): CredentialState {
+    const identity = this.#byCredential.get(credential) ?? state.identity ?? previous?.identity
+    return identity ? { ...state, identity: { ...identity } } : { ...state }
+  }
 }
 
 /** Written into the lock file (mode 0600) once the proxy listens. */
@@ -64,6 +125,7 @@ export interface Advertisement {
 /** For tests and one-shot commands: keeps state in memory only. */
 export class MemoryStore implements TokenStore {
   readonly data = new Map<string, CredentialState>()
+  readonly #claims = new Claims()
   saves = 0
   load(credential: string): CredentialState | undefined {
     const s = this.data.get(credential)
@@ -71,7 +133,10 @@ export class MemoryStore implements TokenStore {
   }
   async save(credential: string, state: CredentialState): Promise<void> {
     this.saves++
-    this.data.set(credential, { ...state })
+    this.data.set(credential, this.#claims.stamp(credential, state, this.data.get(credential)))
+  }
+  claim(identity: CredentialIdentity): void {
+    this.#claims.claim(identity, this.data.get(identity.credential), 'in memory')
   }
   async close(): Promise<void> {}
 }
@@ -102,6 +167,7 @@ export class FileStore implements TokenStore {
   readonly path: string
   readonly lockPath: string
   #state: StateFile
+  readonly #claims = new Claims()
   #queue: Promise<void> = Promise.resolve()
   #closed = false
   #heartbeat: NodeJS.Timeout
@@ -109,6 +175,8 @@ export class FileStore implements TokenStore {
   lastWriteMs = 0
   /** Temporary files of writes cut short by a crash, removed when the lock was taken. */
   removedTempFiles = 0
+  /** The stale lock this store took over (its process was gone), if any; fields are absent when it was unreadable. */
+  takenOverLock: Partial<LockInfo> | undefined
 
   private constructor(path: string, state: StateFile) {
     this.path = path
@@ -135,10 +203,11 @@ export class FileStore implements TokenStore {
     }
     refuseForeignPath(path, 'state file')
     refuseForeignPath(`${path}.lock`, 'state lock file')
-    acquireLock(`${path}.lock`, path)
+    const takenOver = acquireLock(`${path}.lock`, path)
     OPEN_IN_THIS_PROCESS.add(path)
     try {
       const store = new FileStore(path, readState(path))
+      store.takenOverLock = takenOver
       store.removedTempFiles = removeLeftoverTempFiles(path)
       return store
     } catch (err) {
@@ -157,7 +226,10 @@ export class FileStore implements TokenStore {
     if (this.#closed) return Promise.reject(new ProxyError('state_write_failed', 'state store is closed'))
     this.#state = {
       version: STATE_FILE_VERSION,
-      credentials: { ...this.#state.credentials, [credential]: { ...state } },
+      credentials: {
+        ...this.#state.credentials,
+        [credential]: this.#claims.stamp(credential, state, this.#state.credentials[credential]),
+      },
     }
     const snapshot = JSON.stringify(this.#state, null, 2) + '\n'
     // writes are serialised; each writes the whole, newest state
@@ -178,6 +250,10 @@ export class FileStore implements TokenStore {
         hint: 'Make the directory writable (and not full); the newest refresh token is kept in memory meanwhile.',
       })
     }
+  }
+
+  claim(identity: CredentialIdentity): void {
+    this.#claims.claim(identity, this.#state.credentials[identity.credential], this.path)
   }
 
   advertise(info: Advertisement): void {
@@ -301,12 +377,14 @@ function writeLockFile(path: string, info: LockInfo): void {
   }
 }
 
-function acquireLock(lockPath: string, statePath: string): void {
+/** Takes the lock; returns the stale lock it took over, if any. */
+function acquireLock(lockPath: string, statePath: string): Partial<LockInfo> | undefined {
   const mine: LockInfo = { pid: process.pid, hostname: hostname(), startedAtMs: Date.now() }
+  let takenOver: Partial<LockInfo> | undefined
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeLockFile(lockPath, mine)
-      return
+      return takenOver
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       if (code !== 'EEXIST') {
@@ -329,6 +407,7 @@ function acquireLock(lockPath: string, statePath: string): void {
       )
     }
     // stale lock: its process is gone; take it over (rename makes the takeover atomic)
+    takenOver = owner ? { pid: owner.pid, hostname: owner.hostname, startedAtMs: owner.startedAtMs } : {}
     const stale = tempPathFor(`${lockPath}.stale`)
     try {
       renameSync(lockPath, stale)

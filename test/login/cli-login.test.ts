@@ -75,7 +75,14 @@ t.test('login (device, no TTY): prints the code, exits 0 once approved, saves th
   const state = readState(stateFile)
   t.same(Object.keys(state.credentials), ['default'])
   const saved = state.credentials.default
-  t.same(Object.keys(saved ?? {}).sort(), ['refreshToken', 'refreshTokenObtainedAtMs', 'subject', 'updatedAtMs'])
+  t.same(Object.keys(saved ?? {}).sort(), [
+    'identity',
+    'refreshToken',
+    'refreshTokenObtainedAtMs',
+    'subject',
+    'updatedAtMs',
+  ])
+  t.same(saved?.identity, { credential: 'default', idcsUrl: sim.idcsUrl, clientId: sim.clientId })
   t.match(saved, { subject: sim.user, refreshTokenObtainedAtMs: Number, updatedAtMs: Number })
   t.equal(state.version, 1)
   t.equal(saved?.refreshToken, sim.issued.refreshTokens.at(-1), 'the one the device login got')

@@ -1,0 +1,89 @@
+// Ctrl-C during login says what happened and releases the state lock; a start that takes over a stale lock says so.
+import t, { type Test } from 'tap'
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { hostname, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startSimulator, type Simulator } from '../src/simulator/index.js'
+import { CLI, spawnProxy, waitFor, writeSimConfig } from './helpers.js'
+
+function folder(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'oac-proxy-test-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+async function simulator(t: Test): Promise<Simulator> {
+  const sim = await startSimulator({ accessTokenLifetimeS: 100 })
+  t.teardown(() => sim.close())
+  return sim
+}
+
+/** The pid of a process that has exited. */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', ''])
+  return r.pid as number
+}
+
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  t.test(
+    `${signal} while login waits: a message, exit ${code}, the lock removed, the state file untouched`,
+    async (t) => {
+      const sim = await simulator(t)
+      const dir = folder(t)
+      const config = await writeSimConfig(dir, sim)
+      const child = spawn(process.execPath, [CLI, 'login', '--config', config, '--device'], {
+        env: { PATH: process.env.PATH ?? '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      t.teardown(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      })
+      let stderr = ''
+      let stdout = ''
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+      const exited = once(child, 'exit')
+      await waitFor(
+        () => sim.stats().tokenCalls > 0 || /user_?code|enter the code/i.test(stderr + stdout),
+        10_000,
+        'the device code',
+      )
+      t.ok(existsSync(join(dir, 'state.json.lock')), 'login holds the lock while it waits')
+      child.kill(signal)
+      const [exitCode] = (await exited) as [number | null]
+      t.equal(exitCode, code)
+      t.match(stderr, /login cancelled/)
+      t.notOk(existsSync(join(dir, 'state.json.lock')), 'the lock file is removed')
+      t.notOk(existsSync(join(dir, 'state.json')), 'no state file written')
+    },
+  )
+}
+
+t.test('serve that takes over the lock of a process that is gone logs a takeover line naming it', async (t) => {
+  const sim = await simulator(t)
+  const dir = folder(t)
+  const config = await writeSimConfig(dir, sim)
+  const pid = deadPid()
+  writeFileSync(join(dir, 'state.json.lock'), JSON.stringify({ pid, hostname: hostname(), startedAtMs: Date.now() }), {
+    mode: 0o600,
+  })
+  const proxy = await spawnProxy(t, config)
+  const line = proxy.lines.find((l) => l.event === 'state.lock_taken_over')
+  t.ok(line, 'a takeover line')
+  t.equal(line?.stalePid, pid)
+  t.equal(line?.level, 'warn')
+  proxy.child.kill('SIGTERM')
+  t.equal(await proxy.exited, 0)
+})
+
+t.test('a start on a lock-free state file logs no takeover', async (t) => {
+  const sim = await simulator(t)
+  const dir = folder(t)
+  const proxy = await spawnProxy(t, await writeSimConfig(dir, sim))
+  t.notOk(proxy.lines.some((l) => l.event === 'state.lock_taken_over'))
+})

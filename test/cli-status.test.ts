@@ -1,0 +1,142 @@
+// `status` exits with a distinct documented code per state, shows both scopes, and takes --credential.
+import t, { type Test } from 'tap'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { once } from 'node:events'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { EXIT } from '../src/exit-codes.js'
+import { startSimulator, type Simulator } from '../src/simulator/index.js'
+import { runCli } from './cli-run.js'
+import { spawnProxy, waitFor, writeSimConfig } from './helpers.js'
+
+function folder(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'oac-proxy-test-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+async function simulator(t: Test): Promise<Simulator> {
+  const sim = await startSimulator({ accessTokenLifetimeS: 100 })
+  t.teardown(() => sim.close())
+  return sim
+}
+
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1')
+  await once(s, 'listening')
+  const port = (s.address() as { port: number }).port
+  await new Promise((r) => s.close(r))
+  return port
+}
+
+interface Report {
+  credentials: Array<{ credential: string; health: string; scope?: string; configuredScope?: string }>
+}
+
+async function statusOf(t: Test, config: string, extra: string[] = []): Promise<{ code: number; report: Report }> {
+  const r = await runCli(['status', '--config', config, '--json', ...extra])
+  t.not(r.stdout, '', r.stderr)
+  return { code: r.code, report: JSON.parse(r.stdout) as Report }
+}
+
+/** Starts a proxy on `config` and waits until its credential leaves 'starting'. */
+async function running(t: Test, config: string): Promise<void> {
+  const proxy = await spawnProxy(t, config)
+  await waitFor(
+    () =>
+      proxy.lines.some((l) =>
+        /^token\.(refreshed|refresh_failed|login_required|credential_rejected)$/.test(String(l.event)),
+      ),
+    10_000,
+    'the first refresh to end',
+  )
+}
+
+t.test('valid: exit 0, with the token scope and the configured scope', async (t) => {
+  const sim = await simulator(t)
+  const config = await writeSimConfig(folder(t), sim)
+  await running(t, config)
+  const { code, report } = await statusOf(t, config)
+  t.equal(code, EXIT.ok)
+  t.equal(report.credentials[0]?.health, 'valid')
+  t.equal(report.credentials[0]?.configuredScope, sim.scope)
+  t.ok(report.credentials[0]?.scope, 'the scope claim of the token')
+  const text = await runCli(['status', '--config', config])
+  t.equal(text.code, EXIT.ok)
+  t.match(text.stdout, /^ {2}token scope: +\S/m)
+  t.match(text.stdout, new RegExp(`^ {2}config scope: +${sim.scope.replace(/[.:]/g, '\\$&')}$`, 'm'))
+})
+
+t.test('login_required: exit 4, with and without a running proxy', async (t) => {
+  const sim = await simulator(t)
+  const dir = folder(t)
+  const config = await writeSimConfig(dir, sim)
+  writeFileSync(join(dir, 'refresh-token'), 'not-a-refresh-token', { mode: 0o600 })
+  await running(t, config)
+  const { code, report } = await statusOf(t, config)
+  t.equal(report.credentials[0]?.health, 'login_required')
+  t.equal(code, EXIT.login)
+
+  const idle = await writeSimConfig(folder(t), sim, { refreshToken: undefined })
+  const r = await runCli(['status', '--config', idle])
+  t.equal(r.code, EXIT.login, 'no proxy and no refresh token anywhere')
+  t.match(r.stdout, /login_required/)
+})
+
+t.test('credential_rejected: exit 5', async (t) => {
+  const sim = await simulator(t)
+  const dir = folder(t)
+  const config = await writeSimConfig(dir, sim)
+  writeFileSync(join(dir, 'client-secret'), 'wrong-secret', { mode: 0o600 })
+  await running(t, config)
+  const { code, report } = await statusOf(t, config)
+  t.equal(report.credentials[0]?.health, 'credential_rejected')
+  t.equal(code, EXIT.credentialRejected)
+})
+
+t.test('not ready (the identity domain does not answer): exit 6', async (t) => {
+  const sim = await simulator(t)
+  const config = await writeSimConfig(folder(t), sim, { idcsUrl: `http://127.0.0.1:${await closedPort()}` })
+  await running(t, config)
+  const { code, report } = await statusOf(t, config)
+  t.equal(report.credentials[0]?.health, 'failing')
+  t.equal(code, EXIT.notReady)
+})
+
+t.test('no proxy running, refresh token saved: exit 7', async (t) => {
+  const sim = await simulator(t)
+  const config = await writeSimConfig(folder(t), sim)
+  const { code, report } = await statusOf(t, config)
+  t.equal(report.credentials[0]?.health, 'stopped')
+  t.equal(code, EXIT.notRunning)
+})
+
+t.test('--credential shows one credential; an unknown one is a usage error', async (t) => {
+  const sim = await simulator(t)
+  const config = await writeSimConfig(folder(t), sim, {
+    credentials: {
+      admin: {
+        clientId: sim.clientId,
+        clientSecret: { file: 'client-secret' },
+        grant: 'client_credentials',
+        scope: sim.idcsAdminScope,
+      },
+    },
+    routes: [{ prefix: '/idcs/', upstream: sim.idcsUrl, credential: 'admin' }],
+  })
+  const all = await statusOf(t, config)
+  t.same(
+    all.report.credentials.map((c) => c.credential),
+    ['default', 'admin'],
+  )
+  const one = await statusOf(t, config, ['--credential', 'admin'])
+  t.same(
+    one.report.credentials.map((c) => c.credential),
+    ['admin'],
+  )
+  const bad = await runCli(['status', '--config', config, '--credential', 'nope'])
+  t.equal(bad.code, EXIT.usage)
+  t.match(bad.stderr, /nope/)
+})
