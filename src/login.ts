@@ -11,6 +11,7 @@ import { ProxyError } from './errors.js'
 import type { Logger } from './log.js'
 import { browserLogin } from './oauth/browser-login.js'
 import { pollDeviceToken, startDeviceAuthorization } from './oauth/device.js'
+import { rethrowForLogin } from './oauth/rejection.js'
 import { subjectOf, withOfflineAccess } from './oauth/scope.js'
 import type { TokenSet } from './oauth/types.js'
 import type { CredentialState, TokenStore } from './token/store.js'
@@ -65,7 +66,7 @@ export async function login(config: ProxyConfig, options: LoginOptions): Promise
   const scope = withOfflineAccess(credential.scope)
   let tokens: TokenSet
   if (options.method === 'device') {
-    const auth = await startDeviceAuthorization(endpoint, scope)
+    const auth = await startDeviceAuthorization(endpoint, scope).catch(rethrowForLogin)
     showDeviceCode(auth.verificationUri, auth.verificationUriComplete, auth.userCode, auth.expiresInS, options)
     let lastShown = -1
     tokens = await pollDeviceToken(endpoint, auth, {
@@ -80,9 +81,11 @@ export async function login(config: ProxyConfig, options: LoginOptions): Promise
           )
         }
       },
-    }).finally(() => {
-      if (options.interactive) process.stdout.write('\n')
     })
+      .catch(rethrowForLogin)
+      .finally(() => {
+        if (options.interactive) process.stdout.write('\n')
+      })
   } else {
     tokens = await browserLogin({
       endpoint,
@@ -98,7 +101,7 @@ export async function login(config: ProxyConfig, options: LoginOptions): Promise
         if (!config.login.openBrowser) return false
         return (options.openUrl ?? openInBrowser)(url)
       },
-    })
+    }).catch(rethrowForLogin)
   }
   if (!tokens.refreshToken) {
     throw new ProxyError('no_refresh_token', 'the identity domain signed you in but returned no refresh token', {

@@ -6,6 +6,7 @@ import type { TokenSettings } from '../config/types.js'
 import { OAuthError, ProxyError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Grant, TokenSet } from '../oauth/types.js'
+import { rejectionOf, type RejectionContext } from '../oauth/rejection.js'
 import type { Secret } from '../secret.js'
 import { backoffMs, isUsable, refreshAtMono, remainingMs, safetyMarginMs, type AccessToken } from './schedule.js'
 import type { CredentialState, TokenStore } from './store.js'
@@ -525,41 +526,10 @@ function toProxyError(err: unknown): ProxyError {
   return new ProxyError('idp_unreachable', (err as Error)?.message ?? String(err), { cause: err })
 }
 
-/** What an invalid_grant means for each grant that is not refresh_token. */
-const REJECTED_GRANT_HINTS: Record<string, [string, string]> = {
-  password: [
-    'the user name or password was rejected (invalid_grant)',
-    'Check username and password; federated (SSO) users cannot use the password grant: use jwt_bearer or a device login.',
-  ],
-  jwt_bearer: [
-    'the JWT assertion was rejected (invalid_grant)',
-    'Check username, that privateKey matches the certificate uploaded to the app, keyId (the certificate alias) or certificate, and assertionAudience (https://identity.oraclecloud.com/ or the domain URL).',
-  ],
-  client_credentials: ['the client credentials were rejected (invalid_grant)', 'Check the application and its scope.'],
-}
-
 /** Errors retrying cannot fix, as the error callers receive. */
 function terminalError(err: unknown, grant: string): ProxyError | undefined {
-  if (err instanceof OAuthError && err.isTerminal) {
-    const rejected = REJECTED_GRANT_HINTS[grant]
-    if (err.oauthError === 'invalid_grant' && rejected) {
-      return new ProxyError('credential_rejected', `${rejected[0]}: ${err.message}`, { cause: err, hint: rejected[1] })
-    }
-    if (err.oauthError === 'invalid_grant') {
-      return new ProxyError(
-        'login_required',
-        'the refresh token was rejected (invalid_grant): it expired, was revoked or was already used',
-        {
-          cause: err,
-          hint: 'Log in again: stop the proxy, run `oac-token-proxy login` (or point refreshToken at a fresh tokens.json from the OAC profile page), then start it again.',
-        },
-      )
-    }
-    return new ProxyError('credential_rejected', `the identity provider rejected the credential: ${err.message}`, {
-      cause: err,
-      hint: 'Check clientId, clientSecret, the scope and the grant types allowed for the application, then restart.',
-    })
-  }
+  const rejected = rejectionOf(err, grant as RejectionContext)
+  if (rejected) return rejected
   if (err instanceof ProxyError && err.code === 'login_required') return err
   return undefined
 }
