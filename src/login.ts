@@ -12,6 +12,7 @@ import type { Logger } from './log.js'
 import { browserLogin } from './oauth/browser-login.js'
 import { pollDeviceToken, startDeviceAuthorization } from './oauth/device.js'
 import { rethrowForLogin } from './oauth/rejection.js'
+import { idpName, withProgress } from './progress.js'
 import { subjectOf, withOfflineAccess } from './oauth/scope.js'
 import type { TokenSet } from './oauth/types.js'
 import type { CredentialState, TokenStore } from './token/store.js'
@@ -66,7 +67,9 @@ export async function login(config: ProxyConfig, options: LoginOptions): Promise
   const scope = withOfflineAccess(credential.scope)
   let tokens: TokenSet
   if (options.method === 'device') {
-    const auth = await startDeviceAuthorization(endpoint, scope).catch(rethrowForLogin)
+    const auth = await withProgress(idpName(credential.idcsUrl), startDeviceAuthorization(endpoint, scope), {
+      limitMs: config.token.idpTimeoutMs,
+    }).catch(rethrowForLogin)
     showDeviceCode(auth.verificationUri, auth.verificationUriComplete, auth.userCode, auth.expiresInS, options)
     let lastShown = -1
     tokens = await pollDeviceToken(endpoint, auth, {

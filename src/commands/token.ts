@@ -4,6 +4,7 @@ import { createTokenManagers } from '../credentials.js'
 import { ProxyError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { credentialByName } from '../login.js'
+import { idpName, withProgress } from '../progress.js'
 import { FileStore } from '../token/store.js'
 import { askProxy, runningProxy } from './ask-proxy.js'
 
@@ -35,7 +36,9 @@ export async function getToken(config: ProxyConfig, credentialName: string, logg
     if (!manager) throw new ProxyError('usage', `credential '${credential.name}' is not usable`)
     manager.start()
     try {
-      const token = await manager.get()
+      const token = await withProgress(idpName(credential.idcsUrl), manager.get(), {
+        limitMs: config.token.idpTimeoutMs,
+      })
       return { accessToken: token.value, expiresAtMs: token.expiresAtMs, source: 'refresh' }
     } finally {
       await manager.stop()
