@@ -34,9 +34,15 @@ const CLIENT_HINTS: Record<string, string> = {
   access_denied: 'Check that the user may use the application (its app roles and sign-on policy).',
 }
 
-/** The hint of a rejected refresh token, where a login is the way out. */
+/** The hint of a missing or rejected refresh token, where a login is the way out. */
 export const LOGIN_REQUIRED_HINT =
-  'Log in again: stop the proxy, run `oac-token-proxy login` (or point refreshToken at a fresh tokens.json from the OAC profile page), then start it again.'
+  'Log in again: a running proxy starts a device login by itself (login.headless): approve the code it logs (login.device_code) or shows on its status page /-/. ' +
+  'Without a running proxy, run `oac-token-proxy login` (or point refreshToken at a fresh tokens.json from the OAC profile page).'
+
+/** The hint while the proxy's own device login waits for someone to approve its code. */
+export const LOGIN_WAITING_HINT =
+  'A sign-in is waiting: the link and the code are in the log (event login.device_code) and on the status page /-/ of this proxy. ' +
+  'Approve it on any device and the proxy serves at once; no restart.'
 
 /**
  * A terminal OAuth error (one retrying cannot fix) as the error users see: `login_required` for a

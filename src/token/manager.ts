@@ -6,7 +6,7 @@ import type { TokenSettings } from '../config/types.js'
 import { OAuthError, ProxyError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Grant, TokenSet } from '../oauth/types.js'
-import { rejectionOf, type RejectionContext } from '../oauth/rejection.js'
+import { LOGIN_REQUIRED_HINT, LOGIN_WAITING_HINT, rejectionOf, type RejectionContext } from '../oauth/rejection.js'
 import type { Secret } from '../secret.js'
 import { backoffMs, isUsable, refreshAtMono, remainingMs, safetyMarginMs, type AccessToken } from './schedule.js'
 import type { CredentialState, TokenStore } from './store.js'
@@ -222,6 +222,8 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
   /** Shown in status while a headless device login waits; undefined clears it. */
   setPendingLogin(login: PendingLogin | undefined): void {
     this.#pendingLogin = login
+    // while the code waits, callers are told where it is, not to stop the proxy
+    if (this.#terminal?.code === 'login_required') this.#terminal = withLoginHint(this.#terminal, login)
   }
 
   /**
@@ -524,6 +526,14 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
 function toProxyError(err: unknown): ProxyError {
   if (err instanceof ProxyError) return err
   return new ProxyError('idp_unreachable', (err as Error)?.message ?? String(err), { cause: err })
+}
+
+/** The login_required error with the hint for a waiting device login, or back to the usual one. */
+function withLoginHint(err: ProxyError, login: PendingLogin | undefined): ProxyError {
+  return new ProxyError('login_required', err.message, {
+    cause: err.cause,
+    hint: login ? LOGIN_WAITING_HINT : LOGIN_REQUIRED_HINT,
+  })
 }
 
 /** Errors retrying cannot fix, as the error callers receive. */
