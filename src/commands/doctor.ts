@@ -58,7 +58,10 @@ export async function runDoctor(load: LoadOptions, oacUrlFlag: string | undefine
     add('configuration', 'fail', isProxyError(err) ? err.message : String(err))
   }
   const oacUrl = config?.oacUrl ?? oacUrlFlag
-  if (!oacUrl) return checks
+  if (!oacUrl) {
+    add('next step', 'warn', 'pass --config FILE, or --oac-url URL alone to discover the identity domain and the scope')
+    return checks
+  }
   // with a configuration, every check goes out the way the proxy does (tls.caFile, HTTPS_PROXY)
   const dispatcher = config ? idpAgentFor(config) : undefined
   const outbound = dispatcher ? { dispatcher } : {}

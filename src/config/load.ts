@@ -351,12 +351,15 @@ function distance(a: string, b: string): number {
 
 function configError(problems: string[], configPath: string | undefined): ProxyError {
   const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`
+  const noFile = problems.length === 1 && problems[0]?.startsWith(NO_FILE)
   return new ProxyError('config_invalid', `configuration has ${count}:\n  - ${problems.join('\n  - ')}`, {
-    hint: `Fix ${blame(problems, configPath)} (see config.example.yaml and docs/configuration.md).`,
+    hint: noFile
+      ? 'Pass --config FILE with a config written from config.example.yaml; docs/configuration.md lists every key and variable.'
+      : `Fix ${blame(problems, configPath)} (see config.example.yaml and docs/configuration.md).`,
   })
 }
 
-const NO_FILE = 'no config file given'
+const NO_FILE = 'no config file was given'
 
 /** Where the problems came from, as the hint names it: the file, an environment variable or a flag. */
 function blame(problems: string[], configPath: string | undefined): string {
@@ -365,8 +368,7 @@ function blame(problems: string[], configPath: string | undefined): string {
     const origin = /\(([^()]+)\)$/.exec(p)?.[1]
     if (origin?.startsWith('env ')) sources.add(`the environment variable ${origin.slice(4)}`)
     else if (origin?.startsWith('flag ')) sources.add(`the flag ${origin.slice(5)}`)
-    else if (origin === NO_FILE) sources.add('the missing settings: give a config file with --config FILE')
-    else if (origin === undefined) sources.add(configPath ?? 'the settings')
+    else if (origin === NO_FILE || origin === undefined) sources.add(configPath ?? 'the settings')
     else sources.add(origin)
   }
   const list = [...sources]
@@ -375,13 +377,9 @@ function blame(problems: string[], configPath: string | undefined): string {
 
 /** The one problem shown when required settings are missing and no file was given. */
 function noConfigProblem(keys: string[]): string {
-  const how = keys.map((k) => {
-    const spec = OPTIONS.find((o) => o.path === k)
-    return `${k} (${envName(k)}${spec?.flag ? ` or --${spec.flag}` : ''})`
-  })
   return (
-    `${keys.join(', ')} ${keys.length === 1 ? 'is' : 'are'} not set and no config file was given: ` +
-    `pass --config FILE or set OAC_PROXY_CONFIG=FILE, or set ${how.join(', ')} (${NO_FILE})`
+    `no config file was given and ${keys.join(', ')} ${keys.length === 1 ? 'is' : 'are'} not set: ` +
+    `pass --config FILE (or set ${ENV_PREFIX}CONFIG=FILE), or set ${keys.map(envName).join(', ')}`
   )
 }
 
