@@ -83,6 +83,6 @@ t.test('checkScope without discovery adds offline_access and keeps other scopes'
 t.test('doctor with neither a config nor --oac-url says what to pass', async (t) => {
   const r = await cli(['doctor'], t.testdir())
   t.equal(r.code, 1)
-  t.match(r.stdout, /^\[FAIL\] configuration: .*no config file was given/m)
+  t.match(r.stdout, /^\[FAIL\] configuration: [^]*no config file was given/m)
   t.match(r.stdout, /^\[warn\] next step: pass --config FILE, or --oac-url URL/m)
 })
