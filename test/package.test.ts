@@ -90,3 +90,20 @@ t.test('npm pack, npm install -g from the tarball, demo --check from an empty fo
   t.match(demo.stdout, /through the proxy: 200/)
   t.same(readdirSync(join(dir, 'empty')), [], 'the demo wrote nothing into the folder it ran in')
 })
+
+t.test('no file tells to run the command through npx, which may fetch a stranger package', async (t) => {
+  const listed = spawnSync('git', ['ls-files', '-z', 'README.md', 'docs', 'src', 'deploy', 'config.example.yaml'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  })
+  if (listed.status !== 0) {
+    t.comment('skipped: not a git checkout, so the tracked files cannot be listed')
+    return
+  }
+  const files = listed.stdout.split('\0').filter(Boolean)
+  t.ok(files.length > 10, 'the tracked files are listed')
+  const offenders = files.filter((f) =>
+    /\bnpx\s+(--\S+\s+)*oac-token-proxy\b/.test(readFileSync(join(ROOT, f), 'utf8')),
+  )
+  t.same(offenders, [])
+})
