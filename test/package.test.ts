@@ -1,7 +1,7 @@
 // The packed package: `npm pack` builds it, the tarball installs globally and `oac-token-proxy demo --check` runs from any folder.
 import t from 'tap'
 import { execFile, spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -32,9 +32,11 @@ t.test('package.json can be published and names a built bin', async (t) => {
   t.notOk(pkg.private, 'not private')
   t.equal(pkg.bin['oac-token-proxy'], 'dist/cli.js')
   t.ok(pkg.files.includes('dist'), 'dist is packed')
-  t.match(pkg.scripts.prepack, /tsc/, 'npm pack builds dist first')
+  t.match(pkg.scripts.prepack, /npm run build/, 'npm pack builds dist first')
   t.notOk(pkg.scripts.prepare, 'no prepare script: installing the tarball runs nothing')
   t.match(readFileSync(join(ROOT, 'src', 'cli.ts'), 'utf8'), /^#!\/usr\/bin\/env /, 'the CLI has a shebang')
+  // a linked command (npm link) runs dist/cli.js itself, so a rebuild must leave it executable
+  t.equal(statSync(join(ROOT, 'dist', 'cli.js')).mode & 0o111, 0o111, 'the build leaves dist/cli.js executable')
 })
 
 t.test('npm pack, npm install -g from the tarball, demo --check from an empty folder', async (t) => {
