@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=2
 // Command-line entry: argv -> command. The only place that calls process.exit.
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { loadConfig } from './config/load.js'
 import { DEFAULT_CREDENTIAL, OPTIONS, type OptionSpec } from './config/options.js'
@@ -466,7 +466,10 @@ async function simulate(args: string[]): Promise<number> {
   out(`sign-in page:   ${signInLine(sim)}`)
   if (typeof values['write-config'] === 'string') {
     const dir = resolve(values['write-config'])
+    const created = !existsSync(dir) || readdirSync(dir).length === 0
     mkdirSync(dir, { recursive: true })
+    // the folder holds a client secret and a refresh token: keep it out of git unless its owner decides otherwise
+    if (created) writeFileSync(join(dir, '.gitignore'), '# written by oac-token-proxy simulate: secrets\n*\n')
     writeFileSync(join(dir, 'client-secret'), sim.clientSecret + '\n', { mode: 0o600 })
     writeFileSync(join(dir, 'refresh-token'), sim.issueRefreshToken() + '\n', { mode: 0o600 })
     writeFileSync(
@@ -479,7 +482,7 @@ async function simulate(args: string[]): Promise<number> {
         'clientSecret: { file: client-secret }',
         `scope: "${sim.scope}"`,
         'refreshToken: { file: refresh-token }',
-        'stateFile: state.json',
+        'stateFile: oac-token-proxy.state.json',
         '',
       ].join('\n'),
       { mode: 0o600 },

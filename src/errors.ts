@@ -12,12 +12,12 @@ export const ERROR_CODES = {
   login_required: {
     status: 503,
     summary:
-      'The refresh token was rejected (invalid_grant) or none is configured: log in again and restart. Retry-After: 60 (only a login fixes it).',
+      'The refresh token was rejected (invalid_grant) or none is configured: sign in again (a running proxy starts a device login by itself; else oac-token-proxy login). Retry-After: 60 (only a sign-in fixes it).',
   },
   credential_rejected: {
     status: 503,
     summary:
-      'The identity provider rejected the client or scope (invalid_client, unauthorized_client, invalid_scope): fix the configuration. Retry-After: 60 (only a fix helps).',
+      'The identity provider rejected the client, grant or scope (invalid_client, unauthorized_client, invalid_scope, unsupported_grant_type), in serve, token or login alike: fix the configuration or the application. Retry-After: 60 (only a fix helps).',
   },
   upstream_unreachable: { status: 502, summary: 'The upstream (OAC) could not be reached or closed the connection.' },
   upstream_timeout: { status: 504, summary: 'The upstream (OAC) did not answer in time.' },

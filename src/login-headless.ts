@@ -69,6 +69,7 @@ export function watchForLogin(
               verificationUri: auth.verificationUri,
               userCode: auth.userCode,
               expiresInS: auth.expiresInS,
+              hint: 'Approve the code on any device (it is also on the status page /-/); the proxy serves as soon as it is approved, no restart.',
             },
             `sign-in needed: visit ${auth.verificationUri} and enter the code ${auth.userCode}`,
           )

@@ -11,6 +11,8 @@ import { ProxyError } from './errors.js'
 import type { Logger } from './log.js'
 import { browserLogin } from './oauth/browser-login.js'
 import { pollDeviceToken, startDeviceAuthorization } from './oauth/device.js'
+import { rethrowForLogin } from './oauth/rejection.js'
+import { idpName, withProgress } from './progress.js'
 import { noRefreshTokenError, subjectOf, withOfflineAccess } from './oauth/scope.js'
 import type { TokenSet } from './oauth/types.js'
 import type { CredentialState, TokenStore } from './token/store.js'
@@ -65,7 +67,9 @@ export async function login(config: ProxyConfig, options: LoginOptions): Promise
   const scope = withOfflineAccess(credential.scope)
   let tokens: TokenSet
   if (options.method === 'device') {
-    const auth = await startDeviceAuthorization(endpoint, scope)
+    const auth = await withProgress(idpName(credential.idcsUrl), startDeviceAuthorization(endpoint, scope), {
+      limitMs: config.token.idpTimeoutMs,
+    }).catch(rethrowForLogin)
     showDeviceCode(auth.verificationUri, auth.verificationUriComplete, auth.userCode, auth.expiresInS, options)
     let lastShown = -1
     tokens = await pollDeviceToken(endpoint, auth, {
@@ -80,9 +84,11 @@ export async function login(config: ProxyConfig, options: LoginOptions): Promise
           )
         }
       },
-    }).finally(() => {
-      if (options.interactive) process.stdout.write('\n')
     })
+      .catch(rethrowForLogin)
+      .finally(() => {
+        if (options.interactive) process.stdout.write('\n')
+      })
   } else {
     tokens = await browserLogin({
       endpoint,
@@ -99,7 +105,7 @@ export async function login(config: ProxyConfig, options: LoginOptions): Promise
         if (!config.login.openBrowser) return false
         return (options.openUrl ?? openInBrowser)(url)
       },
-    })
+    }).catch(rethrowForLogin)
   }
   if (!tokens.refreshToken) {
     throw noRefreshTokenError(scope, tokens, options.method === 'browser' ? config.login.prompt : undefined)

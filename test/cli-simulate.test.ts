@@ -1,13 +1,13 @@
 // `simulate --write-config DIR` then `serve --config DIR/config.yaml`: the documented try-it path works.
-import t from 'tap'
-import { spawn } from 'node:child_process'
-import { readFileSync, statSync } from 'node:fs'
+import t, { type Test } from 'tap'
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { CLI, spawnProxy, waitFor } from './helpers.js'
 
-t.test('simulate writes a config that serve can use', async (t) => {
-  const dir = t.testdir()
+/** Starts `simulate --write-config dir` and resolves with its stdout once the config is written. */
+async function simulateInto(t: Test, dir: string): Promise<string> {
   const sim = spawn(process.execPath, [CLI, 'simulate', '--write-config', dir], {
     env: { PATH: process.env.PATH ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -20,6 +20,12 @@ t.test('simulate writes a config that serve can use', async (t) => {
   let out = ''
   sim.stdout.on('data', (d: Buffer) => (out += d.toString()))
   await waitFor(() => out.includes('config written:'), 10_000, 'the simulator to write its config')
+  return out
+}
+
+t.test('simulate writes a config that serve can use', async (t) => {
+  const dir = t.testdir()
+  const out = await simulateInto(t, dir)
   t.equal(statSync(join(dir, 'client-secret')).mode & 0o777, 0o600)
   t.equal(statSync(join(dir, 'refresh-token')).mode & 0o777, 0o600)
   const secret = readFileSync(join(dir, 'client-secret'), 'utf8').trim()
@@ -30,4 +36,26 @@ t.test('simulate writes a config that serve can use', async (t) => {
   t.equal(res.statusCode, 200)
   t.same(await res.body.json(), { items: [] })
   t.notOk(JSON.stringify(proxy.lines).includes(secret), 'nor logged by the proxy')
+})
+
+t.test('the folder simulate creates keeps its secrets out of git', async (t) => {
+  const repo = t.testdir({ 'README.md': 'a project\n' })
+  const dir = join(repo, 'sim')
+  await simulateInto(t, dir)
+  t.match(readFileSync(join(dir, '.gitignore'), 'utf8'), /^\*$/m, 'a .gitignore ignoring everything')
+  t.match(
+    readFileSync(join(dir, 'config.yaml'), 'utf8'),
+    /^stateFile: \S+\.state\.json$/m,
+    'the state file matches *.state.json',
+  )
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: repo, encoding: 'utf8' })
+  if (git('--version').status !== 0) return t.comment('git is not installed: the git status check is skipped')
+  git('init', '-q')
+  t.equal(git('status', '--porcelain', '--untracked-files=all').stdout, '?? README.md\n', 'git sees no file of sim/')
+})
+
+t.test('an existing non-empty folder gets no .gitignore', async (t) => {
+  const dir = t.testdir({ 'notes.txt': 'mine\n' })
+  await simulateInto(t, dir)
+  t.notOk(existsSync(join(dir, '.gitignore')), 'the folder of the user is left alone')
 })

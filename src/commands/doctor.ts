@@ -58,7 +58,10 @@ export async function runDoctor(load: LoadOptions, oacUrlFlag: string | undefine
     add('configuration', 'fail', isProxyError(err) ? err.message : String(err))
   }
   const oacUrl = config?.oacUrl ?? oacUrlFlag
-  if (!oacUrl) return checks
+  if (!oacUrl) {
+    add('next step', 'warn', 'pass --config FILE, or --oac-url URL alone to discover the identity domain and the scope')
+    return checks
+  }
   // with a configuration, every check goes out the way the proxy does (tls.caFile, HTTPS_PROXY)
   const dispatcher = config ? idpAgentFor(config) : undefined
   const outbound = dispatcher ? { dispatcher } : {}
@@ -99,15 +102,8 @@ export async function runDoctor(load: LoadOptions, oacUrlFlag: string | undefine
       add('next step', 'warn', `put idcsUrl: ${found.idcsUrl} and scope: "${found.scope}" in the configuration`)
     return checks
   }
-  const parts = config.scope.split(/\s+/)
-  const main = config.credentials[0]
-  if (main?.grant === 'refresh_token' && !parts.includes('offline_access')) {
-    add('scope', 'fail', 'the scope lacks offline_access: no refresh token would be issued')
-  } else if (!parts.some((p) => p.endsWith(CONSUMER_SCOPE))) {
-    add('scope', 'fail', `the scope should be the OAC audience followed by ${CONSUMER_SCOPE}`)
-  } else if (found && !parts.includes(`${found.audience}${CONSUMER_SCOPE}`)) {
-    add('scope', 'warn', `the scope's audience differs from the discovered one; expected "${found.scope}"`)
-  } else add('scope', 'ok', config.scope)
+  const scopeCheck = checkScope(config.scope, config.credentials[0]?.grant, found)
+  add('scope', scopeCheck.result, scopeCheck.detail)
 
   for (const c of config.credentials) {
     try {
@@ -135,4 +131,38 @@ export async function runDoctor(load: LoadOptions, oacUrlFlag: string | undefine
     }
   }
   return checks
+}
+
+/**
+ * The configured scope against what OAC needs: offline_access for a refresh token, the consumer
+ * scope, and the audience OAC discovery found. A failure shows the scope to use instead.
+ */
+export function checkScope(
+  scope: string,
+  grant: string | undefined,
+  found: Discovery | undefined,
+): { result: CheckResult; detail: string } {
+  const parts = scope.split(/\s+/).filter(Boolean)
+  const consumer = parts.find((p) => p.endsWith(CONSUMER_SCOPE))
+  const problems: string[] = []
+  if (!consumer) problems.push(`it lacks the OAC audience followed by ${CONSUMER_SCOPE}`)
+  else if (found && consumer !== `${found.audience}${CONSUMER_SCOPE}`) {
+    const audience = consumer.slice(0, -CONSUMER_SCOPE.length) || '(none)'
+    problems.push(`its audience ${audience} differs from the one OAC uses, ${found.audience}`)
+  }
+  const needsOffline = grant === undefined || grant === 'refresh_token'
+  if (needsOffline && !parts.includes('offline_access')) {
+    problems.push('it lacks offline_access: no refresh token would be issued')
+  }
+  if (problems.length === 0) return { result: 'ok', detail: scope }
+  // the corrected scope: the discovered audience when known, the other parts kept, offline_access added
+  const others = parts.filter((p) => p !== consumer && p !== 'offline_access')
+  const fixedConsumer = found ? `${found.audience}${CONSUMER_SCOPE}` : consumer
+  const fixed = fixedConsumer
+    ? [fixedConsumer, ...others, ...(needsOffline || parts.includes('offline_access') ? ['offline_access'] : [])].join(
+        ' ',
+      )
+    : undefined
+  const use = fixed ? `; use scope: "${fixed}"` : ' (the audience could not be discovered from OAC)'
+  return { result: 'fail', detail: `${problems.join(', and ')}${use}` }
 }

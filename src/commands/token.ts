@@ -4,6 +4,7 @@ import { claimCredential, createTokenManagers } from '../credentials.js'
 import { ProxyError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { credentialByName } from '../login.js'
+import { idpName, withProgress } from '../progress.js'
 import { FileStore, type CredentialState } from '../token/store.js'
 import { askProxy, checkStateIdentity, readStateFile, runningProxy } from './ask-proxy.js'
 
@@ -68,7 +69,9 @@ export async function getToken(
     let result: TokenResult
     let obtainedAtMs: number
     try {
-      const token = await manager.get()
+      const token = await withProgress(idpName(credential.idcsUrl), manager.get(), {
+        limitMs: config.token.idpTimeoutMs,
+      })
       obtainedAtMs = token.obtainedAtMs
       result = { accessToken: token.value, expiresAtMs: token.expiresAtMs, source: 'refresh' }
     } finally {

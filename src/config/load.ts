@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path'
 import { LineCounter, parseDocument, visit, type Alias, type Document } from 'yaml'
 import { ProxyError } from '../errors.js'
 import { Secret } from '../secret.js'
-import { DEFAULT_CREDENTIAL, envName, OPTIONS, type OptionSpec } from './options.js'
+import { DEFAULT_CREDENTIAL, ENV_PREFIX, envName, OPTIONS, type OptionSpec } from './options.js'
 import { checkSchema } from './schema.js'
 import { resolveCredentials, resolveRoutes } from './credentials.js'
 import { checkExposure, readCaFile, resolveSecurity } from './security.js'
@@ -36,6 +36,7 @@ export function loadConfig(options: LoadOptions = {}): ProxyConfig {
       origins.set(path, configPath)
     }
   }
+  const envProblems = unknownEnvNames(env)
   for (const spec of OPTIONS.filter((o) => !o.noEnv)) {
     const name = envName(spec.path)
     if (env[name] !== undefined && env[name] !== '') {
@@ -54,12 +55,20 @@ export function loadConfig(options: LoadOptions = {}): ProxyConfig {
     origins.set(path, `flag --${spec.flag ?? path}`)
   }
 
-  const where = (key: string): string =>
-    origins.get(key) ?? (configPath ? configPath : 'the configuration (no file given)')
-  const problems = checkSchema(merged).map(({ key, problem }) => {
+  const where = (key: string): string => origins.get(key) ?? (configPath ? configPath : NO_FILE)
+  const schemaProblems = checkSchema(merged)
+  const missing = schemaProblems.filter((p) => p.problem === 'is required' && !p.key.includes('.'))
+  // without a file, settings that were never given are one problem: say how to give them
+  const summarise = configPath === undefined && missing.length > 0
+  const problems = summarise ? [noConfigProblem(missing.map((p) => p.key))] : []
+  for (const { key, problem } of schemaProblems) {
+    if (summarise && missing.some((p) => p.key === key)) continue
     const suggestion = problem === 'unknown key' ? didYouMean(key) : ''
-    return `${key || '(root)'} ${problem === 'unknown key' ? 'is an unknown key' : problem}${suggestion} (${where(key)})`
-  })
+    problems.push(
+      `${key || '(root)'} ${problem === 'unknown key' ? 'is an unknown key' : problem}${suggestion} (${where(key)})`,
+    )
+  }
+  problems.push(...envProblems)
   // the shape must be right before the checks between keys can run
   if (problems.length > 0) throw configError(problems, configPath)
   problems.push(...checkUrls(merged, where))
@@ -172,7 +181,8 @@ function readYaml(path: string): Tree {
   if (doc.errors.length > 0) {
     const lines = doc.errors.map((e) => {
       const pos = e.linePos?.[0]
-      return `${path}${pos ? `:${pos.line}:${pos.col}` : ''}: ${e.message.split('\n')[0]}`
+      const message = (e.message.split('\n')[0] as string).replace(/ at line \d+, column \d+:?$/, '')
+      return `${path}${pos ? `:${pos.line}:${pos.col}` : ''}: ${message}${pos ? '\n' + excerpt(text, pos) : ''}`
     })
     throw new ProxyError('config_unreadable', `config file is not valid YAML:\n${lines.join('\n')}`, {
       hint: 'Fix the YAML syntax at the position shown (indentation, quotes, duplicate keys).',
@@ -345,9 +355,85 @@ function distance(a: string, b: string): number {
 
 function configError(problems: string[], configPath: string | undefined): ProxyError {
   const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`
+  const noFile = problems.length === 1 && problems[0]?.startsWith(NO_FILE)
   return new ProxyError('config_invalid', `configuration has ${count}:\n  - ${problems.join('\n  - ')}`, {
-    hint: `Fix ${configPath ?? 'the settings'} (see config.example.yaml and docs/configuration.md).`,
+    hint: noFile
+      ? 'Pass --config FILE with a config written from config.example.yaml; docs/configuration.md lists every key and variable.'
+      : `Fix ${blame(problems, configPath)} (see config.example.yaml and docs/configuration.md).`,
   })
+}
+
+const NO_FILE = 'no config file was given'
+
+/** Where the problems came from, as the hint names it: the file, an environment variable or a flag. */
+function blame(problems: string[], configPath: string | undefined): string {
+  const sources = new Set<string>()
+  for (const p of problems) {
+    const origin = /\(([^()]+)\)$/.exec(p)?.[1]
+    if (origin?.startsWith('env ')) sources.add(`the environment variable ${origin.slice(4)}`)
+    else if (origin?.startsWith('flag ')) sources.add(`the flag ${origin.slice(5)}`)
+    else if (origin === NO_FILE || origin === undefined) sources.add(configPath ?? 'the settings')
+    else sources.add(origin)
+  }
+  const list = [...sources]
+  return list.length === 1 ? (list[0] as string) : `${list.slice(0, -1).join(', ')} and ${list.at(-1) as string}`
+}
+
+/** The one problem shown when required settings are missing and no file was given. */
+function noConfigProblem(keys: string[]): string {
+  return (
+    `no config file was given and ${keys.join(', ')} ${keys.length === 1 ? 'is' : 'are'} not set: ` +
+    `pass --config FILE (or set ${ENV_PREFIX}CONFIG=FILE), or set ${keys.map(envName).join(', ')}`
+  )
+}
+
+/** Variables that are not options of this program but are read by it. */
+const OTHER_ENV_NAMES = new Set([`${ENV_PREFIX}CONFIG`])
+
+/** Every OAC_PROXY_* variable that no option reads: a typo would otherwise be silently ignored. */
+function unknownEnvNames(env: NodeJS.ProcessEnv): string[] {
+  const known = new Set(OTHER_ENV_NAMES)
+  for (const spec of OPTIONS.filter((o) => !o.noEnv)) {
+    known.add(envName(spec.path))
+    if (spec.type === 'secret') known.add(`${envName(spec.path)}_FILE`)
+  }
+  const problems: string[] = []
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith(ENV_PREFIX) || known.has(name)) continue
+    let best: string | undefined
+    let bestDistance = 4
+    for (const k of known) {
+      const d = distance(name, k)
+      if (d < bestDistance) [best, bestDistance] = [k, d]
+    }
+    const suggestion = best ? ` (did you mean ${best}?)` : ' (see docs/configuration.md for the variables)'
+    problems.push(`${name} is not a known variable${suggestion} (env ${name})`)
+  }
+  return problems
+}
+
+/** The offending line of a YAML file and the one before it, with a caret under the column; secret-looking values masked. */
+function excerpt(text: string, pos: { line: number; col: number }): string {
+  const lines = text.split(/\r?\n/)
+  const out: string[] = []
+  const width = String(pos.line).length
+  for (let n = Math.max(1, pos.line - 1); n <= pos.line; n++) {
+    out.push(`  ${String(n).padStart(width)} | ${maskLine(lines[n - 1] ?? '')}`)
+  }
+  out.push(`  ${' '.repeat(width)} | ${' '.repeat(Math.max(0, pos.col - 1))}^`)
+  return out.join('\n')
+}
+
+const SECRET_KEYS = new Set(OPTIONS.filter((o) => o.type === 'secret').map((o) => o.path.split('.').at(-1)))
+
+/** Hides a secret key's inline value and any long token-like run, keeping the columns where they are. */
+function maskLine(line: string): string {
+  const keyed = /^(\s*-?\s*["']?)([A-Za-z]+)(["']?\s*:\s*)(.*)$/.exec(line)
+  let out = line
+  if (keyed && SECRET_KEYS.has(keyed[2]) && !/^\{/.test(keyed[4] as string)) {
+    out = `${keyed[1]}${keyed[2]}${keyed[3]}${(keyed[4] as string).replace(/\S/g, '*')}`
+  }
+  return out.replace(/[A-Za-z0-9_\-=+/]{32,}/g, (run) => '*'.repeat(run.length))
 }
 
 function stripSlash(url: string): string {

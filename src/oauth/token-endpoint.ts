@@ -149,11 +149,7 @@ async function postFormOnce(
     })
     text = await readLimited(res)
   } catch (err) {
-    const code = (err as { code?: string }).code ?? (err as Error).name
-    throw new ProxyError('idp_unreachable', `cannot reach the identity provider at ${host} (${code})`, {
-      cause: err,
-      hint: 'Check idcsUrl, DNS, network and any HTTPS_PROXY setting.',
-    })
+    throw unreachable(err, host, endpoint.timeoutMs)
   }
 
   const retryAfterS = parseRetryAfter(res.headers['retry-after'])
@@ -235,4 +231,26 @@ export function parseRetryAfter(value: string | string[] | undefined, nowMs = Da
   const at = Date.parse(v)
   if (Number.isNaN(at)) return undefined
   return Math.max(0, Math.ceil((at - nowMs) / 1000))
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
+
+/** A network failure as users read it: a timeout says how long was waited and which setting sets it. */
+export function unreachable(err: unknown, host: string, timeoutMs: number): ProxyError {
+  const e = err as { code?: unknown; name?: string }
+  const code = typeof e.code === 'string' ? e.code : (e.name ?? 'error')
+  if (e.name === 'TimeoutError' || TIMEOUT_CODES.has(code)) {
+    return new ProxyError(
+      'idp_unreachable',
+      `the identity provider at ${host} did not answer within ${timeoutMs / 1000} s (timed out)`,
+      {
+        cause: err,
+        hint: 'Check idcsUrl, DNS, the network and any HTTPS_PROXY setting; token.idpTimeoutSeconds (OAC_PROXY_TOKEN_IDP_TIMEOUT_SECONDS) sets how long to wait.',
+      },
+    )
+  }
+  return new ProxyError('idp_unreachable', `cannot reach the identity provider at ${host} (${code})`, {
+    cause: err,
+    hint: 'Check idcsUrl, DNS, the network and any HTTPS_PROXY setting.',
+  })
 }

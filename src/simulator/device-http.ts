@@ -1,7 +1,7 @@
 // HTTP side of the device flow: POST /oauth2/v1/device and the verification page at /ui/v1/device.
 
 import { checkScope } from './access-tokens.js'
-import { GRANT_DEVICE_CODE } from './constants.js'
+import { DEFAULT_USER_PASSWORD, GRANT_DEVICE_CODE } from './constants.js'
 import { normalizeUserCode } from './device.js'
 import { sendJson } from './http-util.js'
 import type { RequestContext } from './http-util.js'
@@ -41,11 +41,25 @@ export async function handleDeviceAuthorization(ctx: RequestContext, deps: IdcsD
   }
 }
 
-function verificationForm(userCode: string): string {
+/** The simulator's demo user and password, shown on the page while that user still has them. */
+function demoUserNote(deps: IdcsDeps): { html: string; user: string } | undefined {
+  const user = deps.authorize.defaultUser
+  if (deps.directory.checkPassword(user, DEFAULT_USER_PASSWORD) !== 'ok') return undefined
+  return {
+    user,
+    html:
+      '<p class="demo">This is the simulator. Sign in as the demo user ' +
+      `<code>${escapeHtml(user)}</code> with the password <code>${escapeHtml(DEFAULT_USER_PASSWORD)}</code>.</p>`,
+  }
+}
+
+function verificationForm(userCode: string, deps: IdcsDeps): string {
+  const demo = demoUserNote(deps)
   return (
+    (demo?.html ?? '') +
     `<form method="post" action="${VERIFICATION_PATH}">` +
     `<label>Code <input name="user_code" value="${escapeHtml(userCode)}" autocomplete="off"></label>` +
-    '<label>User name <input name="username" autocomplete="username"></label>' +
+    `<label>User name <input name="username" value="${escapeHtml(demo?.user ?? '')}" autocomplete="username"></label>` +
     '<label>Password <input name="password" type="password" autocomplete="current-password"></label>' +
     '<button name="action" value="approve">Allow</button>' +
     '<button name="action" value="deny">Deny</button>' +
@@ -57,7 +71,7 @@ function verificationForm(userCode: string): string {
 export async function handleVerificationPage(ctx: RequestContext, deps: IdcsDeps): Promise<void> {
   ctx.call.grantType = GRANT_DEVICE_CODE
   if (ctx.req.method === 'GET') {
-    sendHtml(ctx, 200, 'Device sign-in', verificationForm(ctx.url.searchParams.get('user_code') ?? ''))
+    sendHtml(ctx, 200, 'Device sign-in', verificationForm(ctx.url.searchParams.get('user_code') ?? '', deps))
     return
   }
   const form = await readForm(ctx, (message) =>
@@ -69,7 +83,7 @@ export async function handleVerificationPage(ctx: RequestContext, deps: IdcsDeps
   const action = form.get('action')
   const status = deps.devices.statusOf(userCode)
   const fail = (code: number, message: string) =>
-    sendHtml(ctx, code, 'Device sign-in failed', `<p>${escapeHtml(message)}</p>${verificationForm(userCode)}`)
+    sendHtml(ctx, code, 'Device sign-in failed', `<p>${escapeHtml(message)}</p>${verificationForm(userCode, deps)}`)
   if (status === undefined) return fail(400, 'The code is not valid.')
   if (status !== 'pending') return fail(400, `The code is ${status}.`)
   if (action !== 'approve' && action !== 'deny') return fail(400, 'Choose Allow or Deny.')

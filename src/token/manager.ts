@@ -7,6 +7,7 @@ import { OAuthError, ProxyError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { answerMayBeLost } from '../oauth/token-endpoint.js'
 import type { Grant, TokenSet } from '../oauth/types.js'
+import { LOGIN_REQUIRED_HINT, LOGIN_WAITING_HINT, rejectionOf, type RejectionContext } from '../oauth/rejection.js'
 import type { Secret } from '../secret.js'
 import { backoffMs, isUsable, refreshAtMono, remainingMs, safetyMarginMs, type AccessToken } from './schedule.js'
 import type { CredentialState, TokenStore } from './store.js'
@@ -294,6 +295,8 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
   /** Shown in status while a headless device login waits; undefined clears it. */
   setPendingLogin(login: PendingLogin | undefined): void {
     this.#pendingLogin = login
+    // while the code waits, callers are told where it is, not to stop the proxy
+    if (this.#terminal?.code === 'login_required') this.#terminal = withLoginHint(this.#terminal, login)
   }
 
   /**
@@ -682,65 +685,26 @@ function toProxyError(err: unknown): ProxyError {
   return new ProxyError('idp_unreachable', (err as Error)?.message ?? String(err), { cause: err })
 }
 
-/** What an invalid_grant means for each grant that is not refresh_token. */
-const REJECTED_GRANT_HINTS: Record<string, [string, string]> = {
-  password: [
-    'the user name or password was rejected (invalid_grant)',
-    'Check username and password; federated (SSO) users cannot use the password grant: use jwt_bearer or a device login.',
-  ],
-  jwt_bearer: [
-    'the JWT assertion was rejected (invalid_grant)',
-    'Check username, that privateKey matches the certificate uploaded to the app, keyId (the certificate alias) or certificate, and assertionAudience (https://identity.oraclecloud.com/ or the domain URL).',
-  ],
-  client_credentials: ['the client credentials were rejected (invalid_grant)', 'Check the application and its scope.'],
+/** The login_required error with the hint for a waiting device login, or back to the usual one. */
+function withLoginHint(err: ProxyError, login: PendingLogin | undefined): ProxyError {
+  return new ProxyError('login_required', err.message, {
+    cause: err.cause,
+    hint: login ? LOGIN_WAITING_HINT : LOGIN_REQUIRED_HINT,
+    ...(err.retryAfterS === undefined ? {} : { retryAfterS: err.retryAfterS }),
+  })
 }
 
-/** How to fix a rejected client: the endpoint's own hint (e.g. the assertion audience) or the usual suspects. */
-function rejectedClientHint(err: OAuthError): string {
-  return (
-    err.hint ??
-    'Check clientId, clientSecret (with private_key_jwt: privateKey, keyId or certificate, and assertionAudience), the scope and the grant types allowed for the application, then restart.'
-  )
-}
-
-/** Errors retrying cannot fix, as the error callers receive. */
+/** Errors retrying cannot fix, as the error callers receive (with a Retry-After callers can act on). */
 function terminalError(err: unknown, grant: string): ProxyError | undefined {
-  if (err instanceof OAuthError && err.isTerminal) {
-    const rejected = REJECTED_GRANT_HINTS[grant]
-    if (err.oauthError === 'invalid_grant' && rejected) {
-      return new ProxyError('credential_rejected', `${rejected[0]}: ${err.message}`, {
-        cause: err,
-        hint: rejected[1],
-        retryAfterS: TERMINAL_RETRY_AFTER_S,
-      })
-    }
-    if (err.oauthError === 'invalid_grant') {
-      return new ProxyError(
-        'login_required',
-        'the refresh token was rejected (invalid_grant): it expired, was revoked or was already used',
-        {
-          cause: err,
-          hint: 'Log in again: stop the proxy, run `oac-token-proxy login` (or point refreshToken at a fresh tokens.json from the OAC profile page), then start it again.',
-          retryAfterS: TERMINAL_RETRY_AFTER_S,
-        },
-      )
-    }
-    return new ProxyError('credential_rejected', `the identity provider rejected the credential: ${err.message}`, {
-      cause: err,
-      hint: rejectedClientHint(err),
-      retryAfterS: TERMINAL_RETRY_AFTER_S,
-    })
-  }
-  if (err instanceof ProxyError && err.code === 'login_required') {
-    return err.retryAfterS === undefined
-      ? new ProxyError('login_required', err.message, {
-          cause: err.cause,
-          ...(err.hint ? { hint: err.hint } : {}),
-          retryAfterS: TERMINAL_RETRY_AFTER_S,
-        })
-      : err
-  }
-  return undefined
+  const rejected =
+    rejectionOf(err, grant as RejectionContext) ??
+    (err instanceof ProxyError && err.code === 'login_required' ? err : undefined)
+  if (!rejected || rejected.retryAfterS !== undefined) return rejected
+  return new ProxyError(rejected.code, rejected.message, {
+    cause: rejected.cause,
+    ...(rejected.hint ? { hint: rejected.hint } : {}),
+    retryAfterS: TERMINAL_RETRY_AFTER_S,
+  })
 }
 
 /** How much earlier than expires_in says an `exp` claim may make a token expire (whole-second rounding). */

@@ -17,7 +17,7 @@ import {
 } from '../../src/config/options.js'
 import type { ProxyConfig } from '../../src/config/types.js'
 import { ProxyError } from '../../src/errors.js'
-import { DEFAULT_TOKEN_SETTINGS } from '../helpers.js'
+import { DEFAULT_TOKEN_SETTINGS, registerSecret } from '../helpers.js'
 
 const REQUIRED = [
   'oacUrl: https://oac.example.com',
@@ -483,4 +483,92 @@ t.test('secrets', async (t) => {
     t.notOk(inspect(secret, { showHidden: true }).includes(SECRET), 'util.inspect with hidden fields')
     t.equal(secret?.reveal(), SECRET, 'reveal() is the only way')
   })
+})
+
+t.test('with no file and required settings missing, one problem says how to give a config', async (t) => {
+  const err = loadError(t, { env: { OAC_PROXY_OAC_URL: 'https://oac.example.com' } })
+  t.equal(err.code, 'config_invalid')
+  const lines = problemLines(err)
+  t.equal(lines.length, 1, 'one problem, not one per key')
+  t.match(lines[0], /--config FILE/)
+  t.match(lines[0], /OAC_PROXY_CONFIG/)
+  for (const key of ['idcsUrl', 'clientId', 'scope']) t.match(lines[0], key, `names ${key}`)
+  t.match(lines[0], 'OAC_PROXY_IDCS_URL', 'and its variable')
+  t.notMatch(lines[0], 'oacUrl', 'not the one that is set')
+  t.match(err.hint, /--config FILE/)
+})
+
+t.test('unknown OAC_PROXY_ variables are refused with a suggestion', async (t) => {
+  const path = configFile(t)
+  const err = loadError(t, {
+    configPath: path,
+    env: { OAC_PROXY_LOG_FORMT: 'json', OAC_PROXY_LISTEN_HOTS: '127.0.0.1', OAC_PROXY_ZZZ: '1' },
+  })
+  t.equal(err.code, 'config_invalid')
+  t.same(problemLines(err), [
+    '  - OAC_PROXY_LISTEN_HOTS is not a known variable (did you mean OAC_PROXY_LISTEN_HOST?) (env OAC_PROXY_LISTEN_HOTS)',
+    '  - OAC_PROXY_LOG_FORMT is not a known variable (did you mean OAC_PROXY_LOG_FORMAT?) (env OAC_PROXY_LOG_FORMT)',
+    '  - OAC_PROXY_ZZZ is not a known variable (see docs/configuration.md for the variables) (env OAC_PROXY_ZZZ)',
+  ])
+  t.notMatch(err.hint, path, 'the hint does not blame the file')
+  t.match(err.hint, 'OAC_PROXY_LOG_FORMT')
+})
+
+t.test('the variables the program reads besides options are accepted', async (t) => {
+  const path = configFile(t, [], { secret: 'abc\n' })
+  const config = load({
+    configPath: path,
+    env: {
+      OAC_PROXY_CONFIG: path,
+      OAC_PROXY_CLIENT_SECRET_FILE: join(path, '..', 'secret'),
+      OAC_PROXY_LOG_FORMAT: 'json',
+    },
+  })
+  t.equal(config.log.format, 'json')
+})
+
+t.test('the hint names the source of the bad value: flag, variable or file', async (t) => {
+  const good = configFile(t, [], { 'bad.yaml': [...REQUIRED, 'log:', '  level: loud', ''].join('\n') })
+  const path = join(good, '..', 'bad.yaml')
+  const fromFlag = loadError(t, { configPath: good, flags: { 'listen.host': '0.0.0.0' } })
+  t.match(fromFlag.hint, 'the flag --host')
+  t.notMatch(fromFlag.hint, 'config.yaml')
+  const fromEnv = loadError(t, { configPath: good, env: { OAC_PROXY_LOG_FORMAT: 'prety' } })
+  t.match(fromEnv.hint, 'the environment variable OAC_PROXY_LOG_FORMAT')
+  t.notMatch(fromEnv.hint, 'config.yaml')
+  const fromFile = loadError(t, { configPath: path })
+  t.match(fromFile.hint, `Fix ${path} `)
+  const both = loadError(t, { configPath: path, env: { OAC_PROXY_LOG_FORMAT: 'prety' } })
+  t.match(both.hint, 'OAC_PROXY_LOG_FORMAT')
+  t.match(both.hint, path)
+})
+
+t.test('a YAML syntax error shows the offending line with a caret under the column', async (t) => {
+  const dir = t.testdir({ 'config.yaml': 'oacUrl: https://oac.example.com\nscope: "unclosed\nclientId: x\n' })
+  const err = loadError(t, { configPath: join(dir, 'config.yaml') })
+  t.equal(err.code, 'config_unreadable')
+  const lines = err.message.split('\n')
+  const at = lines.findIndex((l) => /config\.yaml:\d+:\d+: /.test(l))
+  t.ok(at > 0, 'a file:line:col line')
+  t.notMatch(lines[at], /at line \d+, column \d+/, 'the position is not repeated')
+  const [, line, col] = /:(\d+):(\d+): /.exec(lines[at] as string) as RegExpExecArray
+  const excerpt = lines.slice(at + 1)
+  const offending = excerpt.find((l) => l.trimStart().startsWith(`${line} |`))
+  t.ok(offending, 'the offending line is shown with its number')
+  const caret = excerpt.at(-1) as string
+  t.match(caret, /^\s+\| +\^$/, 'a caret line closes the excerpt')
+  t.equal(caret.indexOf('^') - caret.indexOf('|') - 2, Number(col) - 1, 'the caret is under the column')
+})
+
+t.test('a YAML excerpt never shows an inline secret', async (t) => {
+  const secret = 'inline-Secret-Value-0123456789-abcdefghijklmnop'
+  registerSecret(secret)
+  const dir = t.testdir({
+    'config.yaml': `oacUrl: https://oac.example.com\nclientSecret: ${secret}\n  bad: [\n`,
+  })
+  const err = loadError(t, { configPath: join(dir, 'config.yaml') })
+  t.equal(err.code, 'config_unreadable')
+  t.notMatch(err.message, secret)
+  t.notMatch(err.message, 'inline-Secret')
+  t.match(err.message, /clientSecret: \*+/)
 })

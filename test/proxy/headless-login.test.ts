@@ -51,3 +51,28 @@ t.test('headless login can be turned off', async (t) => {
   t.equal(s.logs.events('login.device_code').length, 0)
   t.equal(s.proxy.manager.health, 'login_required')
 })
+
+t.test('while the device login waits, the 503 and the log say where the code is, not to stop the proxy', async (t) => {
+  const s = await startStack(t, { clock: new FakeClock(), noRefreshToken: true, waitForToken: false })
+  await waitFor(() => s.logs.events('login.device_code').length === 1, 5000, 'the device code in the log')
+  const logged = s.logs.events('login.device_code')[0] as { hint: string }
+  t.match(logged.hint, '/-/', 'the log line points at the status page')
+  const res = await s.get('/api/20210901/snapshots')
+  t.equal(res.status, 503)
+  const body = res.json() as { error: string; hint: string }
+  t.equal(body.error, 'login_required')
+  t.match(body.hint, 'login.device_code')
+  t.match(body.hint, 'status page /-/')
+  t.notMatch(body.hint, /stop the proxy|run `oac-token-proxy login`/)
+})
+
+t.test('with headless login off, the 503 says how to log in', async (t) => {
+  const s = await startStack(t, {
+    noRefreshToken: true,
+    waitForToken: true,
+    env: { OAC_PROXY_LOGIN_HEADLESS: 'false' },
+  })
+  const body = (await s.get('/api/20210901/snapshots')).json() as { error: string; hint: string }
+  t.equal(body.error, 'login_required')
+  t.match(body.hint, 'oac-token-proxy login')
+})

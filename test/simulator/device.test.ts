@@ -252,3 +252,22 @@ t.test('device endpoint errors', async (t) => {
   )
   t.same(sim.deviceRequests(), [])
 })
+
+t.test('the verification page names the demo user and password', async (t) => {
+  const sim = await startSimulator({ clock: new FakeClock() })
+  t.teardown(() => sim.close())
+  const page = await idcsCall(sim, '/ui/v1/device')
+  t.equal(page.status, 200)
+  t.match(page.text, `<code>${sim.user}</code>`)
+  t.match(page.text, '<code>Welcome-1234!</code>')
+  t.match(page.text, `<input name="username" value="${sim.user}"`, 'the user name is filled in')
+})
+
+t.test('a simulator without the demo password shows no demo note', async (t) => {
+  const sim = await startSimulator({ clock: new FakeClock(), users: { 'someone@example.com': { password: 'other' } } })
+  t.teardown(() => sim.close())
+  const page = await idcsCall(sim, '/ui/v1/device')
+  t.equal(page.status, 200)
+  t.notMatch(page.text, 'Welcome-1234!')
+  t.notMatch(page.text, 'class="demo"')
+})

@@ -1,5 +1,6 @@
 // The refresh_token grant: trades the newest refresh token for an access token and a rotated refresh token.
 import { ProxyError } from '../../errors.js'
+import { LOGIN_REQUIRED_HINT } from '../rejection.js'
 import { requestToken, type TokenEndpoint } from '../token-endpoint.js'
 import type { Grant } from '../types.js'
 
@@ -10,7 +11,7 @@ export function refreshTokenGrant(endpoint: TokenEndpoint): Grant {
     async run(ctx) {
       if (!ctx.refreshToken) {
         throw new ProxyError('login_required', 'no refresh token is available', {
-          hint: 'Run `oac-token-proxy login` (or give refreshToken: a file, an env var or an OAC tokens.json), then start the proxy again.',
+          hint: LOGIN_REQUIRED_HINT,
         })
       }
       // the server may rotate the refresh token before a slow answer arrives: the call is never cut short

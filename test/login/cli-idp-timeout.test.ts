@@ -1,0 +1,103 @@
+// An identity domain that never answers: login and token say it timed out, after how long, and which setting sets it.
+import t, { type Test } from 'tap'
+import { execFile, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
+import { join } from 'node:path'
+import { writeFileSync } from 'node:fs'
+import { CLI } from '../helpers.js'
+
+interface Result {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** A TCP server that accepts connections and never answers; returns its base URL. */
+async function silentServer(t: Test): Promise<string> {
+  const sockets = new Set<Socket>()
+  const server = createServer((s) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(async () => {
+    for (const s of sockets) s.destroy()
+    server.close()
+    await once(server, 'close')
+  })
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+function configIn(dir: string, idcsUrl: string, timeoutS = 1): string {
+  const path = join(dir, 'config.yaml')
+  writeFileSync(
+    path,
+    [
+      'oacUrl: http://127.0.0.1:9',
+      `idcsUrl: ${idcsUrl}`,
+      'clientId: my-client',
+      'clientSecret: { file: client-secret }',
+      'scope: "https://aud.example.comurn:opc:resource:consumer::all offline_access"',
+      'refreshToken: { file: refresh-token }',
+      'stateFile: test.state.json',
+      'token:',
+      `  idpTimeoutSeconds: ${timeoutS}`,
+      '',
+    ].join('\n'),
+  )
+  writeFileSync(join(dir, 'client-secret'), 'a-client-secret\n', { mode: 0o600 })
+  writeFileSync(join(dir, 'refresh-token'), 'a-refresh-token\n', { mode: 0o600 })
+  return path
+}
+
+function cli(args: string[], cwd: string): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { cwd, env: { PATH: process.env.PATH ?? '' }, timeout: 20_000 },
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
+    )
+  })
+}
+
+t.test('login: idp_unreachable says it timed out after 1 s and names token.idpTimeoutSeconds', async (t) => {
+  const dir = t.testdir()
+  const config = configIn(dir, await silentServer(t))
+  const r = await cli(['login', '--config', config], dir)
+  t.equal(r.code, 1)
+  t.match(r.stderr, /^oac-token-proxy: idp_unreachable: .* did not answer within 1 s \(timed out\)$/m)
+  t.match(r.stderr, /hint: .*token\.idpTimeoutSeconds/)
+  t.notMatch(r.stderr, /\(23\)/, 'no bare DOMException code')
+})
+
+t.test('token: the failure says it timed out after 1 s', async (t) => {
+  const dir = t.testdir()
+  const config = configIn(dir, await silentServer(t))
+  const r = await cli(['token', '--config', config], dir)
+  t.equal(r.code, 1)
+  t.match(r.stderr, /did not answer within 1 s \(timed out\)/)
+  t.equal(r.stdout, '', 'nothing on stdout, where the token would go')
+})
+
+t.test('on a terminal, login shows that it is waiting for the identity provider', async (t) => {
+  if (spawnSync('script', ['--version']).status !== 0) {
+    t.comment('skipped: the script command (util-linux) is not installed, so there is no terminal to run login in')
+    return
+  }
+  const dir = t.testdir()
+  const url = await silentServer(t)
+  const config = configIn(dir, url, 3)
+  const r = await new Promise<Result>((resolve) => {
+    execFile(
+      'script',
+      ['-qec', `"${process.execPath}" "${CLI}" login --config "${config}"`, '/dev/null'],
+      { cwd: dir, env: { PATH: process.env.PATH ?? '', TERM: 'dumb' }, timeout: 20_000 },
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
+    )
+  })
+  t.match(r.stdout, `waiting for the identity provider at ${new URL(url).host}: 1 s (gives up after 3 s)`)
+  t.match(r.stdout, 'idp_unreachable')
+})
