@@ -3,14 +3,14 @@
 # Run:    docker run --read-only --network host -v oac-state:/var/lib/oac-token-proxy \
 #           -v ./config.yaml:/etc/oac-token-proxy/config.yaml:ro oac-token-proxy   (see docs/deployment.md)
 
-FROM node:20-bookworm-slim AS build
+FROM node:26-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY src ./src
 RUN npx tsc -p tsconfig.json
 
-FROM node:20-bookworm-slim
+FROM node:26-trixie-slim
 ENV NODE_ENV=production \
     OAC_PROXY_CONFIG=/etc/oac-token-proxy/config.yaml \
     OAC_PROXY_STATE_FILE=/var/lib/oac-token-proxy/state.json \
