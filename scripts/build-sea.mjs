@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
 import { inject } from 'postject'
-import { fetchNode } from './fetch-node.mjs'
+import { fetchNode, imageNodeLine } from './fetch-node.mjs'
 import { V8_FLAGS } from './v8-flags.mjs'
 
 const root = new URL('..', import.meta.url).pathname
@@ -17,13 +17,6 @@ const OUT_DIR = join(root, 'build', 'sea')
 export const SEA_FILE = join(OUT_DIR, 'oac-token-proxy')
 /** The fuse postject flips so that the binary looks for its blob (documented by Node's SEA guide). */
 const SENTINEL_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
-
-/** The Node line the image ships: the major of the Dockerfile's last FROM node:<major>-... */
-function imageLine() {
-  const m = [...readFileSync(join(root, 'Dockerfile'), 'utf8').matchAll(/^FROM node:(\d+)-/gm)].pop()
-  if (!m) throw new Error('no FROM node:<major>-... in the Dockerfile: pass --node <major>')
-  return m[1]
-}
 
 /**
  * Two source lines need a bundler's help: pino-pretty is required through createRequire (to keep it off the
@@ -69,7 +62,7 @@ function stripSymbols(file) {
   }
 }
 
-export async function buildSea(line = imageLine()) {
+export async function buildSea(line = imageNodeLine(root)) {
   const bin = fetchNode(line)
   const node = join(bin, 'node')
   rmSync(OUT_DIR, { recursive: true, force: true })

