@@ -67,7 +67,8 @@ async function main() {
       })
       process.stdout.write(
         `${name}: idle ${row.idleRssMiB.toFixed(1)} MiB, peak ${row.peakRssMiB.toFixed(1)} MiB ` +
-          `(${row.hwmAfterC50MiB.toFixed(1)} before the transfers); ${row.c50.rps.toFixed(0)} req/s c=50, ` +
+          `(${row.hwmAfterC50MiB.toFixed(1)} before the transfers); ${row.c50.rps.toFixed(0)} req/s c=50 ` +
+          `(${row.cpuUsPerReq.toFixed(1)} µs CPU/req), ` +
           `down/up ${row.downloadMiBs.toFixed(0)}/${row.uploadMiBs.toFixed(0)} MB/s, ` +
           `other load ${row.foreignCores.toFixed(2)} cores\n`,
       )

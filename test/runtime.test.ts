@@ -49,3 +49,27 @@ t.test('fetch-node refuses a line that is not a major version, naming what to pa
   t.equal(err.code, 1)
   t.match(err.stderr, /"26\.1" is not a Node major version: pass e\.g\. 22/)
 })
+
+t.test(
+  'one set of V8 flags: in the image, the systemd unit, the launcher and npm start, and valid on this Node',
+  async (t) => {
+    // @ts-expect-error: a plain .mjs module, untyped
+    const { V8_FLAGS } = (await import('../scripts/v8-flags.mjs')) as { V8_FLAGS: string[] }
+    t.ok(V8_FLAGS.length > 0)
+    const flags = V8_FLAGS.join(' ')
+    t.match(
+      read('Dockerfile'),
+      `ENTRYPOINT ["node", ${V8_FLAGS.map((f) => JSON.stringify(f)).join(', ')}, "/app/dist/cli.js"]`,
+    )
+    t.match(read('deploy/systemd/oac-token-proxy.service'), `ExecStart=/usr/bin/node ${flags} /opt/`)
+    t.match(read('src/cli.ts'), new RegExp(`^#!/usr/bin/env -S node ${flags}\n`))
+    t.match(
+      (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.start,
+      `node ${flags} dist/cli.js`,
+    )
+    const run = promisify(execFile)
+    const ok = await run(process.execPath, [...V8_FLAGS, '-p', 'process.execArgv.join(" ")'])
+    t.ok(ok.stdout.startsWith(flags + ' -p'), `${process.version} accepts them`)
+    t.equal(ok.stderr, '', 'without a warning')
+  },
+)
