@@ -1,6 +1,7 @@
 // Cold start: from spawning the proxy to its first proxied 200, with the refresh token already in the state file
 // (a restart, not a first sign-in), and the RSS once that request is answered.
-// Alone: npm run build && node bench/cold-start.mjs [--runs N]   (uses the image's Node line and V8 flags)
+// Alone: npm run build && node bench/cold-start.mjs [--runs N] [--sea]   (the image's Node line and V8 flags;
+// --sea: the single-file executable built by npm run sea instead)
 import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -38,9 +39,10 @@ async function stop(child) {
 
 /**
  * Starts the proxy `runs` times against the simulator (after one start that moves the refresh token into the
- * state file); returns the median time to the first proxied 200 and the RSS just after it.
+ * state file); returns the median time to the first proxied 200 and the RSS just after it. `script` null runs
+ * `node` alone (the single-file executable).
  */
-export async function coldStart({ root, sim, node, flags, runs = 5, cpus }) {
+export async function coldStart({ root, sim, node, flags, runs = 5, cpus, script = join(root, 'dist', 'cli.js') }) {
   const dir = makeTempDir('oac-bench-cold-')
   writeFileSync(join(dir, 'client-secret'), sim.clientSecret, { mode: 0o600 })
   writeFileSync(join(dir, 'refresh-token'), sim.issueRefreshToken(), { mode: 0o600 })
@@ -57,9 +59,9 @@ export async function coldStart({ root, sim, node, flags, runs = 5, cpus }) {
     log: { level: 'warn', requests: false, format: 'json' },
   }
   writeFileSync(join(dir, 'config.yaml'), JSON.stringify(config, null, 2), { mode: 0o600 })
-  const script = join(root, 'dist', 'cli.js')
   const once = async () => {
-    const [cmd, args] = pinned(cpus, node, [...flags, script, 'serve', '--config', join(dir, 'config.yaml')])
+    const command = [...flags, ...(script ? [script] : []), 'serve', '--config', join(dir, 'config.yaml')]
+    const [cmd, args] = pinned(cpus, node, command)
     const t0 = performance.now()
     const child = spawn(cmd, args, { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] })
     let err = ''
@@ -115,13 +117,22 @@ export async function coldStartReference({ root, node, flags, upstreamPort, toke
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' } } })
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' }, sea: { type: 'boolean' } } })
   const root = fileURLToPath(new URL('..', import.meta.url))
   const { startSimulator } = await import('../dist/simulator/index.js')
   const sim = await startSimulator()
-  const { node, flags, version } = benchNode(root)
+  const { node, flags, version } = values.sea
+    ? { node: join(root, 'build', 'sea', 'oac-token-proxy'), flags: [], version: '(single-file executable)' }
+    : benchNode(root)
   try {
-    const r = await coldStart({ root, sim, node, flags, runs: Number(values.runs) })
+    const r = await coldStart({
+      root,
+      sim,
+      node,
+      flags,
+      runs: Number(values.runs),
+      ...(values.sea && { script: null }),
+    })
     const fmt = (s) => `${s.ms.toFixed(0)} ms (${s.cpuMs.toFixed(0)} ms CPU) / ${s.rssMiB.toFixed(1)} MiB`
     process.stdout.write(
       `oac-token-proxy on Node ${version} ${flags.join(' ')}: start to first proxied 200 ${r.ms.toFixed(0)} ms ` +
