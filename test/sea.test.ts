@@ -25,6 +25,8 @@ if (process.env.OAC_PROXY_TEST_SEA !== '1') {
 } else if (process.platform !== 'linux' || process.arch !== 'x64') {
   t.pass(`single-file executable is built for linux-x64 only, not ${process.platform}-${process.arch}`)
 } else {
+  // building (esbuild, the blob, strip, postject) takes 10-15 s on an idle machine, minutes on a busy one
+  t.setTimeout(600_000)
   t.test('the single-file executable runs the demo check and the proxy from an empty folder', async (t) => {
     const built = await run(process.execPath, [join(root, 'scripts', 'build-sea.mjs')], {
       cwd: root,
