@@ -3,7 +3,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.tap/', 'test-output/'] },
+  { ignores: ['dist/', 'build/', 'src/config/schema-validator.ts', 'node_modules/', '.tap/', 'test-output/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

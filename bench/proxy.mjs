@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs'
 import { get } from 'node:http'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { benchNode } from './node.mjs'
 import { makeTempDir, pinned, startChild } from './proc.mjs'
 
 /** GET on loopback without keep-alive; resolves { status, body }. */
@@ -28,7 +29,7 @@ export async function proxyStatus(port) {
 
 /**
  * Writes a config (secret and refresh token in 0600 files) and starts the proxy; resolves once /-/readyz is 200.
- * `nodeArgs` go before the script (e.g. --cpu-prof).
+ * It runs on the image's Node line with the image's V8 flags (bench/node.mjs); `nodeArgs` go after them (e.g. --cpu-prof).
  */
 export async function startOacProxy({
   root,
@@ -59,7 +60,8 @@ export async function startOacProxy({
   // JSON is YAML
   writeFileSync(configFile, JSON.stringify(config, null, 2), { mode: 0o600 })
   const script = join(root, 'dist', 'cli.js')
-  const [cmd, args] = pinned(cpus, process.execPath, [...nodeArgs, script, 'serve', '--config', configFile])
+  const { node, flags } = benchNode(root)
+  const [cmd, args] = pinned(cpus, node, [...flags, ...nodeArgs, script, 'serve', '--config', configFile])
   const handle = startChild(name, cmd, args, { cwd: dir })
   const deadline = Date.now() + 15_000
   for (;;) {

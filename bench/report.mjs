@@ -63,7 +63,10 @@ const verdict = (ok) => (ok === undefined ? dash : ok ? '**pass**' : '**FAIL**')
 /** The 1 GiB peak may exceed the 100 MiB one by this much (GC timing), and still count as flat. */
 const FLAT_RSS_SLACK_MIB = 8
 
-export function targets(agg, refresh, bodySize) {
+/** The cold-start target: spawn to the first proxied 200 with the refresh token in the state file. */
+const COLD_START_TARGET_MS = 300
+
+export function targets(agg, refresh, bodySize, cold) {
   const d = agg.direct
   const main = agg['oac-token-proxy']
   const tls = agg['oac-token-proxy (https upstream)']
@@ -89,9 +92,16 @@ export function targets(agg, refresh, bodySize) {
     )
   }
   const peak = Math.max(main.peak, tls.peak)
-  add('peak RSS under load ≤ 80 MB (both oac-token-proxy rows)', `${num(peak, 1)} MB`, peak <= 80)
+  add('peak RSS under load ≤ 100 MB (both oac-token-proxy rows)', `${num(peak, 1)} MB`, peak <= 100)
   const idle = Math.max(main.idle, tls.idle)
   add('idle RSS ≤ 60 MB (both oac-token-proxy rows)', `${num(idle, 1)} MB`, idle <= 60)
+  if (cold) {
+    add(
+      `cold start ≤ ${COLD_START_TARGET_MS} ms (spawn to first proxied 200, refresh token in the state file)`,
+      `${num(cold.proxy.ms)} ms (${num(cold.proxy.cpuMs)} ms CPU)`,
+      cold.proxy.ms <= COLD_START_TARGET_MS,
+    )
+  }
   if (refresh) {
     add('p99 around a refresh within 1.1× steady state', `${num(refresh.p99Ratio, 2)}×`, refresh.p99Ratio <= 1.1)
     add('IdP token calls per refresh cycle = 1', `${num(refresh.callsPerCycle, 2)}`, refresh.callsPerCycle === 1)
@@ -170,7 +180,7 @@ function profileSection(p) {
   ]
 }
 
-export function renderReport({ names, rounds, agg, refresh, bodySize, profile, machine, versions, meta }) {
+export function renderReport({ names, rounds, agg, refresh, bodySize, cold, profile, machine, versions, meta }) {
   const L = [
     '# oac-token-proxy benchmark',
     '',
@@ -208,7 +218,7 @@ export function renderReport({ names, rounds, agg, refresh, bodySize, profile, m
     '',
     '| target | measured | |',
     '| --- | --- | --- |',
-    ...targets(agg, refresh, bodySize).map((t) => `| ${t.what} | ${t.figure} | ${verdict(t.ok)} |`),
+    ...targets(agg, refresh, bodySize, cold).map((t) => `| ${t.what} | ${t.figure} | ${verdict(t.ok)} |`),
     '',
   ]
   if (bodySize) {
@@ -219,6 +229,22 @@ export function renderReport({ names, rounds, agg, refresh, bodySize, profile, m
         `${num(bodySize.hugeMiB)} MiB of each (${num(bodySize.hugeDownMiBs)} / ${num(bodySize.hugeUpMiBs)} MB/s). ` +
         `Peak RSS (VmHWM) ${num(bodySize.smallPeakMiB, 1)} MB after the first pair, ${num(bodySize.hugePeakMiB, 1)} MB ` +
         `after the second; RSS at the end ${num(bodySize.hugeRssMiB, 1)} MB.`,
+      '',
+    )
+  }
+  if (cold) {
+    const row = (name, c) => `| ${name} | ${num(c.ms)} ms | ${num(c.cpuMs)} ms | ${num(c.rssMiB, 1)} MB |`
+    L.push(
+      '## Cold start',
+      '',
+      '| | spawn to first 200 | CPU time to it | RSS after it |',
+      '| --- | ---: | ---: | ---: |',
+      row('oac-token-proxy (refresh token in the state file: one IdP call before the 200)', cold.proxy),
+      row(REFERENCE, cold.reference),
+      '',
+      `Medians of ${cold.proxy.samples.length} starts; every start of oac-token-proxy: ` +
+        cold.proxy.samples.map((s) => `${num(s.ms)} ms`).join(', ') +
+        '. Wall time includes waiting for a CPU when other processes run; CPU time does not.',
       '',
     )
   }

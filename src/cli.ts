@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S node --max-semi-space-size=2 --no-wasm-tier-up
 // Command-line entry: argv -> command. The only place that calls process.exit.
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'

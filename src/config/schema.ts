@@ -1,6 +1,7 @@
 // Builds the JSON schema from the option table and validates a merged config, reporting every problem at once.
-import { Ajv, type ErrorObject } from 'ajv'
+import type { ErrorObject, Options as AjvOptions, ValidateFunction } from 'ajv'
 import { OPTIONS, type OptionSpec } from './options.js'
+import validate from './schema-validator.js'
 
 type JsonSchema = Record<string, unknown>
 
@@ -108,8 +109,10 @@ export function buildSchema(options: readonly OptionSpec[] = OPTIONS): JsonSchem
   return root
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true })
-const validateFn = ajv.compile(buildSchema())
+/** How the schema is compiled: ahead of time, into schema-validator.ts (scripts/gen-validator.mjs). */
+export const AJV_OPTIONS: AjvOptions = { allErrors: true, strict: true, allowUnionTypes: true }
+// compiled ahead of time: start-up neither loads Ajv's compiler nor generates code
+const validateFn = validate as unknown as ValidateFunction
 
 export interface SchemaProblem {
   /** Dotted key, e.g. listen.port; '' for the root. */

@@ -23,6 +23,7 @@ import { Metrics } from '../admin/metrics.js'
 import { mapUpstreamError } from './upstream-errors.js'
 import type { ProxyRequestState } from './request-state.js'
 import { Slots, type Release } from './slots.js'
+import { NO_ROUTE_SCHEMAS } from '../route-schemas.js'
 
 export interface ServerDeps {
   logger: Logger
@@ -130,6 +131,7 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
     // no child logger per request (each would re-apply the redaction setup): request lines carry their own fields
     childLoggerFactory: (parent) => parent,
     return503OnClosing: true,
+    schemaController: NO_ROUTE_SCHEMAS,
     forceCloseConnections: 'idle',
     requestTimeout: 0,
     // Fastify's own parse errors (bad percent-encoding...) get a stable code too
