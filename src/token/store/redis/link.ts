@@ -132,8 +132,10 @@ export async function openLink(
         timer = setTimeout(() => reject(new Error('connect timeout')), c.connectTimeoutMs + 500)
       }),
     ])
+    // a connection is not proof of access: AUTH may be deferred, a TLS port may swallow plain text
+    await link.command(['PING'], 'connect')
   } catch (err) {
-    const error = toStoreError(link.lastConnectError ?? err, 'connect', c.target)
+    const error = err instanceof ProxyError ? err : toStoreError(link.lastConnectError ?? err, 'connect', c.target)
     await link.close()
     throw error
   } finally {
