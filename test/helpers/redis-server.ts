@@ -117,10 +117,15 @@ export interface SentinelSet {
   masterPort(): number
 }
 
-/** A master, one replica and one sentinel watching them (quorum 1, fast failure detection). */
+/**
+ * A master, one replica and one sentinel watching them (quorum 1, fast failure detection), with
+ * min-replicas-to-write 1 as docs/redis-store.md recommends for Sentinel.
+ */
 export async function startSentinelSet(t: Test, masterName = 'oacmaster'): Promise<SentinelSet> {
-  const master = await startRedis(t)
-  const replica = await startRedis(t, { conf: [`replicaof ${HOST} ${master.port}`] })
+  // a master that lost its replica (promoted behind its back) refuses writes instead of losing them later
+  const safety = ['min-replicas-to-write 1', 'min-replicas-max-lag 10']
+  const master = await startRedis(t, { conf: safety })
+  const replica = await startRedis(t, { conf: [...safety, `replicaof ${HOST} ${master.port}`] })
   const sentinelPort = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'oac-sentinel-'))
   const confPath = join(dir, 'sentinel.conf')

@@ -29,6 +29,9 @@ export interface RedisLink {
   close(): Promise<void>
 }
 
+/** How often the Sentinel client re-asks the sentinels for the master: bounds how long a failover stalls writes. */
+export const SENTINEL_SCAN_INTERVAL_MS = 2_000
+
 const TLS_ERROR_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT',
@@ -247,6 +250,7 @@ class SentinelLink extends BaseLink {
         ...(c.sentinelAuth.password !== undefined ? { password: c.sentinelAuth.password } : {}),
       } as never,
       passthroughClientErrorEvents: true,
+      scanInterval: SENTINEL_SCAN_INTERVAL_MS,
     }) as unknown as AnySentinel
     this.sentinel.on('ready', () => this.ready('command'))
     this.sentinel.on('error', (err: unknown) => this.failed('command', err))
