@@ -51,7 +51,7 @@ export interface RedisServer {
   stop(): Promise<void>
   /** Starts it again on the same port, empty. */
   start(): Promise<void>
-  /** Runs one command with redis-cli (plain connections only). */
+  /** Runs one command with redis-cli (plain connections only; as the first ACL user when the default one is off). */
   cli(...args: string[]): string
 }
 
@@ -91,7 +91,13 @@ export async function startRedis(t: Test, options: RedisServerOptions = {}): Pro
     await server.stop()
     rmSync(dir, { recursive: true, force: true })
   })
-  const auth = options.password !== undefined ? ['-a', options.password, '--no-auth-warning'] : []
+  const admin = options.noDefaultUser ? options.users?.[0] : undefined
+  const auth =
+    options.password !== undefined
+      ? ['-a', options.password, '--no-auth-warning']
+      : admin
+        ? ['--user', admin.name, '--pass', admin.password, '--no-auth-warning']
+        : []
   return {
     port,
     host: HOST,

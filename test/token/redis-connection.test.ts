@@ -18,6 +18,8 @@ import { freePort, redisMissing, startRedis } from '../helpers/redis-server.js'
 import { IDENTITY, openTestStore, secretToken, testKey } from '../helpers/redis-store.js'
 
 const PASSWORD = 'pw-' + 'Zq8vK2mN4xR7tL1s'
+/** The commands docs/redis-store.md lists for a narrow ACL user. */
+const NARROW = '+ping +hmget +hget +hset +eval +evalsha +set +get +pexpire +del +publish +subscribe +unsubscribe'
 registerSecret(PASSWORD)
 
 function resolveError(config: Parameters<typeof resolveConnection>[0]): ProxyError | undefined {
@@ -81,12 +83,27 @@ t.test('settings: every problem named at once, no password quoted', async (t) =>
 t.test('against a real redis-server', { skip: redisMissing() ?? false }, async (t) => {
   t.test('an ACL user logs in; a wrong password is refused with store_refused, never quoted', async (t) => {
     const redis = await startRedis(t, {
-      users: [{ name: 'proxy', password: PASSWORD, rules: '~oac-token-proxy:* &oac-token-proxy:* +@all' }],
+      users: [
+        { name: 'admin', password: PASSWORD },
+        { name: 'proxy', password: PASSWORD, rules: `~oac-token-proxy:* &oac-token-proxy:* -@all ${NARROW}` },
+      ],
       noDefaultUser: true,
     })
     const url = `redis://proxy:${PASSWORD}@127.0.0.1:${redis.port}/0`
     const store = await openTestStore(t, { url })
-    t.same(await store.credential(IDENTITY).write(0, { refreshToken: 'x' }), { ok: true, version: 1 })
+    // every operation works with only the commands docs/redis-store.md lists
+    const cred = store.credential(IDENTITY)
+    const heard: Announcement[] = []
+    await cred.onAnnouncement((a) => heard.push(a))
+    t.same(await cred.write(0, { refreshToken: 'x' }), { ok: true, version: 1 })
+    t.same(await cred.seed(5, { refreshToken: 'y' }), { ok: true, version: 5 })
+    t.equal((await cred.read())?.version, 5)
+    const lock = await cred.acquireLock({ waitMs: 0 })
+    t.equal(await lock?.renew(), true)
+    t.equal(await lock?.release(), true)
+    await until(() => heard.length === 2)
+    t.equal(redis.cli('SCRIPT', 'FLUSH'), 'OK')
+    t.same(await cred.write(5, {}), { ok: true, version: 6 }, 'EVAL after the script cache was flushed')
     t.notOk(store.describe().target.includes(PASSWORD))
 
     const wrong = 'wrong-' + PASSWORD
