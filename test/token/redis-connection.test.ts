@@ -160,6 +160,30 @@ t.test('against a real redis-server', { skip: redisMissing() ?? false }, async (
     t.ok(Date.now() - started < 2_000, `gave up after ${Date.now() - started} ms`)
   })
 
+  t.test('Redis not answering: calls time out as store_unavailable, and later answers stay in order', async (t) => {
+    const redis = await startRedis(t)
+    const store = await openTestStore(t, { url: redis.url, commandTimeoutMs: 300 }, { keyPrefix: 'o-pause' })
+    const cred = store.credential(IDENTITY)
+    t.same(await cred.write(0, { refreshToken: 'v1' }), { ok: true, version: 1 })
+    // every client's commands wait for 1.5 s, as on an overloaded or frozen server
+    t.equal(redis.cli('CLIENT', 'PAUSE', '1500', 'ALL'), 'OK')
+    const started = Date.now()
+    const err = (await cred.read().catch((e: unknown) => e)) as ProxyError
+    const took = Date.now() - started
+    t.equal(err.code, 'store_unavailable')
+    t.match(err.message, /timed out/)
+    t.ok(took < 1_000, `gave up after ${took} ms`)
+    const write = (await cred.write(1, { refreshToken: 'v2' }).catch((e: unknown) => e)) as ProxyError
+    t.equal(write.code, 'store_unavailable', 'a write times out too (it may still be applied later)')
+    await new Promise((r) => setTimeout(r, 1_600))
+    // the late replies to the timed-out calls must not be taken for the answers to new calls
+    const after = await cred.read()
+    t.equal(after?.version, 2, 'the timed-out write was applied once the server resumed')
+    t.equal(after?.state.refreshToken, 'v2')
+    t.same(await cred.write(1, {}), { ok: false, currentVersion: 2 }, 'a stale writer still conflicts')
+    t.same(await cred.write(2, { refreshToken: 'v3' }), { ok: true, version: 3 })
+  })
+
   t.test('Redis stopped: calls fail fast with store_unavailable; back: reconnect, resubscribe, resync', async (t) => {
     const redis = await startRedis(t, { password: PASSWORD })
     const logs = new LogCapture()
@@ -200,7 +224,7 @@ t.test('against a real redis-server', { skip: redisMissing() ?? false }, async (
 
     // back, empty (no persistence): the replicas reconnect by themselves and hear new writes
     await redis.start()
-    await until(() => listener.connected && resyncs >= 1, 10_000)
+    await until(() => listener.connected && writer.connected && resyncs >= 1, 10_000)
     t.equal(await cred.read(), undefined, 'the restarted Redis is empty')
     t.same(await writer.credential(IDENTITY).seed(1, { refreshToken: rt }), { ok: true, version: 1 })
     await until(() => heard.length === 2, 5_000)

@@ -79,13 +79,36 @@ function classify(err: unknown): { code: 'store_unavailable' | 'store_refused'; 
       return { code: 'store_refused', reason: 'TLS handshake failed' }
     if (errno) return { code: 'store_unavailable', reason: errno }
     const name = err.constructor.name
-    if (name === 'TimeoutError' || name === 'ConnectionTimeoutError' || name === 'SocketTimeoutError')
+    if (err instanceof CommandDeadlineError || /Timeout/.test(name) || err.name === 'TimeoutError')
       return { code: 'store_unavailable', reason: 'timed out' }
     if (name === 'ClientOfflineError') return { code: 'store_unavailable', reason: 'not connected' }
     if (name === 'ClientClosedError') return { code: 'store_unavailable', reason: 'the store is closed' }
     return { code: 'store_unavailable', reason: name }
   }
   return { code: 'store_unavailable', reason: 'unknown error' }
+}
+
+/** Thrown when a command's answer did not come within the command timeout. */
+export class CommandDeadlineError extends Error {
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`)
+    this.name = 'TimeoutError'
+  }
+}
+
+/**
+ * node-redis only times out commands not yet sent; one already sent waits for its answer however long the
+ * server takes (that keeps replies in order). The caller stops waiting here; the command stays queued, so
+ * its late answer is consumed by it and never taken for another command's. A write that timed out may
+ * still be applied: its outcome is unknown until the next read.
+ */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CommandDeadlineError(ms)), ms)
+  })
+  promise.catch(() => {})
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
 }
 
 /** No modules, functions, scripts or type mapping: plain commands only. */
@@ -207,7 +230,7 @@ class SingleLink extends BaseLink {
   }
   async command(args: string[], op: string): Promise<unknown> {
     try {
-      return await this.client.sendCommand(args, { timeout: this.c.commandTimeoutMs })
+      return await withDeadline(this.client.sendCommand(args), this.c.commandTimeoutMs)
     } catch (err) {
       throw toStoreError(err, op, this.target, this.lastConnectError)
     }
@@ -264,7 +287,7 @@ class SentinelLink extends BaseLink {
   }
   async command(args: string[], op: string): Promise<unknown> {
     try {
-      return await this.sentinel.sendCommand(false, args, { timeout: this.c.commandTimeoutMs })
+      return await withDeadline(this.sentinel.sendCommand(false, args), this.c.commandTimeoutMs)
     } catch (err) {
       throw toStoreError(err, op, this.target, this.lastConnectError)
     }

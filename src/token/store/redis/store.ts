@@ -9,6 +9,8 @@
 //   5. write(version, newState): compare-and-set. `conflict` means someone wrote anyway (the lock expired):
 //      re-read and adopt theirs when newer; the version check, not the lock, is what keeps rotation safe.
 //      A successful write is announced on the credential's channel in the same atomic step.
+//      A write that failed with store_unavailable (timeout) may still be applied: keep the new state (it may
+//      be the only copy of a rotated refresh token) and read, then write or seed, until it is stored or superseded.
 //   6. release() the lock.
 //   On an announcement (onAnnouncement) with a version above the one held: read() and adopt.
 //   On reconnect (onResync): read() and adopt, announcements may have been missed.
