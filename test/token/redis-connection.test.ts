@@ -160,6 +160,22 @@ t.test('against a real redis-server', { skip: redisMissing() ?? false }, async (
     t.ok(Date.now() - started < 2_000, `gave up after ${Date.now() - started} ms`)
   })
 
+  t.test('opened without waiting while Redis is down: fails fast, then works once Redis starts', async (t) => {
+    const port = await freePort()
+    const started = Date.now()
+    const store = await openTestStore(
+      t,
+      { url: `redis://127.0.0.1:${port}`, commandTimeoutMs: 300 },
+      { waitForConnection: false, keyPrefix: 'o-lazy' },
+    )
+    t.ok(Date.now() - started < 500, 'returned at once')
+    t.equal(store.connected, false)
+    await t.rejects(store.credential(IDENTITY).read(), { code: 'store_unavailable' })
+    await startRedis(t, { port })
+    await until(() => store.connected, 10_000)
+    t.same(await store.credential(IDENTITY).write(0, {}), { ok: true, version: 1 })
+  })
+
   t.test('Redis not answering: calls time out as store_unavailable, and later answers stay in order', async (t) => {
     const redis = await startRedis(t)
     const store = await openTestStore(t, { url: redis.url, commandTimeoutMs: 300 }, { keyPrefix: 'o-pause' })
