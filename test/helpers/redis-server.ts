@@ -127,7 +127,11 @@ export interface SentinelSet {
  * A master, one replica and one sentinel watching them (quorum 1, fast failure detection), with
  * min-replicas-to-write 1 as docs/redis-store.md recommends for Sentinel.
  */
-export async function startSentinelSet(t: Test, masterName = 'oacmaster'): Promise<SentinelSet> {
+export async function startSentinelSet(
+  t: Test,
+  options: { masterName?: string; sentinelPassword?: string } = {},
+): Promise<SentinelSet> {
+  const masterName = options.masterName ?? 'oacmaster'
   // a master that lost its replica (promoted behind its back) refuses writes instead of losing them later
   const safety = ['min-replicas-to-write 1', 'min-replicas-max-lag 10']
   const master = await startRedis(t, { conf: safety })
@@ -148,6 +152,7 @@ export async function startSentinelSet(t: Test, masterName = 'oacmaster'): Promi
       `sentinel down-after-milliseconds ${masterName} 1000`,
       `sentinel failover-timeout ${masterName} 5000`,
       `sentinel parallel-syncs ${masterName} 1`,
+      ...(options.sentinelPassword !== undefined ? [`requirepass ${options.sentinelPassword}`] : []),
     ].join('\n') + '\n',
   )
   const sentinel = new ManagedProcess('redis-sentinel', [confPath], sentinelPort)
@@ -156,9 +161,12 @@ export async function startSentinelSet(t: Test, masterName = 'oacmaster'): Promi
     await sentinel.stop()
     rmSync(dir, { recursive: true, force: true })
   })
+  const sentinelAuth =
+    options.sentinelPassword !== undefined ? ['-a', options.sentinelPassword, '--no-auth-warning'] : []
   const ask = (...args: string[]): string =>
     (
-      spawnSync('redis-cli', ['-h', HOST, '-p', String(sentinelPort), ...args], { encoding: 'utf8' }).stdout ?? ''
+      spawnSync('redis-cli', ['-h', HOST, '-p', String(sentinelPort), ...sentinelAuth, ...args], { encoding: 'utf8' })
+        .stdout ?? ''
     ).trim()
   const masterPort = (): number => Number(ask('SENTINEL', 'get-master-addr-by-name', masterName).split('\n')[1])
   // the sentinel must have seen the replica before it can promote it

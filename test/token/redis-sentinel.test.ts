@@ -3,6 +3,7 @@ import t from 'tap'
 import { ProxyError } from '../../src/errors.js'
 import { redisMissing, startSentinelSet } from '../helpers/redis-server.js'
 import { IDENTITY, openTestStore } from '../helpers/redis-store.js'
+import { registerSecret } from '../helpers.js'
 
 const missing = redisMissing() ?? redisMissing('redis-sentinel')
 
@@ -66,3 +67,28 @@ async function until(check: () => boolean, timeoutMs: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 50))
   }
 }
+
+t.test(
+  'Sentinel with its own password: given, it connects; wrong, it is refused',
+  { skip: missing ?? false },
+  async (t) => {
+    const password = 'sentinel-pw-' + 'Hq3Lx9Vd2Kp7'
+    registerSecret(password)
+    const set = await startSentinelSet(t, { sentinelPassword: password })
+    const sentinel = { masterName: set.masterName, nodes: [`127.0.0.1:${set.sentinelPort}`] }
+    const store = await openTestStore(t, { sentinel: { ...sentinel, password }, commandTimeoutMs: 1_000 })
+    t.same(await store.credential(IDENTITY).write(0, {}), { ok: true, version: 1 })
+    t.notOk(store.describe().target.includes(password))
+    const wrong = password + '-wrong'
+    registerSecret(wrong)
+    const started = Date.now()
+    const err = (await openTestStore(t, {
+      sentinel: { ...sentinel, password: wrong },
+      connectTimeoutMs: 1_000,
+    }).catch((e: unknown) => e)) as ProxyError
+    t.ok(err instanceof ProxyError, 'refused')
+    t.equal(err.code, 'store_refused')
+    t.notOk(JSON.stringify({ m: err.message, h: err.hint }).includes(wrong), 'the password is not quoted')
+    t.ok(Date.now() - started < 5_000, `gave up after ${Date.now() - started} ms`)
+  },
+)
