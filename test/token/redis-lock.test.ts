@@ -2,8 +2,15 @@
 import t from 'tap'
 import { redisMissing, startRedis } from '../helpers/redis-server.js'
 import { IDENTITY, openTestStore } from '../helpers/redis-store.js'
+import { DEFAULT_LOCK_TTL_MS, lockTtlFor } from '../../src/token/store/redis/index.js'
 
 const missing = redisMissing()
+
+t.test('the lock TTL stays well above the token endpoint timeout', async (t) => {
+  t.equal(lockTtlFor(5_000), DEFAULT_LOCK_TTL_MS)
+  t.equal(lockTtlFor(30_000), 90_000)
+  t.ok(DEFAULT_LOCK_TTL_MS >= 30_000)
+})
 
 t.test('Redis store lock', { skip: missing ?? false }, async (t) => {
   const redis = await startRedis(t)
@@ -91,6 +98,11 @@ t.test('Redis store lock', { skip: missing ?? false }, async (t) => {
     t.equal(redis.cli('GET', b.keys.lock), fresh?.owner, "the new owner's lock is intact")
     t.ok(aStore.metrics.count('lock_renew', 'lost') >= 1)
     t.equal(await fresh?.release(), true)
+  })
+
+  t.test('a lock TTL below 100 ms is refused', async (t) => {
+    for (const lockTtlMs of [0, 50, 1.5, -1])
+      await t.rejects(openTestStore(t, connection, { lockTtlMs }), { code: 'config_invalid' }, String(lockTtlMs))
   })
 
   t.test('a lock of one credential does not block another', async (t) => {

@@ -109,6 +109,8 @@ export class RedisTokenStore {
     const prefix = validatePrefix(options.keyPrefix ?? DEFAULT_KEY_PREFIX)
     if (options.replicaId !== undefined && !/^[\x21-\x7e]{1,200}$/.test(options.replicaId))
       throw new ProxyError('config_invalid', 'store replica id: use 1 to 200 printable characters without spaces')
+    if (options.lockTtlMs !== undefined && !(Number.isSafeInteger(options.lockTtlMs) && options.lockTtlMs >= 100))
+      throw new ProxyError('config_invalid', 'store lock TTL: must be a whole number of milliseconds >= 100')
     const resolved = resolveConnection(options.connection)
     const link = await openLink(resolved, { waitForConnection: options.waitForConnection !== false })
     return new RedisTokenStore(link, options, resolved.kind, prefix)
