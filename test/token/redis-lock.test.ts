@@ -100,6 +100,19 @@ t.test('Redis store lock', { skip: missing ?? false }, async (t) => {
     t.equal(await fresh?.release(), true)
   })
 
+  t.test('closing a store releases the locks it holds', async (t) => {
+    const closing = await openTestStore(t, connection, { keyPrefix: 'l-close' })
+    const other = (await openTestStore(t, connection, { keyPrefix: 'l-close' })).credential(IDENTITY)
+    const lock = await closing.credential(IDENTITY).acquireLock({ waitMs: 0 })
+    t.ok(lock)
+    await closing.close()
+    t.notOk(lock?.held)
+    t.equal(redis.cli('EXISTS', other.keys.lock), '0', 'deleted, not left to expire')
+    const next = await other.acquireLock({ waitMs: 0 })
+    t.ok(next, 'another replica takes it at once')
+    await next?.release()
+  })
+
   t.test('a lock TTL below 100 ms is refused', async (t) => {
     for (const lockTtlMs of [0, 50, 1.5, -1])
       await t.rejects(openTestStore(t, connection, { lockTtlMs }), { code: 'config_invalid' }, String(lockTtlMs))

@@ -24,7 +24,7 @@ import { StateCipher } from './crypto.js'
 import { canonicalIdentity, credentialKeys, DEFAULT_KEY_PREFIX, validatePrefix } from './keys.js'
 import type { CredentialIdentity, CredentialKeys } from './keys.js'
 import { openLink, type LinkEvent, type RedisLink } from './link.js'
-import { acquireLock, DEFAULT_LOCK_TTL_MS, type AcquireOptions, type HeldLock } from './lock.js'
+import { acquireLock, DEFAULT_LOCK_TTL_MS, HeldLock, type AcquireOptions } from './lock.js'
 import { StoreMetrics, type StoreOperation } from './metrics.js'
 import { CAS_WRITE, runScript, SEED_WRITE } from './scripts.js'
 import { subscribeAnnouncements, type Announcement } from './subscription.js'
@@ -86,6 +86,8 @@ export class RedisTokenStore {
   readonly metrics = new StoreMetrics()
   readonly replicaId: string
   private readonly resyncListeners = new Set<() => void>()
+  /** Locks held through this store: released on close, so other replicas need not wait for the TTL. */
+  readonly heldLocks = new Set<HeldLock>()
   private closed = false
 
   private constructor(
@@ -150,6 +152,7 @@ export class RedisTokenStore {
     if (this.closed) return
     this.closed = true
     this.resyncListeners.clear()
+    await Promise.all([...this.heldLocks].map((l) => l.release()))
     await this.link.close()
   }
 }
@@ -197,8 +200,20 @@ export class CredentialStore {
   }
 
   /** The refresh lock; undefined when another replica held it for the whole wait. */
-  acquireLock(options: AcquireOptions): Promise<HeldLock | undefined> {
-    return acquireLock(this.link, this.keys.lock, this.deps.lockTtlMs, options, this.deps.metrics, this.deps.now)
+  async acquireLock(options: AcquireOptions): Promise<HeldLock | undefined> {
+    const lock = await acquireLock(
+      this.link,
+      this.keys.lock,
+      this.deps.lockTtlMs,
+      options,
+      this.deps.metrics,
+      this.deps.now,
+    )
+    if (lock) {
+      this.store.heldLocks.add(lock)
+      lock.signal.addEventListener('abort', () => this.store.heldLocks.delete(lock), { once: true })
+    }
+    return lock
   }
 
   /** Announcements of writes by any replica (this one included); resolves once subscribed. */
