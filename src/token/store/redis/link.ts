@@ -175,14 +175,11 @@ abstract class BaseLink implements RedisLink {
   lastConnectError: unknown
   protected listeners: Array<(e: LinkEvent) => void> = []
   protected readyCount = { command: 0, subscriber: 0 }
-  protected commandUp = false
   protected closed = false
   constructor(protected readonly c: ResolvedConnection) {
     this.target = c.target
   }
-  get isReady(): boolean {
-    return this.commandUp
-  }
+  abstract get isReady(): boolean
   on(listener: (event: LinkEvent) => void): void {
     this.listeners.push(listener)
   }
@@ -190,14 +187,10 @@ abstract class BaseLink implements RedisLink {
     for (const l of this.listeners) l(event)
   }
   protected ready(connection: 'command' | 'subscriber'): void {
-    if (connection === 'command') this.commandUp = true
     this.emit({ type: 'ready', connection, reconnect: this.readyCount[connection]++ > 0 })
   }
   protected failed(connection: 'command' | 'subscriber', err: unknown): void {
-    if (connection === 'command') {
-      this.commandUp = false
-      this.lastConnectError = err
-    }
+    if (connection === 'command') this.lastConnectError = err
     if (!this.closed) this.emit({ type: 'error', connection, error: toStoreError(err, 'connection', this.target) })
   }
   abstract start(): Promise<void>
@@ -222,8 +215,10 @@ class SingleLink extends BaseLink {
     ] as const) {
       client.on('ready', () => this.ready(name))
       client.on('error', (err: unknown) => this.failed(name, err))
-      client.on('end', () => name === 'command' && (this.commandUp = false))
     }
+  }
+  get isReady(): boolean {
+    return !this.closed && this.client.isReady
   }
   async start(): Promise<void> {
     await Promise.all([this.client.connect(), this.subscriber.connect()])
@@ -247,7 +242,6 @@ class SingleLink extends BaseLink {
   }
   async close(): Promise<void> {
     this.closed = true
-    this.commandUp = false
     for (const client of [this.client, this.subscriber]) {
       if (client.isReady) await client.close().catch(() => client.destroy())
       else if (client.isOpen) client.destroy()
@@ -282,6 +276,9 @@ class SentinelLink extends BaseLink {
       if (event?.type === 'MASTER_CHANGE') this.emit({ type: 'ready', connection: 'subscriber', reconnect: true })
     })
   }
+  get isReady(): boolean {
+    return !this.closed && this.sentinel.isReady
+  }
   async start(): Promise<void> {
     await this.sentinel.connect()
   }
@@ -304,7 +301,6 @@ class SentinelLink extends BaseLink {
   }
   async close(): Promise<void> {
     this.closed = true
-    this.commandUp = false
     await this.sentinel.close().catch(() => this.sentinel.destroy())
   }
 }
