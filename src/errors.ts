@@ -68,6 +68,21 @@ export const ERROR_CODES = {
   path_forbidden: { status: 403, summary: 'The path is denied (or not allowed) by the route access rules.' },
   method_forbidden: { status: 405, summary: 'The method is not allowed on this route (readOnly or allowMethods).' },
   header_too_large: { status: 431, summary: 'The request headers are larger than the proxy accepts.' },
+  store_unavailable: {
+    status: 503,
+    summary:
+      'The shared token store (Redis) could not be reached or did not answer in time; the proxy recovers by itself when it returns.',
+  },
+  store_refused: {
+    status: 503,
+    summary:
+      'The shared token store (Redis) refused the proxy: wrong password or ACL user, a missing ACL permission, or a TLS certificate it cannot verify (add the CA with tls.caFile).',
+  },
+  store_state_unreadable: {
+    status: 503,
+    summary:
+      "The shared store's state could not be decrypted or read: another encryption key, a tampered value, or another credential's data.",
+  },
   admin_not_found: { status: 404, summary: 'No such admin endpoint under the reserved /-/ prefix.' },
   // command-line and start-up errors
   config_invalid: { status: 0, summary: 'The configuration has unknown keys, wrong types or missing values.' },
