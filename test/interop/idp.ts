@@ -181,6 +181,7 @@ export async function startIdp(t: Test, clock: Clock): Promise<Idp> {
       const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse
       res.end = ((...args: unknown[]) => {
         call.status = res.statusCode
+        registerIssuedTokens(args[0])
         if (fault?.kind === 'drop') {
           call.status = 0
           res.socket?.destroy()
@@ -196,6 +197,19 @@ export async function startIdp(t: Test, clock: Clock): Promise<Idp> {
   })
   t.teardown(() => idp.close())
   return idp
+}
+
+/** Tokens the provider issues join the whole-suite leak scan: none may appear in a log line. */
+function registerIssuedTokens(body: unknown): void {
+  if (typeof body !== 'string' && !Buffer.isBuffer(body)) return
+  try {
+    const json = JSON.parse(body.toString()) as Record<string, unknown>
+    for (const k of ['access_token', 'refresh_token', 'id_token', 'device_code']) {
+      if (typeof json[k] === 'string') registerSecret(json[k])
+    }
+  } catch {
+    // not a JSON answer
+  }
 }
 
 /** The login page and the consent page in one: user USER, every scope and resource asked for. */
