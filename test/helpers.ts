@@ -220,7 +220,8 @@ export async function spawnProxy(
   })
   const url = await new Promise<string>((resolve, reject) => {
     let buf = ''
-    const timer = setTimeout(() => reject(new Error(`proxy did not start: ${stderr}`)), 10_000)
+    // generous: on a loaded machine (the whole suite in parallel) a Node process can take many seconds to start
+    const timer = setTimeout(() => reject(new Error(`proxy did not start: ${stderr}`)), 30_000)
     child.stdout?.on('data', (d: Buffer) => {
       buf += d.toString()
       let nl: number
