@@ -28,6 +28,8 @@ const BY_CODE: Partial<Record<ErrorCode, number>> = {
   state_corrupt: EXIT.state,
   state_write_failed: EXIT.state,
   state_mismatch: EXIT.state,
+  state_too_large: EXIT.state,
+  file_unsafe: EXIT.state,
   login_required: EXIT.login,
   credential_rejected: EXIT.login,
   login_expired: EXIT.login,

@@ -5,6 +5,8 @@ import { ProxyError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { credentialByName } from '../login.js'
 import { idpName, withProgress } from '../progress.js'
+import type { TokenManager } from '../token/manager.js'
+import type { AccessToken } from '../token/schedule.js'
 import { FileStore, type CredentialState } from '../token/store.js'
 import { askProxy, checkStateIdentity, readStateFile, runningProxy } from './ask-proxy.js'
 
@@ -71,7 +73,7 @@ export async function getToken(
     try {
       const token = await withProgress(idpName(credential.idcsUrl), manager.get(), {
         limitMs: config.token.idpTimeoutMs,
-      })
+      }).catch((err: unknown) => lateAnswer(manager, err, config.token, credential.idcsUrl, logger))
       obtainedAtMs = token.obtainedAtMs
       result = { accessToken: token.value, expiresAtMs: token.expiresAtMs, source: 'refresh' }
     } finally {
@@ -89,4 +91,35 @@ export async function getToken(
   } finally {
     await store.close()
   }
+}
+
+/**
+ * A refresh that outlived token.idpTimeoutSeconds may still have rotated the refresh token: leaving now
+ * would lose the new one. So the command says so, waits for the answer (bounded by
+ * token.refreshAnswerTimeoutSeconds) and uses it when it comes; otherwise it reports the timeout.
+ */
+async function lateAnswer(
+  manager: TokenManager,
+  err: unknown,
+  settings: TokenSettings,
+  idcsUrl: string,
+  logger: Logger,
+): Promise<AccessToken> {
+  if (!(err instanceof ProxyError) || err.code !== 'token_unavailable' || !manager.refreshInFlight) throw err
+  const idp = idpName(idcsUrl)
+  const timeoutS = Math.round(settings.idpTimeoutMs / 1000)
+  logger.warn(
+    { event: 'token.waiting_late_answer' },
+    `${idp} did not answer within ${timeoutS} s; waiting up to ${Math.round(settings.refreshAnswerTimeoutMs / 1000)} s ` +
+      '(token.refreshAnswerTimeoutSeconds) for its answer, which may carry a rotated refresh token; Ctrl-C gives up',
+  )
+  await withProgress(idp, manager.settled(), { limitMs: settings.refreshAnswerTimeoutMs })
+  const token = manager.peek()
+  if (token) return token
+  throw new ProxyError('idp_unreachable', `${idp} did not answer within ${timeoutS} s (timed out)`, {
+    cause: err,
+    hint:
+      'Check that idcsUrl is right and reachable from here (HTTPS_PROXY, tls.caFile); raise token.idpTimeoutSeconds ' +
+      'if the identity domain is only slow. Its late answer was waited for, so no rotated refresh token was dropped.',
+  })
 }

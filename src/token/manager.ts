@@ -288,6 +288,11 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
   }
 
   /** Waits for the refresh in flight, if any (tests, shutdown). */
+  /** True while a call to the token endpoint is unresolved (its answer may still come). */
+  get refreshInFlight(): boolean {
+    return this.#pending !== undefined
+  }
+
   async settled(): Promise<void> {
     await this.#pending?.catch(() => {})
   }

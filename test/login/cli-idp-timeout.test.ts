@@ -5,7 +5,8 @@ import { once } from 'node:events'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
-import { CLI } from '../helpers.js'
+import { CLI, writeSimConfig } from '../helpers.js'
+import { startSimulator } from '../../src/simulator/index.js'
 
 interface Result {
   code: number
@@ -44,6 +45,8 @@ function configIn(dir: string, idcsUrl: string, timeoutS = 1): string {
       'stateFile: test.state.json',
       'token:',
       `  idpTimeoutSeconds: ${timeoutS}`,
+      // a refresh that outlives the timeout is still waited for (it may rotate the refresh token): keep that short
+      '  refreshAnswerTimeoutSeconds: 2',
       '',
     ].join('\n'),
   )
@@ -80,6 +83,22 @@ t.test('token: the failure says it timed out after 1 s', async (t) => {
   t.equal(r.code, 1)
   t.match(r.stderr, /did not answer within 1 s \(timed out\)/)
   t.equal(r.stdout, '', 'nothing on stdout, where the token would go')
+})
+
+t.test('token: a refresh answered after the timeout is waited for, saved and printed', async (t) => {
+  const sim = await startSimulator()
+  t.teardown(() => sim.close())
+  const dir = t.testdir()
+  const config = await writeSimConfig(dir, sim, { token: { idpTimeoutSeconds: 1, refreshAnswerTimeoutSeconds: 30 } })
+  sim.faults.idcs.next({ kind: 'latency', ms: 2500 })
+  const r = await cli(['token', '--config', config], dir)
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /^ey[\w-]+\.[\w-]+\.[\w-]+\n$/, 'the late answer is the token printed')
+  t.equal(sim.calls.filter((c) => c.path.endsWith('/oauth2/v1/token')).length, 1, 'exactly one token call')
+  // the rotated refresh token the late answer carried was saved: a second run needs no token call
+  const again = await cli(['token', '--config', config], dir)
+  t.equal(again.code, 0, again.stderr)
+  t.equal(sim.calls.filter((c) => c.path.endsWith('/oauth2/v1/token')).length, 1, 'the saved token is reused')
 })
 
 t.test('on a terminal, login shows that it is waiting for the identity provider', async (t) => {
