@@ -2,20 +2,12 @@
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { DEFAULT_USER, DEFAULT_USER_PASSWORD } from '../src/simulator/constants.js'
 import { EXIT } from '../src/exit-codes.js'
-import { runCli } from './cli-run.js'
+import { busyPort, runCli } from './cli-run.js'
 import { CLI, waitFor } from './helpers.js'
 
 const ESC = String.fromCharCode(27)
-
-async function busyPort(t: Test): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
-  return (server.address() as { port: number }).port
-}
 
 /** Starts a long-running CLI command and collects its output; killed at teardown. */
 function start(t: Test, args: string[], env: Record<string, string> = {}) {

@@ -1,39 +1,20 @@
 // doctor's scope check against the simulator: a wrong audience or a missing offline_access fails and shows the scope to use.
 import t from 'tap'
-import { execFile } from 'node:child_process'
-import { startSimulator } from '../src/simulator/index.js'
 import { checkScope, type Discovery } from '../src/commands/doctor.js'
-import { CLI, writeSimConfig } from './helpers.js'
+import { runCli, simulatorFor, type CliResult } from './cli-run.js'
+import { writeSimConfig } from './helpers.js'
 
-interface Result {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function cli(args: string[], cwd: string): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { cwd, env: { PATH: process.env.PATH ?? '' }, timeout: 30_000 },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
-    )
-  })
-}
-
-const scopeLine = (r: Result): string | undefined => r.stdout.split('\n').find((l) => / scope: /.test(l))
+const scopeLine = (r: CliResult): string | undefined => r.stdout.split('\n').find((l) => / scope: /.test(l))
 
 t.test('doctor against the simulator', async (t) => {
-  const sim = await startSimulator()
-  t.teardown(() => sim.close())
+  const sim = await simulatorFor(t)
 
   await t.test('a scope with another audience is a failure that shows the discovered scope', async (t) => {
     const dir = t.testdir()
     const wrong = sim.scope.replace(/^https:\/\/[^/]+?(?=urn:)/, 'https://otherhash.analytics.ocp.oraclecloud.com')
     t.not(wrong, sim.scope)
     const configPath = await writeSimConfig(dir, sim, { scope: wrong })
-    const r = await cli(['doctor', '--config', configPath], dir)
+    const r = await runCli(['doctor', '--config', configPath], { cwd: dir, timeoutMs: 30_000 })
     t.equal(r.code, 1, r.stdout)
     const line = scopeLine(r)
     t.match(line, /^\[FAIL\] scope: /)
@@ -45,7 +26,7 @@ t.test('doctor against the simulator', async (t) => {
   await t.test('a scope without offline_access shows the corrected scope', async (t) => {
     const dir = t.testdir()
     const configPath = await writeSimConfig(dir, sim, { scope: sim.scope.replace(/\s*offline_access/, '') })
-    const r = await cli(['doctor', '--config', configPath], dir)
+    const r = await runCli(['doctor', '--config', configPath], { cwd: dir, timeoutMs: 30_000 })
     t.equal(r.code, 1)
     t.match(scopeLine(r), /^\[FAIL\] scope: .*offline_access/)
     t.match(scopeLine(r), `use scope: "${sim.scope}"`)
@@ -81,7 +62,7 @@ t.test('checkScope without discovery adds offline_access and keeps other scopes'
 })
 
 t.test('doctor with neither a config nor --oac-url says what to pass', async (t) => {
-  const r = await cli(['doctor'], t.testdir())
+  const r = await runCli(['doctor'], { cwd: t.testdir(), timeoutMs: 30_000 })
   t.equal(r.code, 1)
   t.match(r.stdout, /^\[FAIL\] configuration: [^]*no config file was given/m)
   t.match(r.stdout, /^\[warn\] next step: pass --config FILE, or --oac-url URL/m)

@@ -1,24 +1,12 @@
 // Ctrl-C during login says what happened and releases the state lock; a start that takes over a stale lock says so.
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { hostname, tmpdir } from 'node:os'
+import { existsSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { startSimulator, type Simulator } from '../src/simulator/index.js'
+import { simulatorFor, tempFolder } from './cli-run.js'
 import { CLI, spawnProxy, waitFor, writeSimConfig } from './helpers.js'
-
-function folder(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'oac-proxy-test-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-async function simulator(t: Test): Promise<Simulator> {
-  const sim = await startSimulator({ accessTokenLifetimeS: 100 })
-  t.teardown(() => sim.close())
-  return sim
-}
 
 /** The pid of a process that has exited. */
 function deadPid(): number {
@@ -33,8 +21,8 @@ for (const [signal, code] of [
   t.test(
     `${signal} while login waits: a message, exit ${code}, the lock removed, the state file untouched`,
     async (t) => {
-      const sim = await simulator(t)
-      const dir = folder(t)
+      const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
+      const dir = tempFolder(t)
       const config = await writeSimConfig(dir, sim)
       const child = spawn(process.execPath, [CLI, 'login', '--config', config, '--device'], {
         env: { PATH: process.env.PATH ?? '' },
@@ -65,8 +53,8 @@ for (const [signal, code] of [
 }
 
 t.test('serve that takes over the lock of a process that is gone logs a takeover line naming it', async (t) => {
-  const sim = await simulator(t)
-  const dir = folder(t)
+  const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
+  const dir = tempFolder(t)
   const config = await writeSimConfig(dir, sim)
   const pid = deadPid()
   writeFileSync(join(dir, 'state.json.lock'), JSON.stringify({ pid, hostname: hostname(), startedAtMs: Date.now() }), {
@@ -82,8 +70,8 @@ t.test('serve that takes over the lock of a process that is gone logs a takeover
 })
 
 t.test('a start on a lock-free state file logs no takeover', async (t) => {
-  const sim = await simulator(t)
-  const dir = folder(t)
+  const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
+  const dir = tempFolder(t)
   const proxy = await spawnProxy(t, await writeSimConfig(dir, sim))
   t.notOk(proxy.lines.some((l) => l.event === 'state.lock_taken_over'))
 })

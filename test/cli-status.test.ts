@@ -1,26 +1,12 @@
 // `status` exits with a distinct documented code per state, shows both scopes, and takes --credential.
 import t, { type Test } from 'tap'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { once } from 'node:events'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EXIT } from '../src/exit-codes.js'
-import { startSimulator, type Simulator } from '../src/simulator/index.js'
-import { runCli } from './cli-run.js'
+import { runCli, simulatorFor, tempFolder } from './cli-run.js'
 import { spawnProxy, waitFor, writeSimConfig } from './helpers.js'
-
-function folder(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'oac-proxy-test-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-async function simulator(t: Test): Promise<Simulator> {
-  const sim = await startSimulator({ accessTokenLifetimeS: 100 })
-  t.teardown(() => sim.close())
-  return sim
-}
 
 /** A port nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -55,8 +41,8 @@ async function running(t: Test, config: string): Promise<void> {
 }
 
 t.test('valid: exit 0, with the token scope and the configured scope', async (t) => {
-  const sim = await simulator(t)
-  const config = await writeSimConfig(folder(t), sim)
+  const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
+  const config = await writeSimConfig(tempFolder(t), sim)
   await running(t, config)
   const { code, report } = await statusOf(t, config)
   t.equal(code, EXIT.ok)
@@ -70,8 +56,8 @@ t.test('valid: exit 0, with the token scope and the configured scope', async (t)
 })
 
 t.test('login_required: exit 4, with and without a running proxy', async (t) => {
-  const sim = await simulator(t)
-  const dir = folder(t)
+  const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
+  const dir = tempFolder(t)
   const config = await writeSimConfig(dir, sim)
   writeFileSync(join(dir, 'refresh-token'), 'not-a-refresh-token', { mode: 0o600 })
   await running(t, config)
@@ -79,15 +65,15 @@ t.test('login_required: exit 4, with and without a running proxy', async (t) => 
   t.equal(report.credentials[0]?.health, 'login_required')
   t.equal(code, EXIT.login)
 
-  const idle = await writeSimConfig(folder(t), sim, { refreshToken: undefined })
+  const idle = await writeSimConfig(tempFolder(t), sim, { refreshToken: undefined })
   const r = await runCli(['status', '--config', idle])
   t.equal(r.code, EXIT.login, 'no proxy and no refresh token anywhere')
   t.match(r.stdout, /login_required/)
 })
 
 t.test('credential_rejected: exit 5', async (t) => {
-  const sim = await simulator(t)
-  const dir = folder(t)
+  const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
+  const dir = tempFolder(t)
   const config = await writeSimConfig(dir, sim)
   writeFileSync(join(dir, 'client-secret'), 'wrong-secret', { mode: 0o600 })
   await running(t, config)
@@ -97,8 +83,8 @@ t.test('credential_rejected: exit 5', async (t) => {
 })
 
 t.test('not ready (the identity domain does not answer): exit 6', async (t) => {
-  const sim = await simulator(t)
-  const config = await writeSimConfig(folder(t), sim, { idcsUrl: `http://127.0.0.1:${await closedPort()}` })
+  const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
+  const config = await writeSimConfig(tempFolder(t), sim, { idcsUrl: `http://127.0.0.1:${await closedPort()}` })
   await running(t, config)
   const { code, report } = await statusOf(t, config)
   t.equal(report.credentials[0]?.health, 'failing')
@@ -106,16 +92,16 @@ t.test('not ready (the identity domain does not answer): exit 6', async (t) => {
 })
 
 t.test('no proxy running, refresh token saved: exit 7', async (t) => {
-  const sim = await simulator(t)
-  const config = await writeSimConfig(folder(t), sim)
+  const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
+  const config = await writeSimConfig(tempFolder(t), sim)
   const { code, report } = await statusOf(t, config)
   t.equal(report.credentials[0]?.health, 'stopped')
   t.equal(code, EXIT.notRunning)
 })
 
 t.test('--credential shows one credential; an unknown one is a usage error', async (t) => {
-  const sim = await simulator(t)
-  const config = await writeSimConfig(folder(t), sim, {
+  const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
+  const config = await writeSimConfig(tempFolder(t), sim, {
     credentials: {
       admin: {
         clientId: sim.clientId,

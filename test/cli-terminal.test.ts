@@ -3,29 +3,15 @@
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { colorEnabled } from '../src/log.js'
 import { EXIT } from '../src/exit-codes.js'
-import { startSimulator, type Simulator } from '../src/simulator/index.js'
-import { runCli } from './cli-run.js'
+import { runCli, simulatorFor, tempFolder } from './cli-run.js'
 import { CLI, waitFor, writeSimConfig } from './helpers.js'
 
 const ESC = String.fromCharCode(27)
 const JSON_LINE = /^\s*\{"level"/m
-
-function folder(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'oac-proxy-test-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-async function simulator(t: Test): Promise<Simulator> {
-  const sim = await startSimulator({ accessTokenLifetimeS: 100 })
-  t.teardown(() => sim.close())
-  return sim
-}
 
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
 
@@ -78,16 +64,16 @@ t.test('demo --log-format pretty on a terminal: human, coloured lines; NO_COLOR 
 })
 
 t.test('pretty logs into a pipe carry no colour', async (t) => {
-  const sim = await simulator(t)
-  const config = await writeSimConfig(folder(t), sim)
+  const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
+  const config = await writeSimConfig(tempFolder(t), sim)
   const r = await runCli(['token', '--config', config], { env: { OAC_PROXY_LOG_FORMAT: 'pretty' } })
   t.equal(r.code, 0, r.stderr)
   t.notOk(r.stderr.includes(`${ESC}[`))
 })
 
 t.test('token failing prints one human error and no JSON line', async (t) => {
-  const sim = await simulator(t)
-  const dir = folder(t)
+  const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
+  const dir = tempFolder(t)
   const config = await writeSimConfig(dir, sim)
   writeFileSync(join(dir, 'client-secret'), 'wrong-secret', { mode: 0o600 })
   const r = await runCli(['token', '--config', config])
@@ -99,8 +85,8 @@ t.test('token failing prints one human error and no JSON line', async (t) => {
 })
 
 t.test('login on a terminal: the code screen, the sign-in, and no JSON line in between', async (t) => {
-  const sim = await simulator(t)
-  const config = await writeSimConfig(folder(t), sim)
+  const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
+  const config = await writeSimConfig(tempFolder(t), sim)
   const login = inTerminal(t, ['login', '--config', config, '--device'])
   await waitFor(() => /waiting for approval/.test(login.io.screen), 15_000, 'the countdown')
   const pending = sim.deviceRequests().find((d) => d.status === 'pending')

@@ -1,38 +1,13 @@
 // serve binds its port (holding the state lock) before its first refresh: a proxy that cannot listen rotates nothing.
-import t, { type Test } from 'tap'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { createServer, type Server } from 'node:net'
-import { once } from 'node:events'
-import { tmpdir } from 'node:os'
+import t from 'tap'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startSimulator, type Simulator } from '../src/simulator/index.js'
-import { runCli } from './cli-run.js'
+import { busyPort, runCli, simulatorFor, tempFolder } from './cli-run.js'
 import { writeSimConfig } from './helpers.js'
 
-function folder(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'oac-proxy-test-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-async function simulator(t: Test): Promise<Simulator> {
-  const sim = await startSimulator({ accessTokenLifetimeS: 100 })
-  t.teardown(() => sim.close())
-  return sim
-}
-
-/** A port some other program holds. */
-async function busyPort(t: Test): Promise<number> {
-  const server: Server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
-  return (server.address() as { port: number }).port
-}
-
 t.test('with its port taken, serve exits 1 without calling the token endpoint', async (t) => {
-  const sim = await simulator(t)
-  const dir = folder(t)
+  const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
+  const dir = tempFolder(t)
   const port = await busyPort(t)
   const config = await writeSimConfig(dir, sim, { listen: { port } })
   const refreshToken = readFileSync(join(dir, 'refresh-token'), 'utf8')
@@ -51,8 +26,8 @@ t.test('with its port taken, serve exits 1 without calling the token endpoint', 
 })
 
 t.test('a proxy that starts refreshes once, after it listens', async (t) => {
-  const sim = await simulator(t)
-  const dir = folder(t)
+  const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
+  const dir = tempFolder(t)
   const config = await writeSimConfig(dir, sim)
   const { spawnProxy, waitFor } = await import('./helpers.js')
   const proxy = await spawnProxy(t, config)

@@ -5,14 +5,8 @@ import { once } from 'node:events'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
+import { runCli, simulatorFor, type CliResult } from '../cli-run.js'
 import { CLI, writeSimConfig } from '../helpers.js'
-import { startSimulator } from '../../src/simulator/index.js'
-
-interface Result {
-  code: number
-  stdout: string
-  stderr: string
-}
 
 /** A TCP server that accepts connections and never answers; returns its base URL. */
 async function silentServer(t: Test): Promise<string> {
@@ -55,21 +49,10 @@ function configIn(dir: string, idcsUrl: string, timeoutS = 1): string {
   return path
 }
 
-function cli(args: string[], cwd: string): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { cwd, env: { PATH: process.env.PATH ?? '' }, timeout: 20_000 },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
-    )
-  })
-}
-
 t.test('login: idp_unreachable says it timed out after 1 s and names token.idpTimeoutSeconds', async (t) => {
   const dir = t.testdir()
   const config = configIn(dir, await silentServer(t))
-  const r = await cli(['login', '--config', config], dir)
+  const r = await runCli(['login', '--config', config], { cwd: dir })
   t.equal(r.code, 1)
   t.match(r.stderr, /^oac-token-proxy: idp_unreachable: .* did not answer within 1 s \(timed out\)$/m)
   t.match(r.stderr, /hint: .*token\.idpTimeoutSeconds/)
@@ -79,24 +62,23 @@ t.test('login: idp_unreachable says it timed out after 1 s and names token.idpTi
 t.test('token: the failure says it timed out after 1 s', async (t) => {
   const dir = t.testdir()
   const config = configIn(dir, await silentServer(t))
-  const r = await cli(['token', '--config', config], dir)
+  const r = await runCli(['token', '--config', config], { cwd: dir })
   t.equal(r.code, 1)
   t.match(r.stderr, /did not answer within 1 s \(timed out\)/)
   t.equal(r.stdout, '', 'nothing on stdout, where the token would go')
 })
 
 t.test('token: a refresh answered after the timeout is waited for, saved and printed', async (t) => {
-  const sim = await startSimulator()
-  t.teardown(() => sim.close())
+  const sim = await simulatorFor(t)
   const dir = t.testdir()
   const config = await writeSimConfig(dir, sim, { token: { idpTimeoutSeconds: 1, refreshAnswerTimeoutSeconds: 30 } })
   sim.faults.idcs.next({ kind: 'latency', ms: 2500 })
-  const r = await cli(['token', '--config', config], dir)
+  const r = await runCli(['token', '--config', config], { cwd: dir })
   t.equal(r.code, 0, r.stderr)
   t.match(r.stdout, /^ey[\w-]+\.[\w-]+\.[\w-]+\n$/, 'the late answer is the token printed')
   t.equal(sim.calls.filter((c) => c.path.endsWith('/oauth2/v1/token')).length, 1, 'exactly one token call')
   // the rotated refresh token the late answer carried was saved: a second run needs no token call
-  const again = await cli(['token', '--config', config], dir)
+  const again = await runCli(['token', '--config', config], { cwd: dir })
   t.equal(again.code, 0, again.stderr)
   t.equal(sim.calls.filter((c) => c.path.endsWith('/oauth2/v1/token')).length, 1, 'the saved token is reused')
 })
@@ -109,7 +91,7 @@ t.test('on a terminal, login shows that it is waiting for the identity provider'
   const dir = t.testdir()
   const url = await silentServer(t)
   const config = configIn(dir, url, 3)
-  const r = await new Promise<Result>((resolve) => {
+  const r = await new Promise<CliResult>((resolve) => {
     execFile(
       'script',
       ['-qec', `"${process.execPath}" "${CLI}" login --config "${config}"`, '/dev/null'],
