@@ -3,6 +3,7 @@ import t from 'tap'
 import { request } from 'undici'
 import { globToRegExp } from '../../src/proxy/access.js'
 import { startStack } from '../helpers.js'
+import { adminCredential } from './routes-fixture.js'
 
 t.test('globs: * stays within a segment, ** crosses segments', async (t) => {
   t.ok(globToRegExp('/api/*/snapshots').test('/api/20210901/snapshots'))
@@ -59,14 +60,7 @@ t.test('allowPaths and denyPaths', async (t) => {
 t.test('allowMethods on a named route, with the admin endpoints untouched', async (t) => {
   const s = await startStack(t, {
     file: (sim) => ({
-      credentials: {
-        admin: {
-          clientId: sim.clientId,
-          clientSecret: sim.clientSecret,
-          grant: 'client_credentials',
-          scope: 'urn:opc:idm:__myscopes__',
-        },
-      },
+      credentials: adminCredential(sim),
       routes: [{ prefix: '/idcs/', upstream: sim.idcsUrl, credential: 'admin', access: { allowMethods: ['GET'] } }],
     }),
   })

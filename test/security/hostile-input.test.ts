@@ -4,6 +4,7 @@ import t, { type Test } from 'tap'
 import { ADMIN_PREFIX } from '../../src/admin/routes.js'
 import { ERROR_CODES } from '../../src/errors.js'
 import { startStack, type Stack } from '../helpers.js'
+import { guardedRoutes } from './routes-fixture.js'
 
 const API = '/api/20210901/snapshots'
 const KEY = 'k'.repeat(32)
@@ -646,27 +647,7 @@ t.test('hostile raw requests are refused before they reach OAC', async (t) => {
 
   await t.test('every route, deny glob and reserved prefix of the configuration, in every encoding', async (t) => {
     const s = await startStack(t, {
-      file: (sim) => ({
-        admin: { port: 0 },
-        credentials: {
-          admin: {
-            clientId: sim.clientId,
-            clientSecret: sim.clientSecret,
-            grant: 'client_credentials',
-            scope: 'urn:opc:idm:__myscopes__',
-          },
-        },
-        access: { denyPaths: ['/api/20210901/catalog/**', '/api/20210901/system/**'] },
-        routes: [
-          { prefix: '/ro/', upstream: sim.oacUrl, credential: 'default', access: { readOnly: true } },
-          {
-            prefix: '/idcs/',
-            upstream: sim.idcsUrl,
-            credential: 'admin',
-            access: { allowMethods: ['GET'], allowPaths: ['/idcs/admin/v1/Apps/**'] },
-          },
-        ],
-      }),
+      file: (sim) => ({ admin: { port: 0 }, ...guardedRoutes(sim, ['/idcs/admin/v1/Apps/**']) }),
     })
     const inputs = configInputs(s)
     t.ok(inputs.length > 150, `${inputs.length} inputs generated from the configuration`)

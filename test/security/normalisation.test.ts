@@ -2,30 +2,12 @@
 import t, { type Test } from 'tap'
 import { rawRequest } from './raw.js'
 import { startStack, type Stack } from '../helpers.js'
+import { guardedRoutes } from './routes-fixture.js'
 
 /** A read-only route to OAC, an IDCS route that allows only GET /idcs/admin/v1/Apps[/...], and deny rules on the OAC route. */
 async function stack(t: Test): Promise<Stack> {
   return startStack(t, {
-    file: (sim) => ({
-      credentials: {
-        admin: {
-          clientId: sim.clientId,
-          clientSecret: sim.clientSecret,
-          grant: 'client_credentials',
-          scope: 'urn:opc:idm:__myscopes__',
-        },
-      },
-      access: { denyPaths: ['/api/20210901/catalog/**', '/api/20210901/system/**'] },
-      routes: [
-        { prefix: '/ro/', upstream: sim.oacUrl, credential: 'default', access: { readOnly: true } },
-        {
-          prefix: '/idcs/',
-          upstream: sim.idcsUrl,
-          credential: 'admin',
-          access: { allowMethods: ['GET'], allowPaths: ['/idcs/admin/v1/Apps', '/idcs/admin/v1/Apps/*'] },
-        },
-      ],
-    }),
+    file: (sim) => guardedRoutes(sim, ['/idcs/admin/v1/Apps', '/idcs/admin/v1/Apps/*']),
   })
 }
 
