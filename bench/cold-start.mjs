@@ -3,7 +3,6 @@
 // Alone: npm run build && node bench/cold-start.mjs [--runs N] [--sea]   (the image's Node line and V8 flags;
 // --sea: the single-file executable built by npm run sea instead)
 import { spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -11,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { benchNode } from './node.mjs'
 import { cleanEnv, cpuSeconds, freePort, makeTempDir, memory, pinned } from './proc.mjs'
-import { httpGet } from './proxy.mjs'
+import { httpGet, writeProxyConfig } from './proxy.mjs'
 import { CATALOG_PATH } from './nginx.mjs'
 import { median } from './report.mjs'
 
@@ -44,23 +43,10 @@ async function stop(child) {
  */
 export async function coldStart({ root, sim, node, flags, runs = 5, cpus, script = join(root, 'dist', 'cli.js') }) {
   const dir = makeTempDir('oac-bench-cold-')
-  writeFileSync(join(dir, 'client-secret'), sim.clientSecret, { mode: 0o600 })
-  writeFileSync(join(dir, 'refresh-token'), sim.issueRefreshToken(), { mode: 0o600 })
   const port = await freePort()
-  const config = {
-    oacUrl: sim.oacUrl,
-    idcsUrl: sim.idcsUrl,
-    clientId: sim.clientId,
-    clientSecret: { file: 'client-secret' },
-    scope: sim.scope,
-    refreshToken: { file: 'refresh-token' },
-    stateFile: 'state.json',
-    listen: { host: '127.0.0.1', port },
-    log: { level: 'warn', requests: false, format: 'json' },
-  }
-  writeFileSync(join(dir, 'config.yaml'), JSON.stringify(config, null, 2), { mode: 0o600 })
+  const configFile = writeProxyConfig(dir, { sim, port })
   const once = async () => {
-    const command = [...flags, ...(script ? [script] : []), 'serve', '--config', join(dir, 'config.yaml')]
+    const command = [...flags, ...(script ? [script] : []), 'serve', '--config', configFile]
     const [cmd, args] = pinned(cpus, node, command)
     const t0 = performance.now()
     const child = spawn(cmd, args, { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] })

@@ -1,14 +1,12 @@
 // Memory in a few seconds: idle RSS and peak RSS (c=50 GETs, then 100 MiB transfers) of oac-token-proxy and the
 // reference on the image's Node line, with the bench's short timings. Not a replacement for `npm run bench`.
 // Alone: npm run build && node bench/footprint.mjs   ($BENCH_NODE_FLAGS="..." tries other V8 flags on both)
-import { closeSync, openSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { randomFillSync } from 'node:crypto'
 import { cpus as osCpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { ensureTools } from './install.mjs'
 import { benchNode } from './node.mjs'
-import { measureRow } from './measure.mjs'
+import { cpuPlan, measureRow, writeBodyFiles } from './measure.mjs'
 import { makeCertificates, startStandin, STATIC_TOKEN } from './nginx.mjs'
 import {
   cleanupSync,
@@ -31,15 +29,9 @@ async function main() {
   installCleanupHandlers()
   const tools = ensureTools()
   const { node, flags, version } = benchNode(ROOT)
-  const pin = osCpus().length >= 2
-  const cpus = pin ? { client: 0, proxy: 1 } : { client: undefined, proxy: undefined }
+  const cpus = cpuPlan(osCpus().length >= 2)
   const dir = makeTempDir()
-  const files = { bigFile: join(dir, 'big.bin'), bigSize: BIG_SIZE, hugeFile: join(dir, 'huge.bin'), hugeSize: 0 }
-  const chunk = randomFillSync(Buffer.alloc(2 ** 20))
-  const fd = openSync(files.bigFile, 'w', 0o600)
-  for (let i = 0; i < BIG_SIZE / chunk.length; i++) writeSync(fd, chunk)
-  closeSync(fd)
-  closeSync(openSync(files.hugeFile, 'w', 0o600))
+  const files = writeBodyFiles(dir, { bigSize: BIG_SIZE, hugeSize: 0 })
   const certs = await makeCertificates(dir, tools.openssl)
   const httpPort = await freePort()
   const standin = await startStandin({

@@ -1,4 +1,7 @@
 // One row of measurements: wrk at c=1 and c=50, curl 100 MiB down and up, proxy CPU per request and RSS from /proc.
+import { randomFillSync } from 'node:crypto'
+import { closeSync, openSync, truncateSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
   cpuSeconds,
@@ -11,6 +14,26 @@ import {
 } from './proc.mjs'
 import { CATALOG_PATH, DOWNLOAD_PATH, HUGE_PATH, UPLOAD_PATH } from './nginx.mjs'
 import { median } from './report.mjs'
+
+/**
+ * The CPUs of a pinned run: the load generator, the stand-in and curl share CPU 0; each proxy gets CPU 1 to itself.
+ * Unpinned, every process may run on any core.
+ */
+export function cpuPlan(pin) {
+  return pin ? { client: 0, proxy: 1 } : { client: undefined, proxy: undefined }
+}
+
+/** The transfer bodies in `dir`: big.bin with `bigSize` random bytes, huge.bin sparse (`hugeSize` bytes, no disk). */
+export function writeBodyFiles(dir, { bigSize, hugeSize }) {
+  const files = { bigFile: join(dir, 'big.bin'), bigSize, hugeFile: join(dir, 'huge.bin'), hugeSize }
+  const chunk = randomFillSync(Buffer.alloc(2 ** 20))
+  const fd = openSync(files.bigFile, 'w', 0o600)
+  for (let i = 0; i < bigSize / chunk.length; i++) writeSync(fd, chunk)
+  closeSync(fd)
+  closeSync(openSync(files.hugeFile, 'w', 0o600))
+  truncateSync(files.hugeFile, hugeSize)
+  return files
+}
 
 const UNIT_US = { us: 1, ms: 1000, s: 1e6, m: 6e7, h: 3.6e9 }
 

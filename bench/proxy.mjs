@@ -28,20 +28,10 @@ export async function proxyStatus(port) {
 }
 
 /**
- * Writes a config (secret and refresh token in 0600 files) and starts the proxy; resolves once /-/readyz is 200.
- * It runs on the image's Node line with the image's V8 flags (bench/node.mjs); `nodeArgs` go after them (e.g. --cpu-prof).
+ * Writes DIR/config.yaml for a proxy on 127.0.0.1:`port` to `oacUrl` with the simulator's IDCS (warn-level JSON logs,
+ * no request lines), its client secret and a fresh refresh token in 0600 files beside it; returns the config's path.
  */
-export async function startOacProxy({
-  root,
-  sim,
-  port,
-  oacUrl,
-  caFile,
-  cpus,
-  nodeArgs = [],
-  name = 'oac-token-proxy',
-}) {
-  const dir = makeTempDir('oac-bench-proxy-')
+export function writeProxyConfig(dir, { sim, port, oacUrl = sim.oacUrl, caFile }) {
   writeFileSync(join(dir, 'client-secret'), sim.clientSecret, { mode: 0o600 })
   writeFileSync(join(dir, 'refresh-token'), sim.issueRefreshToken(), { mode: 0o600 })
   const config = {
@@ -59,6 +49,25 @@ export async function startOacProxy({
   const configFile = join(dir, 'config.yaml')
   // JSON is YAML
   writeFileSync(configFile, JSON.stringify(config, null, 2), { mode: 0o600 })
+  return configFile
+}
+
+/**
+ * Writes a config (secret and refresh token in 0600 files) and starts the proxy; resolves once /-/readyz is 200.
+ * It runs on the image's Node line with the image's V8 flags (bench/node.mjs); `nodeArgs` go after them (e.g. --cpu-prof).
+ */
+export async function startOacProxy({
+  root,
+  sim,
+  port,
+  oacUrl,
+  caFile,
+  cpus,
+  nodeArgs = [],
+  name = 'oac-token-proxy',
+}) {
+  const dir = makeTempDir('oac-bench-proxy-')
+  const configFile = writeProxyConfig(dir, { sim, port, oacUrl, caFile })
   const script = join(root, 'dist', 'cli.js')
   const { node, flags } = benchNode(root)
   const [cmd, args] = pinned(cpus, node, [...flags, ...nodeArgs, script, 'serve', '--config', configFile])

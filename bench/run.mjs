@@ -1,10 +1,9 @@
 // `npm run bench`: installs the tools, then measures direct, nginx, kubectl proxy and oac-token-proxy side by side.
-import { closeSync, mkdirSync, openSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { loadavg, cpus as osCpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { randomFillSync } from 'node:crypto'
 import { build, ensureTools, toolVersions } from './install.mjs'
 import {
   cleanupSync,
@@ -21,7 +20,7 @@ import { startKubectlProxy } from './kubectl.mjs'
 import { startOacProxy } from './proxy.mjs'
 import { benchNode } from './node.mjs'
 import { coldStart, coldStartReference } from './cold-start.mjs'
-import { measureRow, rssByBodySize, waitForQuiet } from './measure.mjs'
+import { cpuPlan, measureRow, rssByBodySize, waitForQuiet, writeBodyFiles } from './measure.mjs'
 import { refreshUnderLoad } from './refresh.mjs'
 import { profileProxy } from './profile.mjs'
 import { aggregate, machineFacts, REFERENCE, renderReport } from './report.mjs'
@@ -52,9 +51,8 @@ const timing = quick
 const doProfile = opts.profile ?? (!quick && !opts['no-profile'])
 // quick runs go to the git-ignored bench/results-raw/, so they never replace the full results
 const outFile = opts.out ?? join(ROOT, 'bench', ...(quick ? ['results-raw', 'quick.md'] : ['results.md']))
-// the load generator, the stand-in and curl share CPU 0; each proxy gets CPU 1 to itself
 const pin = !opts['no-pin'] && osCpus().length >= 2
-const cpus = pin ? { client: 0, proxy: 1 } : { client: undefined, proxy: undefined }
+const cpus = cpuPlan(pin)
 
 const log = (msg) => console.error(`bench: ${msg}`)
 const started = Date.now()
@@ -66,13 +64,6 @@ setTimeout(() => {
   process.exit(1)
 }, watchdogMs).unref()
 
-function writeBigFile(file) {
-  const chunk = randomFillSync(Buffer.alloc(2 ** 20))
-  const fd = openSync(file, 'w', 0o600)
-  for (let i = 0; i < BIG_SIZE / chunk.length; i++) writeSync(fd, chunk)
-  closeSync(fd)
-}
-
 async function main() {
   const tools = ensureTools(log)
   if (!opts['no-build']) build(ROOT, log)
@@ -83,16 +74,8 @@ async function main() {
   const { startSimulator } = await import('../dist/simulator/index.js')
 
   const dir = makeTempDir()
-  const files = {
-    bigFile: join(dir, 'big.bin'),
-    bigSize: BIG_SIZE,
-    hugeFile: join(dir, 'huge.bin'),
-    hugeSize: HUGE_SIZE,
-  }
-  writeBigFile(files.bigFile)
   // 1 GiB for the RSS-against-body-size check: sparse, so it costs no disk
-  closeSync(openSync(files.hugeFile, 'w', 0o600))
-  truncateSync(files.hugeFile, HUGE_SIZE)
+  const files = writeBodyFiles(dir, { bigSize: BIG_SIZE, hugeSize: HUGE_SIZE })
   const certs = await makeCertificates(dir, tools.openssl)
   const httpPort = await freePort()
   const httpsPort = await freePort()
