@@ -488,6 +488,11 @@ async function simulate(args: string[]): Promise<number> {
       { mode: 0o600 },
     )
     out(`config written: ${join(dir, 'config.yaml')}  (secrets in files beside it, mode 0600)`)
+    if (!created) {
+      out(
+        `${dir} already held files, so no .gitignore was written there: keep client-secret, refresh-token and the state file out of version control`,
+      )
+    }
   } else {
     out('client secret and refresh token: use --write-config DIR to get them as files')
   }

@@ -7,7 +7,7 @@ import { request } from 'undici'
 import { CLI, spawnProxy, waitFor } from './helpers.js'
 
 /** Starts `simulate --write-config dir` and resolves with its stdout once the config is written. */
-async function simulateInto(t: Test, dir: string): Promise<string> {
+async function simulateInto(t: Test, dir: string, until = 'config written:'): Promise<string> {
   const sim = spawn(process.execPath, [CLI, 'simulate', '--write-config', dir], {
     env: { PATH: process.env.PATH ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -19,7 +19,7 @@ async function simulateInto(t: Test, dir: string): Promise<string> {
   })
   let out = ''
   sim.stdout.on('data', (d: Buffer) => (out += d.toString()))
-  await waitFor(() => out.includes('config written:'), 10_000, 'the simulator to write its config')
+  await waitFor(() => out.includes(until), 10_000, `the simulator to print ${until}`)
   return out
 }
 
@@ -54,8 +54,9 @@ t.test('the folder simulate creates keeps its secrets out of git', async (t) => 
   t.equal(git('status', '--porcelain', '--untracked-files=all').stdout, '?? README.md\n', 'git sees no file of sim/')
 })
 
-t.test('an existing non-empty folder gets no .gitignore', async (t) => {
+t.test('an existing non-empty folder gets no .gitignore, and simulate says so', async (t) => {
   const dir = t.testdir({ 'notes.txt': 'mine\n' })
-  await simulateInto(t, dir)
+  const out = await simulateInto(t, dir, 'version control')
   t.notOk(existsSync(join(dir, '.gitignore')), 'the folder of the user is left alone')
+  t.match(out, /already held files, so no \.gitignore was written there/)
 })
