@@ -5,6 +5,7 @@ import { createServer } from 'node:net'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { EXIT } from '../src/exit-codes.js'
+import type { Simulator } from '../src/simulator/index.js'
 import { runCli, simulatorFor, tempFolder } from './cli-run.js'
 import { spawnProxy, waitFor, writeSimConfig } from './helpers.js'
 
@@ -40,6 +41,20 @@ async function running(t: Test, config: string): Promise<void> {
   )
 }
 
+/** The status of a proxy running on a simulator config whose `file` beside it holds `content` instead. */
+async function statusWithFile(
+  t: Test,
+  file: string,
+  content: string,
+): Promise<{ sim: Simulator; code: number; report: Report }> {
+  const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
+  const dir = tempFolder(t)
+  const config = await writeSimConfig(dir, sim)
+  writeFileSync(join(dir, file), content, { mode: 0o600 })
+  await running(t, config)
+  return { sim, ...(await statusOf(t, config)) }
+}
+
 t.test('valid: exit 0, with the token scope and the configured scope', async (t) => {
   const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
   const config = await writeSimConfig(tempFolder(t), sim)
@@ -56,12 +71,7 @@ t.test('valid: exit 0, with the token scope and the configured scope', async (t)
 })
 
 t.test('login_required: exit 4, with and without a running proxy', async (t) => {
-  const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
-  const dir = tempFolder(t)
-  const config = await writeSimConfig(dir, sim)
-  writeFileSync(join(dir, 'refresh-token'), 'not-a-refresh-token', { mode: 0o600 })
-  await running(t, config)
-  const { code, report } = await statusOf(t, config)
+  const { sim, code, report } = await statusWithFile(t, 'refresh-token', 'not-a-refresh-token')
   t.equal(report.credentials[0]?.health, 'login_required')
   t.equal(code, EXIT.login)
 
@@ -72,12 +82,7 @@ t.test('login_required: exit 4, with and without a running proxy', async (t) => 
 })
 
 t.test('credential_rejected: exit 5', async (t) => {
-  const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
-  const dir = tempFolder(t)
-  const config = await writeSimConfig(dir, sim)
-  writeFileSync(join(dir, 'client-secret'), 'wrong-secret', { mode: 0o600 })
-  await running(t, config)
-  const { code, report } = await statusOf(t, config)
+  const { code, report } = await statusWithFile(t, 'client-secret', 'wrong-secret')
   t.equal(report.credentials[0]?.health, 'credential_rejected')
   t.equal(code, EXIT.credentialRejected)
 })
