@@ -111,7 +111,7 @@ export async function login(config: ProxyConfig, options: LoginOptions): Promise
     throw noRefreshTokenError(scope, tokens, options.method === 'browser' ? config.login.prompt : undefined)
   }
   const subject = subjectOf(tokens.accessToken)
-  await saveRefreshToken(options.store, credential.name, tokens.refreshToken, subject, clock)
+  await saveRefreshToken(options.store, credential.name, tokens.refreshToken, subject, clock, tokens)
   options.logger.info(
     { event: 'login.succeeded', credential: credential.name, subject },
     'signed in; refresh token saved',
@@ -125,10 +125,28 @@ async function saveRefreshToken(
   refreshToken: string,
   subject: string | undefined,
   clock: Clock,
+  /** The sign-in's own access token: saved with the refresh token, so serve and token use it instead of rotating again at once. */
+  tokens?: TokenSet,
 ): Promise<void> {
-  const state: CredentialState = { refreshToken, refreshTokenObtainedAtMs: clock.now(), updatedAtMs: clock.now() }
+  const now = clock.now()
+  const state: CredentialState = { refreshToken, refreshTokenObtainedAtMs: now, updatedAtMs: now }
   if (subject) state.subject = subject
+  if (tokens) {
+    state.accessToken = tokens.accessToken
+    state.accessTokenObtainedAtMs = now
+    state.accessTokenExpiresAtMs = Math.min(now + tokens.expiresInS * 1000, jwtExpMs(tokens.accessToken) ?? Infinity)
+  }
   await store.save(name, state)
+}
+
+/** The `exp` claim in ms, when the access token is a JWT that has one. */
+function jwtExpMs(accessToken: string): number | undefined {
+  try {
+    const { exp } = decodeJwt(accessToken)
+    return typeof exp === 'number' ? exp * 1000 : undefined
+  } catch {
+    return undefined
+  }
 }
 
 function showDeviceCode(

@@ -180,11 +180,14 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     ) {
       return
     }
+    // the access token saved with the newest refresh token (by login or token): no rotation at start-up
+    // while it has time left, which also keeps a restart loop from rotating on every start
+    if (saved?.accessToken && this.#useImported(saved.accessToken, saved.accessTokenExpiresAtMs, 'saved')) return
     this.#refresh('startup').catch(() => {})
   }
 
   /** A console-issued access token (tokens.tok): served until it runs out; refreshed if the grant can. */
-  #useImported(value: string, expiresAtMs: number | undefined): boolean {
+  #useImported(value: string, expiresAtMs: number | undefined, kind: 'imported' | 'saved' = 'imported'): boolean {
     const now = this.#clock.now()
     if (expiresAtMs === undefined || expiresAtMs - now <= this.#settings.expirySafetyMs) return false
     const mono = this.#clock.monotonic()
@@ -201,8 +204,8 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     this.#appliedSeq = token.seq
     this.#health = 'valid'
     this.#log.info(
-      { event: 'token.imported_used', expiresInS: Math.round(token.lifetimeMs / 1000) },
-      'using the imported access token',
+      { event: `token.${kind}_used`, expiresInS: Math.round(token.lifetimeMs / 1000) },
+      `using the ${kind} access token`,
     )
     if (!this.#grant.needsRefreshToken || this.#refreshToken) this.#schedule(token)
     return true

@@ -73,7 +73,10 @@ t.test('reuse of a rotated refresh token revokes the grant: the proxy reports lo
   const first = store.load('default')?.refreshToken as string
   const p = await startInteropProxy(t, config, clock, store)
   t.equal((await p.get()).status, 200)
-  t.not(store.load('default')?.refreshToken, first, 'rotated at start-up')
+  // the login's own access token is served first; the first scheduled refresh rotates
+  await clock.advance(60_000)
+  await p.proxy.manager.settled()
+  t.not(store.load('default')?.refreshToken, first, 'rotated at the first refresh')
   // someone presents the rotated token: the server revokes the whole grant
   const reuse = await requestToken(
     { idcsUrl: idp.issuer, clientAuth: { method: 'none', clientId: CLIENTS.none }, timeoutMs: 5000 },

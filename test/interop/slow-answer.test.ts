@@ -19,7 +19,13 @@ async function setup(t: Test, clock: Clock, env: Record<string, string> = {}): P
   const oac = await startOac(t, idp)
   const config = interopConfig(t, idp, oac, 'client_secret_basic', env)
   const store = await browserLogin(config, clock)
-  return { idp, oac, config, store, loginRefreshToken: store.load('default')?.refreshToken as string }
+  // the proxy starts with a refresh, as after a restart once the login's own access token has run out
+  const state = store.load('default') ?? {}
+  delete state.accessToken
+  delete state.accessTokenObtainedAtMs
+  delete state.accessTokenExpiresAtMs
+  await store.save('default', state)
+  return { idp, oac, config, store, loginRefreshToken: state.refreshToken as string }
 }
 
 const refreshCalls = (idp: Idp): Array<{ grantType: string; status: number }> =>

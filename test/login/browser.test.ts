@@ -117,12 +117,20 @@ t.test('approve: resolves, stores the refresh token, the callback page says the 
   t.match(page.contentType, /^text\/html/)
   t.match(page.body, '<title>Login complete</title>')
   t.equal(b.sim.issued.refreshTokens.length, 1)
-  t.same(b.store.load('default'), {
+  const { accessTokenExpiresAtMs, ...saved } = b.store.load('default') ?? {}
+  t.same(saved, {
     refreshToken: b.sim.issued.refreshTokens[0],
     refreshTokenObtainedAtMs: CLIENT_NOW_MS,
     updatedAtMs: CLIENT_NOW_MS,
     subject: b.sim.user,
+    // the sign-in's own access token, so the proxy starts without rotating again
+    accessToken: b.sim.issued.accessTokens[0],
+    accessTokenObtainedAtMs: CLIENT_NOW_MS,
   })
+  t.ok(
+    accessTokenExpiresAtMs !== undefined && accessTokenExpiresAtMs > CLIENT_NOW_MS,
+    'with its expiry (expires_in, or the JWT exp when earlier)',
+  )
   t.same(
     b.sim.calls.map((c) => [c.path, c.status, c.grantType]),
     [

@@ -76,6 +76,9 @@ t.test('login (device, no TTY): prints the code, exits 0 once approved, saves th
   t.same(Object.keys(state.credentials), ['default'])
   const saved = state.credentials.default
   t.same(Object.keys(saved ?? {}).sort(), [
+    'accessToken',
+    'accessTokenExpiresAtMs',
+    'accessTokenObtainedAtMs',
     'identity',
     'refreshToken',
     'refreshTokenObtainedAtMs',
@@ -88,6 +91,25 @@ t.test('login (device, no TTY): prints the code, exits 0 once approved, saves th
   t.equal(saved?.refreshToken, sim.issued.refreshTokens.at(-1), 'the one the device login got')
   t.not(saved?.refreshToken, bootstrap, 'not the bootstrap token from the config')
   t.equal(sim.deviceRequests()[0]?.status, 'used')
+})
+
+t.test('serve after login uses the access token the login got: no rotation at start-up', async (t) => {
+  const { sim, dir, configPath } = await setup(t)
+  const run = cli(t, ['login', '--config', configPath], dir)
+  await waitFor(() => USER_CODE.test(run.stdout()), 10_000, 'the user code on stdout')
+  sim.approveDevice((USER_CODE.exec(run.stdout()) as RegExpExecArray)[1] as string)
+  t.equal(await run.exited, 0, run.stderr())
+  const tokenCalls = (): number => sim.calls.filter((c) => c.path.endsWith('/oauth2/v1/token')).length
+  const afterLogin = tokenCalls()
+  const proxy = await spawnProxy(t, configPath)
+  const res = await fetch(`${proxy.url}/api/20210901/snapshots`)
+  t.equal(res.status, 200)
+  t.equal(tokenCalls(), afterLogin, "the proxy made no token call: it serves the login's access token")
+  t.ok(
+    proxy.lines.some((l) => l.event === 'token.saved_used'),
+    'token.saved_used is logged',
+  )
+  t.equal(sim.calls.filter((c) => c.server === 'oac').at(-1)?.tokenState, 'valid')
 })
 
 t.test('login --browser --no-open prints the authorize URL', async (t) => {

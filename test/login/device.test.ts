@@ -108,11 +108,16 @@ t.test('approved: the refresh token and subject are stored for the credential', 
   const saved = d.store.load('default')
   const refreshToken = d.sim.issued.refreshTokens.at(-1)
   t.ok(refreshToken, 'the simulator issued a refresh token')
+  const receivedAtMs = d.startedAtMs + POLL_MS
   t.same(saved, {
     refreshToken,
-    refreshTokenObtainedAtMs: d.startedAtMs + POLL_MS,
-    updatedAtMs: d.startedAtMs + POLL_MS,
+    refreshTokenObtainedAtMs: receivedAtMs,
+    updatedAtMs: receivedAtMs,
     subject: d.sim.user,
+    // the sign-in's own access token, so the proxy starts without rotating again
+    accessToken: d.sim.issued.accessTokens.at(-1),
+    accessTokenObtainedAtMs: receivedAtMs,
+    accessTokenExpiresAtMs: receivedAtMs + 100_000,
   })
   t.equal(d.store.saves, 1)
   t.same([...d.store.data.keys()], ['default'])
