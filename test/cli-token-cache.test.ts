@@ -56,24 +56,31 @@ t.test('a second token call reuses the saved access token: one refresh, one rota
   t.same(leaks(status.stdout + status.stderr, secretsOf(sim, [first.accessToken])), [], 'status shows no token')
 })
 
-t.test('a saved token near expiry is not handed out: token refreshes and saves the new one', async (t) => {
-  const { sim, config, statePath } = await setup(t)
-  const first = await token(t, config)
-  const state = JSON.parse(readFileSync(statePath, 'utf8')) as StateFile
-  const entry = state.credentials[DEFAULT_CREDENTIAL]
-  if (!entry) throw new Error('no entry')
-  // as if the saved token had only 5 s left
-  entry.accessTokenExpiresAtMs = Date.now() + 5000
-  writeFileSync(statePath, JSON.stringify(state), { mode: 0o600 })
-  const second = await token(t, config)
-  t.equal(second.source, 'refresh')
-  t.not(second.accessToken, first.accessToken)
-  t.equal(sim.stats().refreshGrants, 2)
-  t.equal(sim.stats().staleRefreshTokenUses, 0)
-  const saved = (JSON.parse(readFileSync(statePath, 'utf8')) as StateFile).credentials[DEFAULT_CREDENTIAL]
-  t.equal(saved?.accessToken, second.accessToken, 'the new token is saved')
-  t.equal(saved?.refreshToken, sim.issued.refreshTokens.at(-1), 'with the newest refresh token')
-})
+// 5 s: inside the manager's own safety margin; 20 s: outside it, but under the 30 s token asks for
+for (const leftMs of [5000, 20_000]) {
+  t.test(
+    `a saved token with ${leftMs / 1000} s left is not handed out: token refreshes and saves the new one`,
+    async (t) => {
+      const { sim, config, statePath } = await setup(t)
+      const first = await token(t, config)
+      const state = JSON.parse(readFileSync(statePath, 'utf8')) as StateFile
+      const entry = state.credentials[DEFAULT_CREDENTIAL]
+      if (!entry) throw new Error('no entry')
+      // as if the saved 100 s token had only that long left
+      entry.accessTokenExpiresAtMs = Date.now() + leftMs
+      entry.accessTokenObtainedAtMs = Date.now() + leftMs - 100_000
+      writeFileSync(statePath, JSON.stringify(state), { mode: 0o600 })
+      const second = await token(t, config)
+      t.equal(second.source, 'refresh')
+      t.not(second.accessToken, first.accessToken)
+      t.equal(sim.stats().refreshGrants, 2)
+      t.equal(sim.stats().staleRefreshTokenUses, 0)
+      const saved = (JSON.parse(readFileSync(statePath, 'utf8')) as StateFile).credentials[DEFAULT_CREDENTIAL]
+      t.equal(saved?.accessToken, second.accessToken, 'the new token is saved')
+      t.equal(saved?.refreshToken, sim.issued.refreshTokens.at(-1), 'with the newest refresh token')
+    },
+  )
+}
 
 t.test(
   'reuse needs 30 s left, or half the lifetime of a short-lived token, and never less than the safety margin',

@@ -67,7 +67,8 @@ export async function getToken(
     }
     const manager = createTokenManagers(only, { logger, store }).get(credential.name)
     if (!manager) throw new ProxyError('usage', `credential '${credential.name}' is not usable`)
-    manager.start()
+    // the saved token was judged above (reuseSaved): past this point the grant itself is asked
+    manager.start({ useSaved: false })
     let result: TokenResult
     let obtainedAtMs: number
     try {
@@ -116,6 +117,17 @@ async function lateAnswer(
   await withProgress(idp, manager.settled(), { limitMs: settings.refreshAnswerTimeoutMs })
   const token = manager.peek()
   if (token) return token
+  // the late answer was a refusal (login_required, credential_rejected): that is the error to report
+  if (manager.health === 'login_required' || manager.health === 'credential_rejected') return manager.get()
+  // an answer that came late but was no token (a 5xx, a 429...): say what it was, not "timed out"
+  const last = manager.status().lastError
+  if (last && last.code !== 'idp_unreachable') {
+    throw new ProxyError(
+      'idp_unreachable',
+      `${idp} answered only after ${timeoutS} s, and not with a token: ${last.message}`,
+      { cause: err },
+    )
+  }
   throw new ProxyError('idp_unreachable', `${idp} did not answer within ${timeoutS} s (timed out)`, {
     cause: err,
     hint:

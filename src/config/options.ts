@@ -198,7 +198,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'string',
     credential: true,
     description:
-      "Also write the current access token to this file (atomically, mode 0600) after every refresh, for tools that read a token file (e.g. the OCI CLI's --idcs-access-token-file).",
+      "Also write the current access token to this file (atomically, mode 0600) whenever it changes (every refresh, and at start when a saved or imported token is served), for tools that read a token file (e.g. the OCI CLI's --idcs-access-token-file).",
   },
   {
     path: 'stateFile',

@@ -81,7 +81,12 @@ export interface RefreshEvent {
   error?: ProxyError
 }
 
-export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refresh_failed: [RefreshEvent] }> {
+export class TokenManager extends EventEmitter<{
+  refreshed: [RefreshEvent]
+  refresh_failed: [RefreshEvent]
+  /** An access token obtained earlier (imported, or saved by login or token) is served without a refresh. */
+  adopted: [{ credential: string; token: AccessToken }]
+}> {
   readonly name: string
   readonly #grant: Grant
   readonly #store: TokenStore
@@ -167,8 +172,11 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     }
   }
 
-  /** Loads state (unless done) and starts the first refresh in the background. Never throws for IdP trouble. */
-  start(): void {
+  /**
+   * Loads state (unless done) and starts the first refresh in the background. Never throws for IdP trouble.
+   * `useSaved: false` skips the access token saved by login or token (a command that judges it itself).
+   */
+  start(options: { useSaved?: boolean } = {}): void {
     this.load()
     const saved = this.#store.load(this.name)
     this.#lastWall = this.#clock.now()
@@ -182,7 +190,13 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
     }
     // the access token saved with the newest refresh token (by login or token): no rotation at start-up
     // while it has time left, which also keeps a restart loop from rotating on every start
-    if (saved?.accessToken && this.#useImported(saved.accessToken, saved.accessTokenExpiresAtMs, 'saved')) return
+    if (
+      options.useSaved !== false &&
+      saved?.accessToken &&
+      this.#useImported(saved.accessToken, saved.accessTokenExpiresAtMs, 'saved')
+    ) {
+      return
+    }
     this.#refresh('startup').catch(() => {})
   }
 
@@ -207,6 +221,7 @@ export class TokenManager extends EventEmitter<{ refreshed: [RefreshEvent]; refr
       { event: `token.${kind}_used`, expiresInS: Math.round(token.lifetimeMs / 1000) },
       `using the ${kind} access token`,
     )
+    this.emit('adopted', { credential: this.name, token })
     if (!this.#grant.needsRefreshToken || this.#refreshToken) this.#schedule(token)
     return true
   }

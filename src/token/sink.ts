@@ -1,4 +1,4 @@
-// Token sink: writes the current access token to a file (atomic, 0600) after every refresh, for tools that read a token file.
+// Token sink: writes the current access token to a file (atomic, 0600) whenever it changes, for tools that read a token file.
 import type { Logger } from '../log.js'
 import { refuseForeignPath, writeFileAtomic } from './atomic-file.js'
 import type { TokenManager } from './manager.js'
@@ -14,9 +14,9 @@ export function writeTokenFile(path: string, token: string): Promise<void> {
 export function attachTokenSink(manager: TokenManager, path: string, logger: Logger): void {
   refuseForeignPath(path, 'token file')
   const log = logger.child({ credential: manager.name })
-  manager.on('refreshed', (e) => {
-    if (!e.token) return
-    writeTokenFile(path, e.token.value).then(
+  const write = (token: { value: string } | undefined): void => {
+    if (!token) return
+    writeTokenFile(path, token.value).then(
       () => log.debug({ event: 'token.file_written', path }, 'token file updated'),
       (err: unknown) =>
         log.error(
@@ -24,5 +24,8 @@ export function attachTokenSink(manager: TokenManager, path: string, logger: Log
           'could not write the token file',
         ),
     )
-  })
+  }
+  manager.on('refreshed', (e) => write(e.token))
+  // a token served from the state file at start-up (saved or imported) is written too, not only refreshed ones
+  manager.on('adopted', (e) => write(e.token))
 }

@@ -348,6 +348,7 @@ function readState(path: string): StateFile {
   for (const c of Object.values(d.credentials)) {
     registerToken(c?.refreshToken)
     registerToken(c?.importedAccessToken)
+    registerToken(c?.accessToken)
   }
   return { version: STATE_FILE_VERSION, credentials: d.credentials }
 }

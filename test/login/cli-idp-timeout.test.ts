@@ -83,6 +83,22 @@ t.test('token: a refresh answered after the timeout is waited for, saved and pri
   t.equal(sim.calls.filter((c) => c.path.endsWith('/oauth2/v1/token')).length, 1, 'the saved token is reused')
 })
 
+t.test(
+  'token: a late answer that refuses the refresh token is reported as login_required, not a timeout',
+  async (t) => {
+    const sim = await simulatorFor(t)
+    const dir = t.testdir()
+    const config = await writeSimConfig(dir, sim, { token: { idpTimeoutSeconds: 1, refreshAnswerTimeoutSeconds: 30 } })
+    writeFileSync(join(dir, 'refresh-token'), 'a-refresh-token-the-identity-domain-never-issued\n', { mode: 0o600 })
+    sim.faults.idcs.next({ kind: 'latency', ms: 2500 })
+    const r = await runCli(['token', '--config', config], { cwd: dir })
+    t.equal(r.code, 4, r.stderr)
+    t.match(r.stderr, /^oac-token-proxy: login_required: /m)
+    t.notMatch(r.stderr, /timed out/)
+    t.equal(r.stdout, '')
+  },
+)
+
 t.test('on a terminal, login shows that it is waiting for the identity provider', async (t) => {
   if (spawnSync('script', ['--version']).status !== 0) {
     t.comment('skipped: the script command (util-linux) is not installed, so there is no terminal to run login in')

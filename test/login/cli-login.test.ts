@@ -94,14 +94,16 @@ t.test('login (device, no TTY): prints the code, exits 0 once approved, saves th
 })
 
 t.test('serve after login uses the access token the login got: no rotation at start-up', async (t) => {
-  const { sim, dir, configPath } = await setup(t)
+  const { sim, dir, configPath, stateFile } = await setup(t)
   const run = cli(t, ['login', '--config', configPath], dir)
   await waitFor(() => USER_CODE.test(run.stdout()), 10_000, 'the user code on stdout')
   sim.approveDevice((USER_CODE.exec(run.stdout()) as RegExpExecArray)[1] as string)
   t.equal(await run.exited, 0, run.stderr())
   const tokenCalls = (): number => sim.calls.filter((c) => c.path.endsWith('/oauth2/v1/token')).length
   const afterLogin = tokenCalls()
-  const proxy = await spawnProxy(t, configPath)
+  const loginToken = readState(stateFile).credentials.default?.accessToken
+  const tokenFile = join(dir, 'token.txt')
+  const proxy = await spawnProxy(t, configPath, { OAC_PROXY_TOKEN_FILE: tokenFile })
   const res = await fetch(`${proxy.url}/api/20210901/snapshots`)
   t.equal(res.status, 200)
   t.equal(tokenCalls(), afterLogin, "the proxy made no token call: it serves the login's access token")
@@ -110,6 +112,10 @@ t.test('serve after login uses the access token the login got: no rotation at st
     'token.saved_used is logged',
   )
   t.equal(sim.calls.filter((c) => c.server === 'oac').at(-1)?.tokenState, 'valid')
+  // the token file holds the served token from the start, not only after the first refresh
+  await waitFor(() => existsSync(tokenFile), 10_000, 'the token file')
+  t.equal(readFileSync(tokenFile, 'utf8'), loginToken, 'the token file holds the login token')
+  t.equal(modeOf(tokenFile), 0o600)
 })
 
 t.test('login --browser --no-open prints the authorize URL', async (t) => {
