@@ -15,6 +15,7 @@ import { rethrowForLogin } from './oauth/rejection.js'
 import { idpName, withProgress } from './progress.js'
 import { noRefreshTokenError, subjectOf, withOfflineAccess } from './oauth/scope.js'
 import type { TokenSet } from './oauth/types.js'
+import { lifetimeOf } from './token/manager.js'
 import type { CredentialState, TokenStore } from './token/store.js'
 import type { Dispatcher } from 'undici'
 
@@ -134,12 +135,13 @@ async function saveRefreshToken(
   if (tokens) {
     state.accessToken = tokens.accessToken
     state.accessTokenObtainedAtMs = now
-    state.accessTokenExpiresAtMs = Math.min(now + tokens.expiresInS * 1000, jwtExpMs(tokens.accessToken) ?? Infinity)
+    // the manager's own lifetime rule (expires_in, or the JWT exp when it is earlier by whole-second rounding)
+    state.accessTokenExpiresAtMs = now + lifetimeOf(tokens, now)
   }
   await store.save(name, state)
 }
 
-/** The `exp` claim in ms, when the access token is a JWT that has one. */
+/** The `exp` claim in ms, when the access token is a JWT that has one (an opaque token has no known expiry). */
 function jwtExpMs(accessToken: string): number | undefined {
   try {
     const { exp } = decodeJwt(accessToken)
@@ -240,13 +242,7 @@ export async function importTokens(
     return { kind: 'refresh_token' }
   }
   if (typeof accessToken === 'string' && accessToken) {
-    let expiresAtMs: number | undefined
-    try {
-      const exp = decodeJwt(accessToken).exp
-      if (typeof exp === 'number') expiresAtMs = exp * 1000
-    } catch {
-      // opaque token: no expiry known
-    }
+    const expiresAtMs = jwtExpMs(accessToken)
     if (expiresAtMs === undefined || expiresAtMs <= clock.now()) {
       throw new ProxyError('login_required', `the access token in ${full} has expired or has no expiry`, {
         hint: 'Download a fresh one from the console.',
