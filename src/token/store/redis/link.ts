@@ -7,7 +7,7 @@ import {
   type RedisClientType,
   type RedisSentinelType,
 } from '@redis/client'
-import { ProxyError } from '../../../errors.js'
+import { ProxyError } from '../../../shared/errors.js'
 import { reconnectDelayMs, type ResolvedConnection } from './connection.js'
 
 export type LinkEvent =
@@ -83,6 +83,8 @@ function classify(err: unknown): { code: 'store_unavailable' | 'store_refused'; 
       return { code: 'store_unavailable', reason: 'timed out' }
     if (name === 'ClientOfflineError') return { code: 'store_unavailable', reason: 'not connected' }
     if (name === 'ClientClosedError') return { code: 'store_unavailable', reason: 'the store is closed' }
+    // the server went away while the command was on the wire (before the client noticed it was offline)
+    if (name === 'SocketClosedUnexpectedlyError') return { code: 'store_unavailable', reason: 'connection closed' }
     return { code: 'store_unavailable', reason: name }
   }
   return { code: 'store_unavailable', reason: 'unknown error' }

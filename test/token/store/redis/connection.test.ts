@@ -3,7 +3,9 @@ import t from 'tap'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ProxyError } from '../../src/errors.js'
+import { ProxyError } from '../../../../src/shared/errors.js'
+import { toStoreError } from '../../../../src/token/store/redis/link.js'
+import { SocketClosedUnexpectedlyError } from '@redis/client'
 import {
   redactRedisUrl,
   resolveConnection,
@@ -11,11 +13,11 @@ import {
   StateCipher,
   type Announcement,
   type LinkEvent,
-} from '../../src/token/store/redis/index.js'
-import { LogCapture, registerSecret } from '../helpers.js'
-import { selfSigned } from '../grants/keys.js'
-import { freePort, redisMissing, startRedis } from '../helpers/redis-server.js'
-import { IDENTITY, openTestStore, secretToken, testKey } from '../helpers/redis-store.js'
+} from '../../../../src/token/store/redis/index.js'
+import { LogCapture, registerSecret } from '../../../helpers.js'
+import { selfSigned } from '../../../oauth/grants/keys.js'
+import { freePort, redisMissing, startRedis } from '../../../helpers/redis-server.js'
+import { IDENTITY, openTestStore, secretToken, testKey } from '../../../helpers/redis-store.js'
 
 const PASSWORD = 'pw-' + 'Zq8vK2mN4xR7tL1s'
 /** The commands docs/redis-store.md lists for a narrow ACL user. */
@@ -232,7 +234,7 @@ t.test('against a real redis-server', { skip: redisMissing() ?? false }, async (
       t.equal(err.code, 'store_unavailable')
       t.match(
         err.message,
-        /^Redis store \w+ failed at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+: (ECONNREFUSED|not connected)$/,
+        /^Redis store \w+ failed at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+: (ECONNREFUSED|not connected|connection closed)$/,
       )
       t.ok(Date.now() - started < 1_000, `failed after ${Date.now() - started} ms`)
     }
@@ -260,3 +262,9 @@ async function until(check: () => boolean, timeoutMs = 3_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10))
   }
 }
+
+t.test('a connection that closes under a command reads "connection closed", with no error class name', async (t) => {
+  const err = toStoreError(new SocketClosedUnexpectedlyError(), 'read', 'redis://127.0.0.1:6379')
+  t.equal(err.code, 'store_unavailable')
+  t.equal(err.message, 'Redis store read failed at redis://127.0.0.1:6379: connection closed')
+})
