@@ -25,13 +25,13 @@ const SENTINEL_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
 function seaPatches(version) {
   const patches = [
     {
-      file: join(root, 'dist', 'log.js'),
+      file: join(root, 'dist', 'shared', 'log.js'),
       from: "createRequire(import.meta.url)('pino-pretty')",
       to: "require('pino-pretty')",
     },
     {
-      file: join(root, 'dist', 'version.js'),
-      from: "readFileSync(new URL('../package.json', import.meta.url), 'utf8')",
+      file: join(root, 'dist', 'shared', 'version.js'),
+      from: "readFileSync(new URL('../../package.json', import.meta.url), 'utf8')",
       to: JSON.stringify(JSON.stringify({ version })),
     },
   ]

@@ -1,7 +1,7 @@
 // Regenerates the tables of docs/errors.md from the error codes and exit codes in dist/ (run after a build).
 import { readFileSync, writeFileSync } from 'node:fs'
-import { ERROR_CODES } from '../dist/errors.js'
-import { exitCodeFor } from '../dist/exit-codes.js'
+import { ERROR_CODES } from '../dist/shared/errors.js'
+import { exitCodeFor } from '../dist/cli/exit-codes.js'
 
 const doc = new URL('../docs/errors.md', import.meta.url)
 const entries = Object.entries(ERROR_CODES)

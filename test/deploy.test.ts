@@ -2,8 +2,8 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { parse, parseAllDocuments } from 'yaml'
-import { ERROR_CODES, TERMINAL_OAUTH_ERRORS, type ErrorCode } from '../src/errors.js'
-import { EXIT, exitCodeFor } from '../src/exit-codes.js'
+import { ERROR_CODES, TERMINAL_OAUTH_ERRORS, type ErrorCode } from '../src/shared/errors.js'
+import { EXIT, exitCodeFor } from '../src/cli/exit-codes.js'
 
 const read = (path: string): string => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8')
 

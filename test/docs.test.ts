@@ -3,7 +3,7 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { parse } from 'yaml'
 import { envName, OPTIONS } from '../src/config/options.js'
-import { ERROR_CODES } from '../src/errors.js'
+import { ERROR_CODES } from '../src/shared/errors.js'
 
 const read = (path: string): string => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8')
 

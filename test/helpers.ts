@@ -6,7 +6,7 @@ import { basename, join } from 'node:path'
 import { Agent, request } from 'undici'
 import { stringify } from 'yaml'
 import type { Test } from 'tap'
-import { FakeClock, type Clock } from '../src/clock.js'
+import { FakeClock, type Clock } from '../src/shared/clock.js'
 import { loadConfig } from '../src/config/load.js'
 import {
   DEFAULT_BACKOFF_INITIAL_SECONDS,
@@ -21,10 +21,10 @@ import {
   DEFAULT_REFRESH_JITTER_RATIO,
 } from '../src/config/options.js'
 import type { ProxyConfig, TokenSettings } from '../src/config/types.js'
-import { createLogger, type Logger } from '../src/log.js'
-import { startProxy, type RunningProxy } from '../src/run.js'
+import { createLogger, type Logger } from '../src/shared/log.js'
+import { startProxy, type RunningProxy } from '../src/app/run.js'
 import { startedSimulators, startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/index.js'
-import { MemoryStore, type TokenStore } from '../src/token/store.js'
+import { MemoryStore, type TokenStore } from '../src/token/store/file.js'
 
 /** Log lines and secrets of this test process, written out at exit for the whole-suite leak scan. */
 const scanLogs: string[][] = []

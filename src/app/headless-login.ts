@@ -1,12 +1,12 @@
 // Headless first login: while serve runs without a usable refresh token, a device login is kept going by itself.
-import type { Clock } from './clock.js'
-import type { CredentialConfig, ProxyConfig } from './config/types.js'
-import { tokenEndpointFor } from './credentials.js'
-import { ProxyError } from './errors.js'
-import type { Logger } from './log.js'
-import { noRefreshTokenError, subjectOf, withOfflineAccess } from './oauth/scope.js'
-import { pollDeviceToken, startDeviceAuthorization } from './oauth/device.js'
-import type { TokenManager } from './token/manager.js'
+import type { Clock } from '../shared/clock.js'
+import type { CredentialConfig, ProxyConfig } from '../config/types.js'
+import { tokenEndpointFor } from './managers.js'
+import { ProxyError } from '../shared/errors.js'
+import type { Logger } from '../shared/log.js'
+import { noRefreshTokenError, subjectOf, withOfflineAccess } from '../oauth/scope.js'
+import { pollDeviceToken, startDeviceAuthorization } from '../oauth/login/device.js'
+import type { TokenManager } from '../token/manager.js'
 import type { Dispatcher } from 'undici'
 
 /** Pause before a new device code after a refusal or an error (an expired code is renewed at once). */

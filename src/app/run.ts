@@ -1,17 +1,17 @@
 // Starts a configured proxy: state store, token managers, headless login, token sinks, server, listeners; stops it cleanly.
 import { randomBytes } from 'node:crypto'
 import type { Dispatcher } from 'undici'
-import { systemClock, type Clock } from './clock.js'
-import type { ProxyConfig } from './config/types.js'
-import { createTokenManagers, DEFAULT_CREDENTIAL } from './credentials.js'
-import { createIdpAgent } from './http-agent.js'
-import type { Logger } from './log.js'
-import { watchForLogin, type HeadlessLogin } from './login-headless.js'
-import { openListeners } from './proxy/listen.js'
-import { buildServer, type BuiltServer } from './proxy/server.js'
-import type { TokenManager } from './token/manager.js'
-import { attachTokenSink } from './token/sink.js'
-import { FileStore, type TokenStore } from './token/store.js'
+import { systemClock, type Clock } from '../shared/clock.js'
+import type { ProxyConfig } from '../config/types.js'
+import { createTokenManagers, DEFAULT_CREDENTIAL } from './managers.js'
+import { createIdpAgent } from '../net/http-agent.js'
+import type { Logger } from '../shared/log.js'
+import { watchForLogin, type HeadlessLogin } from './headless-login.js'
+import { openListeners } from '../proxy/listen.js'
+import { buildServer, type BuiltServer } from '../proxy/server.js'
+import type { TokenManager } from '../token/manager.js'
+import { attachTokenSink } from '../token/sink.js'
+import { FileStore, type TokenStore } from '../token/store/file.js'
 
 export interface RunningProxy {
   /** http://host:port of the proxy listener (or unix:PATH). */

@@ -1,10 +1,10 @@
 // Asks the proxy that holds a state file (found through its lock) over its admin API, with the admin key.
 import { Agent, request } from 'undici'
 import { ADMIN_KEY_HEADER } from '../admin/routes.js'
-import { ProxyError } from '../errors.js'
+import { ProxyError } from '../shared/errors.js'
 import { readFileSync } from 'node:fs'
 import type { CredentialConfig } from '../config/types.js'
-import { checkIdentity, identityOf, liveLock, type LockInfo, type StateFile } from '../token/store.js'
+import { checkIdentity, identityOf, liveLock, type LockInfo, type StateFile } from '../token/store/file.js'
 
 export interface RunningProxyInfo {
   pid: number

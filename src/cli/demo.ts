@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
-import { loadConfig } from './config/load.js'
-import type { Logger } from './log.js'
-import { startProxy, type RunningProxy } from './run.js'
-import { DEFAULT_USER, DEFAULT_USER_PASSWORD } from './simulator/constants.js'
-import { startSimulator, type Simulator } from './simulator/index.js'
+import { loadConfig } from '../config/load.js'
+import type { Logger } from '../shared/log.js'
+import { startProxy, type RunningProxy } from '../app/run.js'
+import { DEFAULT_USER, DEFAULT_USER_PASSWORD } from '../simulator/constants.js'
+import { startSimulator, type Simulator } from '../simulator/index.js'
 
 export const DEMO_DEFAULT_PORT = 8787
 

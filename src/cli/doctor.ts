@@ -2,9 +2,9 @@
 import { request, type Dispatcher } from 'undici'
 import { loadConfig, type LoadOptions } from '../config/load.js'
 import type { ProxyConfig } from '../config/types.js'
-import { isProxyError } from '../errors.js'
-import { idpAgentFor } from '../http-agent.js'
-import type { Logger } from '../log.js'
+import { isProxyError } from '../shared/errors.js'
+import { idpAgentFor } from '../net/http-agent.js'
+import type { Logger } from '../shared/log.js'
 import { getToken } from './token.js'
 
 export type CheckResult = 'ok' | 'warn' | 'fail'

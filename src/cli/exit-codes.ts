@@ -1,5 +1,5 @@
 // Exit codes of the command line, by error code; docs/errors.md and the README list them.
-import type { ErrorCode } from './errors.js'
+import type { ErrorCode } from '../shared/errors.js'
 
 export const EXIT = {
   ok: 0,

@@ -1,17 +1,16 @@
-#!/usr/bin/env -S node --max-semi-space-size=2 --no-wasm-tier-up
-// Command-line entry: argv -> command. The only place that calls process.exit.
+// Command-line entry: argv -> command. The only place that calls process.exit (the installed command, dist/cli.js, runs this).
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { loadConfig } from './config/load.js'
-import { DEFAULT_CREDENTIAL, OPTIONS, type OptionSpec } from './config/options.js'
-import type { ProxyConfig } from './config/types.js'
-import { ERROR_CODES, OAuthError, ProxyError } from './errors.js'
-import { createLogger, wantsPretty, type Logger } from './log.js'
+import { loadConfig } from '../config/load.js'
+import { DEFAULT_CREDENTIAL, OPTIONS, type OptionSpec } from '../config/options.js'
+import type { ProxyConfig } from '../config/types.js'
+import { ERROR_CODES, OAuthError, ProxyError } from '../shared/errors.js'
+import { createLogger, wantsPretty, type Logger } from '../shared/log.js'
 
 type LogFormat = ProxyConfig['log']['format']
-import { startProxy } from './run.js'
-import { VERSION } from './version.js'
+import { startProxy } from '../app/run.js'
+import { VERSION } from '../shared/version.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
 
 /** Mirrors DEMO_DEFAULT_PORT in demo.ts (not imported: the simulator loads only for demo/simulate). */
@@ -245,12 +244,12 @@ async function loginCommand(args: string[]): Promise<number> {
   const interactive = Boolean(process.stdout.isTTY)
   // on a terminal the screen (code, QR, countdown) says it all: only warnings, as human lines
   const logger = stderrLogger(interactive ? 'warn' : config.log.level, config.log.format)
-  const { FileStore } = await import('./token/store.js')
+  const { FileStore } = await import('../token/store/file.js')
   const { login, credentialByName } = await import('./login.js')
-  const { claimCredential } = await import('./credentials.js')
+  const { claimCredential } = await import('../app/managers.js')
   const credential = credentialByName(config, (values.credential as string | undefined) ?? DEFAULT_CREDENTIAL)
   const store = FileStore.open(config.stateFile)
-  const { logStoreOpened } = await import('./run.js')
+  const { logStoreOpened } = await import('../app/run.js')
   logStoreOpened(store, logger)
   // Ctrl-C while waiting for the sign-in: say so, and release the lock on the way out
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -297,7 +296,7 @@ async function tokenCommand(args: string[]): Promise<number> {
   )
   if (values.help) return help('token')
   const config = configFrom(values)
-  const { getToken } = await import('./commands/token.js')
+  const { getToken } = await import('./token.js')
   const result = await getToken(
     config,
     (values.credential as string | undefined) ?? DEFAULT_CREDENTIAL,
@@ -325,7 +324,7 @@ async function statusCommand(args: string[]): Promise<number> {
   )
   if (values.help) return help('status')
   const config = configFrom(values)
-  const { collectStatus, renderStatus, statusExitCode } = await import('./commands/status.js')
+  const { collectStatus, renderStatus, statusExitCode } = await import('./status.js')
   const report = await collectStatus(config, values.credential as string | undefined)
   if (values.json) out(JSON.stringify(report, null, 2))
   else for (const line of renderStatus(report, config)) out(line)
@@ -338,7 +337,7 @@ async function doctorCommand(args: string[]): Promise<number> {
   const configPath = (values.config as string | undefined) ?? process.env.OAC_PROXY_CONFIG
   const flags: Record<string, string> = {}
   if (typeof values['oac-url'] === 'string') flags.oacUrl = values['oac-url']
-  const { runDoctor } = await import('./commands/doctor.js')
+  const { runDoctor } = await import('./doctor.js')
   const checks = await runDoctor(
     { ...(configPath ? { configPath } : {}), flags },
     values['oac-url'] as string | undefined,
@@ -358,9 +357,9 @@ async function importCommand(args: string[]): Promise<number> {
   if (!file || positionals.length > 1)
     throw new ProxyError('usage', 'give exactly one file to import', { hint: 'oac-token-proxy import tokens.json' })
   const config = configFrom(values)
-  const { FileStore } = await import('./token/store.js')
+  const { FileStore } = await import('../token/store/file.js')
   const { importTokens, credentialByName } = await import('./login.js')
-  const { claimCredential } = await import('./credentials.js')
+  const { claimCredential } = await import('../app/managers.js')
   const configured = credentialByName(config, (values.credential as string | undefined) ?? DEFAULT_CREDENTIAL)
   const credential = configured.name
   const store = FileStore.open(config.stateFile)
@@ -452,7 +451,7 @@ async function simulate(args: string[]): Promise<number> {
     'simulate',
   )
   if (values.help) return help('simulate')
-  const { startSimulator } = await import('./simulator/index.js')
+  const { startSimulator } = await import('../simulator/index.js')
   const sim = await startSimulator({
     idcsPort: intFlag(values['idcs-port'], '--idcs-port', 0, PORT_RANGE),
     oacPort: intFlag(values['oac-port'], '--oac-port', 0, PORT_RANGE),

@@ -1,8 +1,8 @@
 // `oac-token-proxy status`: who is signed in, scopes, when the access and refresh tokens expire.
 import type { ProxyConfig } from '../config/types.js'
 import type { CredentialStatusJson } from '../admin/status-json.js'
-import { EXIT } from '../exit-codes.js'
-import { credentialByName } from '../login.js'
+import { EXIT } from './exit-codes.js'
+import { credentialByName } from './login.js'
 import { askProxy, checkStateIdentity, readStateFile, runningProxy } from './ask-proxy.js'
 
 /** IDCS's default refresh-token lifetime; the real one is set per application. */

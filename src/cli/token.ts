@@ -1,13 +1,13 @@
 // `oac-token-proxy token`: prints a valid access token: from the running proxy, else the one saved last time, else by refreshing.
 import type { ProxyConfig, TokenSettings } from '../config/types.js'
-import { claimCredential, createTokenManagers } from '../credentials.js'
-import { ProxyError } from '../errors.js'
-import type { Logger } from '../log.js'
-import { credentialByName } from '../login.js'
-import { idpName, withProgress } from '../progress.js'
+import { claimCredential, createTokenManagers } from '../app/managers.js'
+import { ProxyError } from '../shared/errors.js'
+import type { Logger } from '../shared/log.js'
+import { credentialByName } from './login.js'
+import { idpName, withProgress } from './progress.js'
 import type { TokenManager } from '../token/manager.js'
 import type { AccessToken } from '../token/schedule.js'
-import { FileStore, type CredentialState } from '../token/store.js'
+import { FileStore, type CredentialState } from '../token/store/file.js'
 import { askProxy, checkStateIdentity, readStateFile, runningProxy } from './ask-proxy.js'
 
 /** A saved access token is reused while it has at least this long left (or half its lifetime, if shorter). */

@@ -2,7 +2,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import type { Secret } from '../secret.js'
+import type { Secret } from '../shared/secret.js'
 import { DEFAULT_ASSERTION_AUDIENCE, DEFAULT_CREDENTIAL, OPTIONS } from './options.js'
 import { resolveSecret, type SecretRef } from './secrets.js'
 import type { AssertionKey, ClientAuthMethod, CredentialConfig, GrantName, RouteConfig } from './types.js'

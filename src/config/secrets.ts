@@ -1,7 +1,7 @@
 // Resolves a secret reference (inline, {env}, {file}) to a Secret, with errors that name the key but never the value.
 import { readFileSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { Secret } from '../secret.js'
+import { Secret } from '../shared/secret.js'
 
 export type SecretRef = string | { value: string } | { env: string } | { file: string }
 

@@ -1,7 +1,7 @@
 // Resolves the security settings: local keys from their file, allowed hosts and origins, exposure and TLS checks.
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { Secret } from '../secret.js'
+import { Secret } from '../shared/secret.js'
 import { checkSecretFileMode } from './secrets.js'
 import type { ProxyConfig, SecuritySettings } from './types.js'
 

@@ -1,5 +1,5 @@
 // The resolved, frozen configuration the rest of the program receives.
-import type { Secret } from '../secret.js'
+import type { Secret } from '../shared/secret.js'
 
 export interface TokenSettings {
   refreshAheadRatio: number

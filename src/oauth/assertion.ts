@@ -1,7 +1,7 @@
 // Signs RS256 JWT assertions (user assertions and client assertions) with jose.
 import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto'
 import { SignJWT, type JWTHeaderParameters } from 'jose'
-import { systemClock, type Clock } from '../clock.js'
+import { systemClock, type Clock } from '../shared/clock.js'
 import type { AssertionKey } from '../config/types.js'
 
 /** Assertions are short-lived: IDCS only needs them for the one token call. */

@@ -1,7 +1,7 @@
 // Client authentication at the token endpoint, chosen separately from the grant.
-import type { Clock } from '../clock.js'
+import type { Clock } from '../shared/clock.js'
 import type { AssertionKey } from '../config/types.js'
-import type { Secret } from '../secret.js'
+import type { Secret } from '../shared/secret.js'
 import { signAssertion } from './assertion.js'
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'

@@ -1,5 +1,5 @@
 // Identity-provider refusals that need a person, as one code and one hint whichever command met them.
-import { OAuthError, ProxyError } from '../errors.js'
+import { OAuthError, ProxyError } from '../shared/errors.js'
 
 /** Where the refusal happened: a grant the proxy runs by itself, or an interactive sign-in (`login`). */
 export type RejectionContext = 'refresh_token' | 'password' | 'jwt_bearer' | 'client_credentials' | 'login'

@@ -1,6 +1,6 @@
 // Scope and claim helpers shared by the login flows.
 import { decodeJwt } from 'jose'
-import { ProxyError } from '../errors.js'
+import { ProxyError } from '../shared/errors.js'
 import type { TokenSet } from './types.js'
 
 /** The scope with offline_access, without which no refresh token is issued. */

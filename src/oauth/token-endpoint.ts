@@ -1,9 +1,9 @@
 // Client for the IDCS token endpoint: form POST, client auth, RFC 6749 error mapping, Retry-After.
 import { request, type Dispatcher } from 'undici'
-import { OAuthError, ProxyError } from '../errors.js'
+import { OAuthError, ProxyError } from '../shared/errors.js'
 import { applyClientAuth, type ClientAuth } from './client-auth.js'
 import type { TokenSet } from './types.js'
-import { registerToken } from '../redact.js'
+import { registerToken } from '../shared/redact.js'
 
 export const TOKEN_PATH = '/oauth2/v1/token'
 /** Token responses are small; anything larger is not one. */

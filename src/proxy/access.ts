@@ -1,6 +1,6 @@
 // Route access rules: readOnly, allowed methods, allowed and denied path globs, compiled once.
 import type { AccessRules, RouteConfig } from '../config/types.js'
-import { ProxyError } from '../errors.js'
+import { ProxyError } from '../shared/errors.js'
 import { decodedForMatch } from './normalize.js'
 
 const READ_METHODS = new Set(['GET', 'HEAD'])

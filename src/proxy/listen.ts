@@ -2,7 +2,7 @@
 import type { Server } from 'node:http'
 import { isLoopbackHost } from '../config/security.js'
 import type { ProxyConfig } from '../config/types.js'
-import { UNLOGGED_MESSAGE, type Logger } from '../log.js'
+import { UNLOGGED_MESSAGE, type Logger } from '../shared/log.js'
 import { listenUnix } from './listeners.js'
 import type { BuiltServer } from './server.js'
 

@@ -4,9 +4,9 @@ import { createServer, type IncomingMessage, type RequestListener, type Server, 
 import { connect, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { ADMIN_PREFIX } from '../admin/routes.js'
-import { ProxyError, type ErrorCode } from '../errors.js'
+import { ProxyError, type ErrorCode } from '../shared/errors.js'
 import type { Guard } from './guards.js'
-import { refuseForeignPath } from '../token/atomic-file.js'
+import { refuseForeignPath } from '../shared/atomic-file.js'
 
 /** Node's default; larger request heads get 431 header_too_large. */
 export const MAX_HEADER_BYTES = 16 * 1024

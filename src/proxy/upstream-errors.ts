@@ -1,5 +1,5 @@
 // Maps upstream connection failures onto 502/504 with stable codes, in one place.
-import { ProxyError } from '../errors.js'
+import { ProxyError } from '../shared/errors.js'
 
 const TIMEOUT_CODES = new Set([
   'UND_ERR_HEADERS_TIMEOUT',

@@ -3,7 +3,7 @@ import { constants, lstatSync } from 'node:fs'
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { ProxyError } from '../errors.js'
+import { ProxyError } from './errors.js'
 
 /** Flags for every file this program creates: a new file only (never an existing one), never through a symlink. */
 export const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 
 export const VERSION: string = (() => {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string }
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }
     return pkg.version ?? '0.0.0'
   } catch {
     return '0.0.0'

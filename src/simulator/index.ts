@@ -1,11 +1,11 @@
 // Entry point of the simulator: starts a local IDCS + OAC pair for tests and the demo.
 
 import { randomBytes } from 'node:crypto'
-import { systemClock } from '../clock.js'
+import { systemClock } from '../shared/clock.js'
 import { signAccessToken } from './access-tokens.js'
-import { AuthorizationCodes } from './authorize.js'
-import type { AuthorizeState } from './authorize.js'
-import { ClientKeyRegistry } from './client-keys.js'
+import { AuthorizationCodes } from './idcs/authorize.js'
+import type { AuthorizeState } from './idcs/authorize.js'
+import { ClientKeyRegistry } from './idcs/client-keys.js'
 import {
   DEFAULT_ACCESS_TOKEN_LIFETIME_S,
   DEFAULT_CLIENT_ID,
@@ -22,17 +22,17 @@ import {
   SIM_AUDIENCE,
   SIM_SCOPE,
 } from './constants.js'
-import { DeviceStore } from './device.js'
-import { Directory } from './directory.js'
+import { DeviceStore } from './idcs/device.js'
+import { Directory } from './idcs/directory.js'
 import { SimFaultQueue } from './faults.js'
 import { createTrackedServer } from './http-util.js'
-import { createIdcsHandler } from './idcs.js'
-import { AdminApps } from './idcs-admin.js'
-import type { MintRequest } from './idcs-util.js'
+import { createIdcsHandler } from './idcs/server.js'
+import { AdminApps } from './idcs/admin.js'
+import type { MintRequest } from './idcs/util.js'
 import { createSigningKeys } from './keys.js'
-import { createOacHandler } from './oac.js'
-import { RefreshTokenStore } from './refresh-tokens.js'
-import { SnapshotStore } from './snapshots.js'
+import { createOacHandler } from './oac/server.js'
+import { RefreshTokenStore } from './idcs/refresh-tokens.js'
+import { SnapshotStore } from './oac/snapshots.js'
 import { cancelTimers, createState } from './state.js'
 import type { IssueAccessTokenOptions, Simulator, SimulatorOptions } from './types.js'
 
@@ -50,7 +50,7 @@ export {
   SIM_OAC_SCOPE,
   SIM_SCOPE,
 } from './constants.js'
-export { DOWNLOAD_PATTERN } from './oac-streams.js'
+export { DOWNLOAD_PATTERN } from './oac/streams.js'
 export type {
   AuthorizeBehaviour,
   DeviceRequestStatus,

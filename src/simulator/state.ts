@@ -1,6 +1,6 @@
 // Mutable state shared by the simulated IDCS and OAC servers of one simulator instance.
 
-import type { Clock } from '../clock.js'
+import type { Clock } from '../shared/clock.js'
 import type { SimCall, SimStats } from './types.js'
 
 export interface SimState {

@@ -1,6 +1,6 @@
 // Public types of the IDCS + OAC simulator (options, handle, calls, stats, faults).
 
-import type { Clock } from '../clock.js'
+import type { Clock } from '../shared/clock.js'
 
 export interface SimulatorOptions {
   /** Interface both servers bind to; default '127.0.0.1'. */

@@ -1,16 +1,16 @@
 // Token manager: one per credential; proactive refresh, single flight, backoff, clock-jump detection.
 import { EventEmitter } from 'node:events'
 import { decodeJwt } from 'jose'
-import { systemClock, type Clock, type TimerHandle } from '../clock.js'
+import { systemClock, type Clock, type TimerHandle } from '../shared/clock.js'
 import type { TokenSettings } from '../config/types.js'
-import { OAuthError, ProxyError } from '../errors.js'
-import type { Logger } from '../log.js'
+import { OAuthError, ProxyError } from '../shared/errors.js'
+import type { Logger } from '../shared/log.js'
 import { answerMayBeLost } from '../oauth/token-endpoint.js'
 import type { Grant, TokenSet } from '../oauth/types.js'
 import { LOGIN_REQUIRED_HINT, LOGIN_WAITING_HINT, rejectionOf, type RejectionContext } from '../oauth/rejection.js'
-import type { Secret } from '../secret.js'
+import type { Secret } from '../shared/secret.js'
 import { backoffMs, isUsable, refreshAtMono, remainingMs, safetyMarginMs, type AccessToken } from './schedule.js'
-import type { CredentialState, TokenStore } from './store.js'
+import type { CredentialState, TokenStore } from './store/file.js'
 
 export type { AccessToken }
 

@@ -1,6 +1,6 @@
 // Token sink: writes the current access token to a file (atomic, 0600) whenever it changes, for tools that read a token file.
-import type { Logger } from '../log.js'
-import { refuseForeignPath, writeFileAtomic } from './atomic-file.js'
+import type { Logger } from '../shared/log.js'
+import { refuseForeignPath, writeFileAtomic } from '../shared/atomic-file.js'
 import type { TokenManager } from './manager.js'
 
 export const TOKEN_FILE_MODE = 0o600

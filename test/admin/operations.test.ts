@@ -3,7 +3,7 @@ import t from 'tap'
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { request } from 'undici'
-import { wantsPretty } from '../../src/log.js'
+import { wantsPretty } from '../../src/shared/log.js'
 import { FakeClock, registerSecret, startStack } from '../helpers.js'
 
 t.test('readyz needs a token with at least readyMinRemainingSeconds left', async (t) => {

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
-import { CLI } from './helpers.js'
+import { CLI } from '../helpers.js'
 
 /** The environment of this run without any OAC_PROXY_* variable, plus `extra`. */
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

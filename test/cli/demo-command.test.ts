@@ -2,10 +2,10 @@
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { DEFAULT_USER, DEFAULT_USER_PASSWORD } from '../src/simulator/constants.js'
-import { EXIT } from '../src/exit-codes.js'
-import { busyPort, runCli } from './cli-run.js'
-import { CLI, waitFor } from './helpers.js'
+import { DEFAULT_USER, DEFAULT_USER_PASSWORD } from '../../src/simulator/constants.js'
+import { EXIT } from '../../src/cli/exit-codes.js'
+import { busyPort, runCli } from '../helpers/cli-run.js'
+import { CLI, waitFor } from '../helpers.js'
 
 const ESC = String.fromCharCode(27)
 

@@ -1,8 +1,8 @@
 // The demo prints curl commands that work: through the proxy 200, straight to the simulated OAC 401.
 import t from 'tap'
 import { request } from 'undici'
-import { startDemo } from '../src/demo.js'
-import { LogCapture } from './helpers.js'
+import { startDemo } from '../../src/cli/demo.js'
+import { LogCapture } from '../helpers.js'
 
 t.test('the printed curl commands work as printed', async (t) => {
   const printed: string[] = []

@@ -1,8 +1,8 @@
 // doctor's scope check against the simulator: a wrong audience or a missing offline_access fails and shows the scope to use.
 import t from 'tap'
-import { checkScope, type Discovery } from '../src/commands/doctor.js'
-import { runCli, simulatorFor, type CliResult } from './cli-run.js'
-import { writeSimConfig } from './helpers.js'
+import { checkScope, type Discovery } from '../../src/cli/doctor.js'
+import { runCli, simulatorFor, type CliResult } from '../helpers/cli-run.js'
+import { writeSimConfig } from '../helpers.js'
 
 const scopeLine = (r: CliResult): string | undefined => r.stdout.split('\n').find((l) => / scope: /.test(l))
 

@@ -1,12 +1,13 @@
 // Help, version and usage errors of the built CLI: what a bare call, `help X` and `version` do, and value names in help.
 import t from 'tap'
 import { readFileSync } from 'node:fs'
-import { EXIT } from '../src/exit-codes.js'
-import { OPTIONS } from '../src/config/options.js'
-import { runCli } from './cli-run.js'
+import { EXIT } from '../../src/cli/exit-codes.js'
+import { OPTIONS } from '../../src/config/options.js'
+import { runCli } from '../helpers/cli-run.js'
 
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
-  .version
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version
 
 t.test('help for an unknown command is a usage error naming it', async (t) => {
   for (const args of [

@@ -5,8 +5,8 @@ import { once } from 'node:events'
 import { existsSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { simulatorFor, tempFolder } from './cli-run.js'
-import { CLI, spawnProxy, waitFor, writeSimConfig } from './helpers.js'
+import { simulatorFor, tempFolder } from '../helpers/cli-run.js'
+import { CLI, spawnProxy, waitFor, writeSimConfig } from '../helpers.js'
 
 /** The pid of a process that has exited. */
 function deadPid(): number {

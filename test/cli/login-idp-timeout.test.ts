@@ -5,7 +5,7 @@ import { once } from 'node:events'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { writeFileSync } from 'node:fs'
-import { runCli, simulatorFor, type CliResult } from '../cli-run.js'
+import { runCli, simulatorFor, type CliResult } from '../helpers/cli-run.js'
 import { CLI, writeSimConfig } from '../helpers.js'
 
 /** A TCP server that accepts connections and never answers; returns its base URL. */

@@ -2,7 +2,7 @@
 import t, { type Test } from 'tap'
 import { writeFileSync } from 'node:fs'
 import type { Simulator } from '../../src/simulator/index.js'
-import { runCli, simulatorFor, type CliResult } from '../cli-run.js'
+import { runCli, simulatorFor, type CliResult } from '../helpers/cli-run.js'
 import { writeSimConfig } from '../helpers.js'
 import { join } from 'node:path'
 

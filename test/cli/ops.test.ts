@@ -5,11 +5,11 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { request } from 'undici'
-import { DEFAULT_CREDENTIAL } from '../src/config/options.js'
-import { EXIT } from '../src/exit-codes.js'
-import { startSimulator, type Simulator } from '../src/simulator/index.js'
-import type { StateFile } from '../src/token/store.js'
-import { CLI, leaks, secretsOf, spawnProxy, waitFor, writeSimConfig } from './helpers.js'
+import { DEFAULT_CREDENTIAL } from '../../src/config/options.js'
+import { EXIT } from '../../src/cli/exit-codes.js'
+import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+import type { StateFile } from '../../src/token/store/file.js'
+import { CLI, leaks, secretsOf, spawnProxy, waitFor, writeSimConfig } from '../helpers.js'
 
 const execFileP = promisify(execFile)
 const COMMANDS = ['serve', 'login', 'token', 'status', 'doctor', 'import', 'demo', 'simulate']

@@ -2,8 +2,8 @@
 import t from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { busyPort, runCli, simulatorFor, tempFolder } from './cli-run.js'
-import { writeSimConfig } from './helpers.js'
+import { busyPort, runCli, simulatorFor, tempFolder } from '../helpers/cli-run.js'
+import { writeSimConfig } from '../helpers.js'
 
 t.test('with its port taken, serve exits 1 without calling the token endpoint', async (t) => {
   const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
@@ -29,7 +29,7 @@ t.test('a proxy that starts refreshes once, after it listens', async (t) => {
   const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
   const dir = tempFolder(t)
   const config = await writeSimConfig(dir, sim)
-  const { spawnProxy, waitFor } = await import('./helpers.js')
+  const { spawnProxy, waitFor } = await import('../helpers.js')
   const proxy = await spawnProxy(t, config)
   await waitFor(() => proxy.lines.some((l) => l.event === 'token.refreshed'), 10_000, 'the first refresh')
   const events = proxy.lines.map((l) => l.event)

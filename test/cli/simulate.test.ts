@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { request } from 'undici'
-import { CLI, spawnProxy, waitFor } from './helpers.js'
+import { CLI, spawnProxy, waitFor } from '../helpers.js'
 
 /** Starts `simulate --write-config dir` and resolves with its stdout once the config is written. */
 async function simulateInto(t: Test, dir: string, until = 'config written:'): Promise<string> {

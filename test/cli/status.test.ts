@@ -4,10 +4,10 @@ import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { once } from 'node:events'
 import { join } from 'node:path'
-import { EXIT } from '../src/exit-codes.js'
-import type { Simulator } from '../src/simulator/index.js'
-import { runCli, simulatorFor, tempFolder } from './cli-run.js'
-import { spawnProxy, waitFor, writeSimConfig } from './helpers.js'
+import { EXIT } from '../../src/cli/exit-codes.js'
+import type { Simulator } from '../../src/simulator/index.js'
+import { runCli, simulatorFor, tempFolder } from '../helpers/cli-run.js'
+import { spawnProxy, waitFor, writeSimConfig } from '../helpers.js'
 
 /** A port nothing listens on. */
 async function closedPort(): Promise<number> {

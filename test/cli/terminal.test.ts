@@ -5,10 +5,10 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { colorEnabled } from '../src/log.js'
-import { EXIT } from '../src/exit-codes.js'
-import { runCli, simulatorFor, tempFolder } from './cli-run.js'
-import { CLI, waitFor, writeSimConfig } from './helpers.js'
+import { colorEnabled } from '../../src/shared/log.js'
+import { EXIT } from '../../src/cli/exit-codes.js'
+import { runCli, simulatorFor, tempFolder } from '../helpers/cli-run.js'
+import { CLI, waitFor, writeSimConfig } from '../helpers.js'
 
 const ESC = String.fromCharCode(27)
 const JSON_LINE = /^\s*\{"level"/m

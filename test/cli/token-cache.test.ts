@@ -3,12 +3,12 @@ import t, { type Test } from 'tap'
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DEFAULT_CREDENTIAL } from '../src/config/options.js'
-import { startSimulator, type Simulator } from '../src/simulator/index.js'
-import { reusableToken, TOKEN_REUSE_MIN_REMAINING_MS } from '../src/commands/token.js'
-import type { StateFile } from '../src/token/store.js'
-import { runCli } from './cli-run.js'
-import { leaks, secretsOf, writeSimConfig } from './helpers.js'
+import { DEFAULT_CREDENTIAL } from '../../src/config/options.js'
+import { startSimulator, type Simulator } from '../../src/simulator/index.js'
+import { reusableToken, TOKEN_REUSE_MIN_REMAINING_MS } from '../../src/cli/token.js'
+import type { StateFile } from '../../src/token/store/file.js'
+import { runCli } from '../helpers/cli-run.js'
+import { leaks, secretsOf, writeSimConfig } from '../helpers.js'
 
 function folder(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'oac-proxy-test-'))

@@ -16,7 +16,7 @@ import {
   envName,
 } from '../../src/config/options.js'
 import type { ProxyConfig } from '../../src/config/types.js'
-import { ProxyError } from '../../src/errors.js'
+import { ProxyError } from '../../src/shared/errors.js'
 import { DEFAULT_TOKEN_SETTINGS, registerSecret } from '../helpers.js'
 
 const REQUIRED = [

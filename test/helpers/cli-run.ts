@@ -7,8 +7,8 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
-import { startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/index.js'
-import { CLI } from './helpers.js'
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js'
+import { CLI } from '../helpers.js'
 
 export interface CliResult {
   code: number

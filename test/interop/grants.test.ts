@@ -1,8 +1,8 @@
 // Against node-oidc-provider: device login, client credentials, and each client authentication method through the proxy.
 import t from 'tap'
-import { FakeClock } from '../../src/clock.js'
-import { login } from '../../src/login.js'
-import { MemoryStore } from '../../src/token/store.js'
+import { FakeClock } from '../../src/shared/clock.js'
+import { login } from '../../src/cli/login.js'
+import { MemoryStore } from '../../src/token/store/file.js'
 import { LogCapture, waitFor } from '../helpers.js'
 import {
   Browser,

@@ -1,6 +1,6 @@
 // Against node-oidc-provider: outages of 5 s to 10 min; time from its return to the first 200, and its load meanwhile.
 import t from 'tap'
-import { FakeClock } from '../../src/clock.js'
+import { FakeClock } from '../../src/shared/clock.js'
 import { browserLogin, interopConfig, startIdp, startInteropProxy, startOac } from './idp.js'
 
 for (const lengthS of [5, 30, 150, 600]) {

@@ -1,9 +1,9 @@
 // Against node-oidc-provider: browser login (authorization code + PKCE), then refreshes with rotation, and what reuse costs.
 import t, { type Test } from 'tap'
-import { FakeClock } from '../../src/clock.js'
+import { FakeClock } from '../../src/shared/clock.js'
 import type { ProxyConfig } from '../../src/config/types.js'
 import { requestToken } from '../../src/oauth/token-endpoint.js'
-import { MemoryStore } from '../../src/token/store.js'
+import { MemoryStore } from '../../src/token/store/file.js'
 import {
   browserLogin,
   CLIENTS,

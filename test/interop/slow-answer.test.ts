@@ -1,8 +1,8 @@
 // Against node-oidc-provider: a refresh the server rotated but answered late (20 s, 60 s) or never (dropped connection).
 import t, { type Test } from 'tap'
-import { FakeClock, systemClock, type Clock } from '../../src/clock.js'
+import { FakeClock, systemClock, type Clock } from '../../src/shared/clock.js'
 import type { ProxyConfig } from '../../src/config/types.js'
-import { MemoryStore } from '../../src/token/store.js'
+import { MemoryStore } from '../../src/token/store/file.js'
 import { waitFor } from '../helpers.js'
 import { browserLogin, interopConfig, startIdp, startInteropProxy, startOac, type Idp, type Oac } from './idp.js'
 

@@ -3,7 +3,7 @@ import t, { type Test } from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startStack, waitFor, type Stack } from '../helpers.js'
-import { sanitizeDescription } from '../../src/errors.js'
+import { sanitizeDescription } from '../../src/shared/errors.js'
 
 /** Every 12-character piece of each secret: a cut that leaves a fragment is a leak too. */
 function fragments(secrets: string[]): string[] {

@@ -3,7 +3,7 @@ import t, { type Test } from 'tap'
 import { chownSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { FileStore, MAX_STATE_FILE_BYTES } from '../../src/token/store.js'
+import { FileStore, MAX_STATE_FILE_BYTES } from '../../src/token/store/file.js'
 import { startStack } from '../helpers.js'
 
 const VICTIM_TEXT = 'precious: do not overwrite\n'

@@ -2,7 +2,7 @@
 import { connect } from 'node:net'
 import t, { type Test } from 'tap'
 import { ADMIN_PREFIX } from '../../src/admin/routes.js'
-import { ERROR_CODES } from '../../src/errors.js'
+import { ERROR_CODES } from '../../src/shared/errors.js'
 import { startStack, type Stack } from '../helpers.js'
 import { guardedRoutes } from './routes-fixture.js'
 

@@ -5,11 +5,11 @@ import { createServer as createHttpServer } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import { connect, type AddressInfo } from 'node:net'
 import { request } from 'undici'
-import { getToken } from '../../src/commands/token.js'
+import { getToken } from '../../src/cli/token.js'
 import { loadConfig } from '../../src/config/load.js'
 import { startSimulator } from '../../src/simulator/index.js'
 import { LogCapture, simEnv, startStack } from '../helpers.js'
-import { selfSigned } from '../grants/keys.js'
+import { selfSigned } from '../oauth/grants/keys.js'
 
 /** A certificate for 127.0.0.1 made by openssl; undefined without openssl. */
 function makeCert(dir: string): { key: string; cert: string; certPath: string } | undefined {

@@ -1,8 +1,8 @@
 // No token, refresh token or client secret ever reaches the log, whatever happens during a run.
 import t from 'tap'
 import { request } from 'undici'
-import { OAuthError } from '../src/errors.js'
-import { FakeClock, LogCapture, leaks, secretsOf, startStack } from './helpers.js'
+import { OAuthError } from '../../src/shared/errors.js'
+import { FakeClock, LogCapture, leaks, secretsOf, startStack } from '../helpers.js'
 
 t.test('a run through refreshes, replays, IdP faults and upstream errors logs no secret', async (t) => {
   const simClock = new FakeClock()

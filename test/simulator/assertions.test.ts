@@ -2,7 +2,7 @@
 
 import tap from 'tap'
 import { SignJWT, decodeJwt } from 'jose'
-import { FakeClock } from '../../src/clock.js'
+import { FakeClock } from '../../src/shared/clock.js'
 import { SIM_AUDIENCE, startSimulator } from '../../src/simulator/index.js'
 import type { Simulator } from '../../src/simulator/index.js'
 import {

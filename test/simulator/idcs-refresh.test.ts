@@ -1,7 +1,7 @@
 // Simulated IDCS refresh_token grant: rotation, stale use, client binding, scope and expiry.
 
 import t from 'tap'
-import { FakeClock } from '../../src/clock.js'
+import { FakeClock } from '../../src/shared/clock.js'
 import { SIM_AUDIENCE, startSimulator } from '../../src/simulator/index.js'
 import { basicAuth, refresh, tokenCall } from './fixtures/sim-client.js'
 

@@ -1,11 +1,11 @@
 // TokenManager with a fake clock and a fake grant: single flight, schedule, persistence order, backoff, terminal errors.
 import t, { type Test } from 'tap'
-import { FakeClock, settle } from '../../src/clock.js'
-import { OAuthError, ProxyError } from '../../src/errors.js'
+import { FakeClock, settle } from '../../src/shared/clock.js'
+import { OAuthError, ProxyError } from '../../src/shared/errors.js'
 import type { Grant, GrantContext, TokenSet } from '../../src/oauth/types.js'
-import { Secret } from '../../src/secret.js'
+import { Secret } from '../../src/shared/secret.js'
 import { TokenManager, lifetimeOf, type AccessToken } from '../../src/token/manager.js'
-import { MemoryStore, type CredentialState, type TokenStore } from '../../src/token/store.js'
+import { MemoryStore, type CredentialState, type TokenStore } from '../../src/token/store/file.js'
 import { DEFAULT_TOKEN_SETTINGS, LogCapture } from '../helpers.js'
 
 const SETTINGS = DEFAULT_TOKEN_SETTINGS

@@ -1,5 +1,5 @@
 // The JWT user assertion grant (RFC 7523): every renewal signs a new assertion; no refresh token is needed.
-import type { Clock } from '../../clock.js'
+import type { Clock } from '../../shared/clock.js'
 import type { AssertionKey } from '../../config/types.js'
 import { signAssertion } from '../assertion.js'
 import { requestToken, type TokenEndpoint } from '../token-endpoint.js'

@@ -1,5 +1,5 @@
 // The resource owner password grant: deprecated by the OAuth BCP and refused for federated users; for scripted installs.
-import type { Secret } from '../../secret.js'
+import type { Secret } from '../../shared/secret.js'
 import { requestToken, type TokenEndpoint } from '../token-endpoint.js'
 import type { Grant } from '../types.js'
 

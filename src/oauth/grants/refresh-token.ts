@@ -1,5 +1,5 @@
 // The refresh_token grant: trades the newest refresh token for an access token and a rotated refresh token.
-import { ProxyError } from '../../errors.js'
+import { ProxyError } from '../../shared/errors.js'
 import { LOGIN_REQUIRED_HINT } from '../rejection.js'
 import { requestToken, type TokenEndpoint } from '../token-endpoint.js'
 import type { Grant } from '../types.js'

@@ -2,9 +2,9 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { ProxyError } from '../errors.js'
-import { requestToken, type TokenEndpoint } from './token-endpoint.js'
-import type { TokenSet } from './types.js'
+import { ProxyError } from '../../shared/errors.js'
+import { requestToken, type TokenEndpoint } from '../token-endpoint.js'
+import type { TokenSet } from '../types.js'
 
 export const AUTHORIZE_PATH = '/oauth2/v1/authorize'
 

@@ -1,8 +1,8 @@
 // Device authorization grant (RFC 8628): ask for a user code, then poll the token endpoint until the user approves.
-import { systemClock, type Clock } from '../clock.js'
-import { OAuthError, ProxyError } from '../errors.js'
-import { postForm, requestToken, type TokenEndpoint } from './token-endpoint.js'
-import type { TokenSet } from './types.js'
+import { systemClock, type Clock } from '../../shared/clock.js'
+import { OAuthError, ProxyError } from '../../shared/errors.js'
+import { postForm, requestToken, type TokenEndpoint } from '../token-endpoint.js'
+import type { TokenSet } from '../types.js'
 
 export const DEVICE_PATH = '/oauth2/v1/device'
 export const DEVICE_CODE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code'

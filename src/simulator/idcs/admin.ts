@@ -1,11 +1,11 @@
 // A sliver of the IDCS admin (SCIM) API: list, read and PATCH applications, behind the admin scope.
 
 import { jwtVerify } from 'jose'
-import { IDCS_ADMIN_SCOPE, MAX_SMALL_BODY_BYTES, SIM_ADMIN_APP_ID, SIM_ADMIN_APP_NAME } from './constants.js'
-import { splitScope } from './access-tokens.js'
-import { BodyTooLargeError, readBody, sendJson } from './http-util.js'
-import type { RequestContext } from './http-util.js'
-import type { IdcsDeps } from './idcs-util.js'
+import { IDCS_ADMIN_SCOPE, MAX_SMALL_BODY_BYTES, SIM_ADMIN_APP_ID, SIM_ADMIN_APP_NAME } from '../constants.js'
+import { splitScope } from '../access-tokens.js'
+import { BodyTooLargeError, readBody, sendJson } from '../http-util.js'
+import type { RequestContext } from '../http-util.js'
+import type { IdcsDeps } from './util.js'
 
 export const APPS_PATH = '/admin/v1/Apps'
 const APP_SCHEMA = 'urn:ietf:params:scim:schemas:oracle:idcs:App'

@@ -1,14 +1,14 @@
 // The IDCS authorization endpoint (code flow with PKCE S256): redirect URI checks, scripted consent, codes.
 
 import { randomBytes } from 'node:crypto'
-import type { Clock } from '../clock.js'
-import { checkScope } from './access-tokens.js'
-import { AUTH_CODE_LIFETIME_S, GRANT_AUTHORIZATION_CODE } from './constants.js'
-import { startResponse } from './http-util.js'
-import type { RequestContext } from './http-util.js'
-import { escapeHtml, sendHtml } from './idcs-util.js'
-import type { IdcsDeps } from './idcs-util.js'
-import type { AuthorizeBehaviour } from './types.js'
+import type { Clock } from '../../shared/clock.js'
+import { checkScope } from '../access-tokens.js'
+import { AUTH_CODE_LIFETIME_S, GRANT_AUTHORIZATION_CODE } from '../constants.js'
+import { startResponse } from '../http-util.js'
+import type { RequestContext } from '../http-util.js'
+import { escapeHtml, sendHtml } from './util.js'
+import type { IdcsDeps } from './util.js'
+import type { AuthorizeBehaviour } from '../types.js'
 
 export const AUTHORIZE_PATH = '/oauth2/v1/authorize'
 /** An S256 challenge is BASE64URL of 32 bytes. */

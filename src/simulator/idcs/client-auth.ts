@@ -2,7 +2,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http'
 import type { AssertionResult } from './client-keys.js'
-import { CLIENT_ASSERTION_TYPE } from './constants.js'
+import { CLIENT_ASSERTION_TYPE } from '../constants.js'
 
 export interface RegisteredClients {
   confidential: { clientId: string; clientSecret: string }

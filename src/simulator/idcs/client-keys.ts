@@ -4,8 +4,8 @@ import { X509Certificate, createHash, createPublicKey } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { compactVerify, decodeJwt, decodeProtectedHeader } from 'jose'
 import type { JWTPayload, ProtectedHeaderParameters } from 'jose'
-import { ASSERTION_IAT_SKEW_S } from './constants.js'
-import type { RegisterClientKeyOptions } from './types.js'
+import { ASSERTION_IAT_SKEW_S } from '../constants.js'
+import type { RegisterClientKeyOptions } from '../types.js'
 
 export interface AssertionExpectations {
   /** 'user': `sub` must be a known user; 'client': `sub` must be the client id. */

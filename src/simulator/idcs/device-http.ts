@@ -1,12 +1,12 @@
 // HTTP side of the device flow: POST /oauth2/v1/device and the verification page at /ui/v1/device.
 
-import { checkScope } from './access-tokens.js'
-import { DEFAULT_USER_PASSWORD, GRANT_DEVICE_CODE } from './constants.js'
+import { checkScope } from '../access-tokens.js'
+import { DEFAULT_USER_PASSWORD, GRANT_DEVICE_CODE } from '../constants.js'
 import { normalizeUserCode } from './device.js'
-import { sendJson } from './http-util.js'
-import type { RequestContext } from './http-util.js'
-import { NO_STORE, authenticate, escapeHtml, oauthError, readForm, rejectClient, sendHtml } from './idcs-util.js'
-import type { IdcsDeps } from './idcs-util.js'
+import { sendJson } from '../http-util.js'
+import type { RequestContext } from '../http-util.js'
+import { NO_STORE, authenticate, escapeHtml, oauthError, readForm, rejectClient, sendHtml } from './util.js'
+import type { IdcsDeps } from './util.js'
 
 export const DEVICE_PATH = '/oauth2/v1/device'
 export const VERIFICATION_PATH = '/ui/v1/device'

@@ -1,9 +1,9 @@
 // Device authorization requests (RFC 8628) as IDCS keeps them: user codes, decisions, polling and slow_down.
 
 import { randomBytes, randomInt } from 'node:crypto'
-import type { Clock } from '../clock.js'
-import { SLOW_DOWN_STEP_S } from './constants.js'
-import type { DeviceRequestStatus, DeviceRequestView } from './types.js'
+import type { Clock } from '../../shared/clock.js'
+import { SLOW_DOWN_STEP_S } from '../constants.js'
+import type { DeviceRequestStatus, DeviceRequestView } from '../types.js'
 
 /** RFC 8628 section 6.1: consonants only, so no words and no look-alike characters. */
 export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ'

@@ -1,7 +1,7 @@
 // Who the simulated domain knows: users (passwords, federation) and clients (and the grants each may use).
 
 import { isRegisteredClient, type RegisteredClients } from './client-auth.js'
-import type { SimUser } from './types.js'
+import type { SimUser } from '../types.js'
 
 export type PasswordCheck = 'ok' | 'invalid' | 'federated'
 

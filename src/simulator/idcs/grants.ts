@@ -1,11 +1,11 @@
 // Token-endpoint grants beyond refresh_token: device code, auth code + PKCE, password, JWT, client credentials.
 
 import { createHash } from 'node:crypto'
-import { checkScope, hasOfflineAccess } from './access-tokens.js'
-import { sendJson } from './http-util.js'
-import type { RequestContext } from './http-util.js'
-import { NO_STORE, assertionAudiences, oauthError } from './idcs-util.js'
-import type { IdcsDeps } from './idcs-util.js'
+import { checkScope, hasOfflineAccess } from '../access-tokens.js'
+import { sendJson } from '../http-util.js'
+import type { RequestContext } from '../http-util.js'
+import { NO_STORE, assertionAudiences, oauthError } from './util.js'
+import type { IdcsDeps } from './util.js'
 
 /** The authenticated client of a token request. */
 export interface TokenClient {

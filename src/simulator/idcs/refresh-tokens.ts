@@ -1,7 +1,7 @@
 // Refresh tokens with IDCS rotation: every use issues a new one and retires the one presented.
 
 import { randomBytes } from 'node:crypto'
-import type { SimCall } from './types.js'
+import type { SimCall } from '../types.js'
 
 export type RefreshTokenState = NonNullable<SimCall['refreshTokenState']>
 

@@ -1,7 +1,7 @@
 // The simulated IDCS: token endpoint (every grant), device and authorize endpoints, admin API and JWKS.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { isScopeSubset, hasOfflineAccess } from './access-tokens.js'
+import { isScopeSubset, hasOfflineAccess } from '../access-tokens.js'
 import { AUTHORIZE_PATH, handleAuthorize } from './authorize.js'
 import {
   GRANT_AUTHORIZATION_CODE,
@@ -10,9 +10,9 @@ import {
   GRANT_JWT_BEARER,
   GRANT_PASSWORD,
   GRANT_REFRESH_TOKEN,
-} from './constants.js'
+} from '../constants.js'
 import { DEVICE_PATH, VERIFICATION_PATH, handleDeviceAuthorization, handleVerificationPage } from './device-http.js'
-import { applyFault } from './faults.js'
+import { applyFault } from '../faults.js'
 import {
   authorizationCodeGrant,
   clientCredentialsGrant,
@@ -24,13 +24,13 @@ import {
   sendTokens,
 } from './grants.js'
 import type { TokenClient } from './grants.js'
-import { createContext, sendJson } from './http-util.js'
-import type { RequestContext } from './http-util.js'
-import { APPS_PATH, handleApps } from './idcs-admin.js'
-import { authenticate, oauthError, readForm, rejectClient } from './idcs-util.js'
-import type { IdcsDeps } from './idcs-util.js'
+import { createContext, sendJson } from '../http-util.js'
+import type { RequestContext } from '../http-util.js'
+import { APPS_PATH, handleApps } from './admin.js'
+import { authenticate, oauthError, readForm, rejectClient } from './util.js'
+import type { IdcsDeps } from './util.js'
 
-export type { IdcsDeps } from './idcs-util.js'
+export type { IdcsDeps } from './util.js'
 
 export const TOKEN_PATH = '/oauth2/v1/token'
 export const JWKS_PATH = '/admin/v1/SigningCert/jwk'

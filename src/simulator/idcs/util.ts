@@ -1,19 +1,19 @@
 // Shared pieces of the simulated IDCS endpoints: dependencies, OAuth error answers, forms, HTML pages.
 
-import type { AdminApps } from './idcs-admin.js'
+import type { AdminApps } from './admin.js'
 import type { AuthorizeState } from './authorize.js'
 import { authenticateRequestClient } from './client-auth.js'
 import type { ClientAuthResult, RegisteredClients } from './client-auth.js'
 import type { ClientKeyRegistry } from './client-keys.js'
-import { IDCS_ASSERTION_AUDIENCE, MAX_SMALL_BODY_BYTES } from './constants.js'
+import { IDCS_ASSERTION_AUDIENCE, MAX_SMALL_BODY_BYTES } from '../constants.js'
 import type { DeviceStore } from './device.js'
 import type { Directory } from './directory.js'
-import type { SimFaultQueue } from './faults.js'
-import { BodyTooLargeError, readBody, sendBody, sendJson } from './http-util.js'
-import type { RequestContext } from './http-util.js'
-import type { SigningKeys } from './keys.js'
+import type { SimFaultQueue } from '../faults.js'
+import { BodyTooLargeError, readBody, sendBody, sendJson } from '../http-util.js'
+import type { RequestContext } from '../http-util.js'
+import type { SigningKeys } from '../keys.js'
 import type { RefreshTokenStore } from './refresh-tokens.js'
-import type { SimState } from './state.js'
+import type { SimState } from '../state.js'
 
 export interface MintRequest {
   clientId: string

@@ -2,11 +2,11 @@
 
 import { decodeJwt, errors, jwtVerify } from 'jose'
 import type { JWTPayload } from 'jose'
-import { SIM_OAC_SCOPE } from './constants.js'
-import { sendBody, sendJson } from './http-util.js'
-import type { RequestContext } from './http-util.js'
-import type { SigningKeys } from './keys.js'
-import { splitScope } from './access-tokens.js'
+import { SIM_OAC_SCOPE } from '../constants.js'
+import { sendBody, sendJson } from '../http-util.js'
+import type { RequestContext } from '../http-util.js'
+import type { SigningKeys } from '../keys.js'
+import { splitScope } from '../access-tokens.js'
 
 const CHALLENGE = { 'www-authenticate': 'Bearer error="invalid_token"' }
 

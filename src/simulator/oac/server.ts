@@ -9,17 +9,17 @@ import {
   MAX_DOWNLOAD_BYTES,
   MAX_SMALL_BODY_BYTES,
   SIM_APP_NAME,
-} from './constants.js'
-import { applyFault } from './faults.js'
-import type { SimFaultQueue } from './faults.js'
-import { BodyTooLargeError, consumeBody, createContext, readBody, sendJson, startResponse } from './http-util.js'
-import type { RequestContext } from './http-util.js'
-import type { SigningKeys } from './keys.js'
-import { authenticateOac } from './oac-auth.js'
-import { CATALOG, CONNECTIONS, DATAFLOWS, DATASETS } from './oac-fixtures.js'
-import { hashUpload, streamDownload } from './oac-streams.js'
+} from '../constants.js'
+import { applyFault } from '../faults.js'
+import type { SimFaultQueue } from '../faults.js'
+import { BodyTooLargeError, consumeBody, createContext, readBody, sendJson, startResponse } from '../http-util.js'
+import type { RequestContext } from '../http-util.js'
+import type { SigningKeys } from '../keys.js'
+import { authenticateOac } from './auth.js'
+import { CATALOG, CONNECTIONS, DATAFLOWS, DATASETS } from './fixtures.js'
+import { hashUpload, streamDownload } from './streams.js'
 import type { SnapshotStore } from './snapshots.js'
-import type { SimState } from './state.js'
+import type { SimState } from '../state.js'
 
 export interface OacDeps {
   state: SimState

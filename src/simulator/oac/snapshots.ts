@@ -1,8 +1,8 @@
 // Snapshots and the work requests that create and delete them, progressing by clock time.
 
 import { randomUUID } from 'node:crypto'
-import type { Clock } from '../clock.js'
-import { WORK_REQUEST_FINISH_MS, WORK_REQUEST_START_MS } from './constants.js'
+import type { Clock } from '../../shared/clock.js'
+import { WORK_REQUEST_FINISH_MS, WORK_REQUEST_START_MS } from '../constants.js'
 
 export interface Snapshot {
   id: string

@@ -1,9 +1,9 @@
 // Large streamed bodies for the simulated OAC: a patterned binary download and a hashed upload.
 
 import { createHash } from 'node:crypto'
-import { DOWNLOAD_CHUNK_BYTES } from './constants.js'
-import { consumeBody, startResponse } from './http-util.js'
-import type { RequestContext } from './http-util.js'
+import { DOWNLOAD_CHUNK_BYTES } from '../constants.js'
+import { consumeBody, startResponse } from '../http-util.js'
+import type { RequestContext } from '../http-util.js'
 
 /** One 64 KiB block repeated to form every download: byte i of a download is PATTERN[i % 64 Ki]. */
 export const DOWNLOAD_PATTERN: Buffer = (() => {

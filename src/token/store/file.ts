@@ -15,9 +15,9 @@ import {
 } from 'node:fs'
 import { dirname, basename, join } from 'node:path'
 import { hostname } from 'node:os'
-import { CREATE_NEW, refuseForeignPath, tempPathFor, writeFileAtomic } from './atomic-file.js'
-import { ProxyError } from '../errors.js'
-import { registerToken } from '../redact.js'
+import { CREATE_NEW, refuseForeignPath, tempPathFor, writeFileAtomic } from '../../shared/atomic-file.js'
+import { ProxyError } from '../../shared/errors.js'
+import { registerToken } from '../../shared/redact.js'
 
 export const STATE_FILE_VERSION = 1
 export const STATE_FILE_MODE = 0o600

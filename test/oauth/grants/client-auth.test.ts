@@ -1,6 +1,6 @@
 // Client authentication is separate from the grant: basic, post, private_key_jwt and public clients all work.
 import t from 'tap'
-import { startStack } from '../helpers.js'
+import { startStack } from '../../helpers.js'
 import { rsaPem } from './keys.js'
 
 const idcsAuth = (s: Awaited<ReturnType<typeof startStack>>): Array<string | undefined> =>

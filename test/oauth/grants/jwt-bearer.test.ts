@@ -2,7 +2,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { FakeClock, startStack } from '../helpers.js'
+import { FakeClock, startStack } from '../../helpers.js'
 import { rsaPem, selfSigned } from './keys.js'
 
 const KID = 'oac-proxy-cert'

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { registerSecret } from '../helpers.js'
+import { registerSecret } from '../../helpers.js'
 
 export interface PemPair {
   privateKeyPem: string

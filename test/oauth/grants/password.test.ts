@@ -1,7 +1,7 @@
 // The resource owner password grant: works for local users, warns it is deprecated, explains federated failures.
 import t from 'tap'
-import { registerSecret, startStack } from '../helpers.js'
-import { DEFAULT_USER_PASSWORD } from '../../src/simulator/constants.js'
+import { registerSecret, startStack } from '../../helpers.js'
+import { DEFAULT_USER_PASSWORD } from '../../../src/simulator/constants.js'
 
 registerSecret(DEFAULT_USER_PASSWORD)
 

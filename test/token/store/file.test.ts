@@ -15,14 +15,14 @@ import {
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { once } from 'node:events'
-import { ProxyError } from '../../src/errors.js'
+import { ProxyError } from '../../../src/shared/errors.js'
 import {
   FileStore,
   MemoryStore,
   STATE_FILE_MODE,
   STATE_FILE_VERSION,
   type CredentialState,
-} from '../../src/token/store.js'
+} from '../../../src/token/store/file.js'
 
 const STATE: CredentialState = {
   refreshToken: 'rt-1',

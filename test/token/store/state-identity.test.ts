@@ -3,11 +3,11 @@ import t, { type Test } from 'tap'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DEFAULT_CREDENTIAL } from '../src/config/options.js'
-import { startSimulator, type Simulator } from '../src/simulator/index.js'
-import type { StateFile } from '../src/token/store.js'
-import { runCli } from './cli-run.js'
-import { leaks, secretsOf, spawnProxy, waitFor, writeSimConfig } from './helpers.js'
+import { DEFAULT_CREDENTIAL } from '../../../src/config/options.js'
+import { startSimulator, type Simulator } from '../../../src/simulator/index.js'
+import type { StateFile } from '../../../src/token/store/file.js'
+import { runCli } from '../../helpers/cli-run.js'
+import { leaks, secretsOf, spawnProxy, waitFor, writeSimConfig } from '../../helpers.js'
 
 async function simulator(t: Test, clientId?: string): Promise<Simulator> {
   const sim = await startSimulator({ accessTokenLifetimeS: 100, ...(clientId ? { clientId } : {}) })

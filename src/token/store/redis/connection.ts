@@ -1,6 +1,6 @@
 // Redis connection options from a config-like object: redis://, rediss:// with a CA file, or a Sentinel set; secrets redacted.
 import { readFileSync } from 'node:fs'
-import { ProxyError } from '../../../errors.js'
+import { ProxyError } from '../../../shared/errors.js'
 
 export const DEFAULT_REDIS_PORT = 6379
 export const DEFAULT_SENTINEL_PORT = 26379

@@ -1,6 +1,6 @@
 // Encryption at rest: AES-256-GCM with the credential identity and version as associated data, key ids for rotation.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
-import { ProxyError } from '../../../errors.js'
+import { ProxyError } from '../../../shared/errors.js'
 
 export const KEY_BYTES = 32
 const IV_BYTES = 12

@@ -1,6 +1,6 @@
 // Key naming: a prefix plus a hash of the credential identity inside a {hash tag}, so one credential's keys share a Cluster slot.
 import { createHash } from 'node:crypto'
-import { ProxyError } from '../../../errors.js'
+import { ProxyError } from '../../../shared/errors.js'
 
 export const DEFAULT_KEY_PREFIX = 'oac-token-proxy'
 const PREFIX_PATTERN = /^[A-Za-z0-9._:/-]{1,100}$/

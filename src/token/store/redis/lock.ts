@@ -1,6 +1,6 @@
 // The refresh lock: SET NX PX with a random owner, renewed while held, released by compare-and-delete.
 import { randomBytes } from 'node:crypto'
-import { ProxyError } from '../../../errors.js'
+import { ProxyError } from '../../../shared/errors.js'
 import type { RedisLink } from './link.js'
 import type { StoreMetrics } from './metrics.js'
 import { LOCK_RELEASE, LOCK_RENEW, runScript } from './scripts.js'

@@ -1,7 +1,7 @@
 // The Lua scripts that make a write, a seed and the lock's renewal and release atomic, run by EVALSHA with an EVAL fallback.
 import { createHash } from 'node:crypto'
 import { ErrorReply } from '@redis/client'
-import { ProxyError } from '../../../errors.js'
+import { ProxyError } from '../../../shared/errors.js'
 import type { RedisLink } from './link.js'
 
 export interface LuaScript {

@@ -18,7 +18,7 @@
 //   Redis emptied (read() absent while a state is held): seed(version, state); the highest version wins.
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
-import { ProxyError } from '../../../errors.js'
+import { ProxyError } from '../../../shared/errors.js'
 import { resolveConnection, type RedisConnectionConfig } from './connection.js'
 import { StateCipher } from './crypto.js'
 import { canonicalIdentity, credentialKeys, DEFAULT_KEY_PREFIX, validatePrefix } from './keys.js'

@@ -1,10 +1,10 @@
 // Redis store encryption: AES-256-GCM round trip, tamper and cross-credential refusal, key rotation, key parsing.
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
-import { ProxyError } from '../../src/errors.js'
-import { parseEncryptionKey, StateCipher, credentialKeys } from '../../src/token/store/redis/index.js'
-import { redisMissing, startRedis } from '../helpers/redis-server.js'
-import { IDENTITY, openTestStore, secretToken, testKey } from '../helpers/redis-store.js'
+import { ProxyError } from '../../../../src/shared/errors.js'
+import { parseEncryptionKey, StateCipher, credentialKeys } from '../../../../src/token/store/redis/index.js'
+import { redisMissing, startRedis } from '../../../helpers/redis-server.js'
+import { IDENTITY, openTestStore, secretToken, testKey } from '../../../helpers/redis-store.js'
 
 function codeOf(fn: () => unknown): string | undefined {
   try {

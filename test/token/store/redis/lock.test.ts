@@ -1,8 +1,8 @@
 // Redis store lock: one holder at a time, renewal while held, expiry, compare-and-delete, bounded and abortable waits.
 import t from 'tap'
-import { redisMissing, startRedis } from '../helpers/redis-server.js'
-import { IDENTITY, openTestStore } from '../helpers/redis-store.js'
-import { DEFAULT_LOCK_TTL_MS, lockTtlFor } from '../../src/token/store/redis/index.js'
+import { redisMissing, startRedis } from '../../../helpers/redis-server.js'
+import { IDENTITY, openTestStore } from '../../../helpers/redis-store.js'
+import { DEFAULT_LOCK_TTL_MS, lockTtlFor } from '../../../../src/token/store/redis/index.js'
 
 const missing = redisMissing()
 

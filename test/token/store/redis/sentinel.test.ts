@@ -1,9 +1,9 @@
 // Redis store through Sentinel: the master found by name, and versions that survive a failover.
 import t from 'tap'
-import { ProxyError } from '../../src/errors.js'
-import { redisMissing, startSentinelSet } from '../helpers/redis-server.js'
-import { IDENTITY, openTestStore } from '../helpers/redis-store.js'
-import { registerSecret } from '../helpers.js'
+import { ProxyError } from '../../../../src/shared/errors.js'
+import { redisMissing, startSentinelSet } from '../../../helpers/redis-server.js'
+import { IDENTITY, openTestStore } from '../../../helpers/redis-store.js'
+import { registerSecret } from '../../../helpers.js'
 
 const missing = redisMissing() ?? redisMissing('redis-sentinel')
 

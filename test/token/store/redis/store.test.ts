@@ -1,9 +1,9 @@
 // Redis store state: compare-and-set versions, racing writers, seeding, announcements, key namespaces, metrics.
 import t from 'tap'
-import { ProxyError } from '../../src/errors.js'
-import { credentialKeys, StateCipher, type Announcement } from '../../src/token/store/redis/index.js'
-import { redisMissing, startRedis } from '../helpers/redis-server.js'
-import { IDENTITY, openTestStore, secretToken, testKey } from '../helpers/redis-store.js'
+import { ProxyError } from '../../../../src/shared/errors.js'
+import { credentialKeys, StateCipher, type Announcement } from '../../../../src/token/store/redis/index.js'
+import { redisMissing, startRedis } from '../../../helpers/redis-server.js'
+import { IDENTITY, openTestStore, secretToken, testKey } from '../../../helpers/redis-store.js'
 
 const missing = redisMissing()
 
