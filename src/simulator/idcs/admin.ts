@@ -1,11 +1,12 @@
 // A sliver of the IDCS admin (SCIM) API: list, read and PATCH applications, behind the admin scope.
 
 import { jwtVerify } from 'jose'
-import { IDCS_ADMIN_SCOPE, MAX_SMALL_BODY_BYTES, SIM_ADMIN_APP_ID, SIM_ADMIN_APP_NAME } from '../constants.js'
+import { IDCS_ADMIN_SCOPE, MAX_SMALL_BODY_BYTES } from '../constants.js'
 import { splitScope } from '../access-tokens.js'
 import { BodyTooLargeError, readBody, sendJson } from '../http-util.js'
 import type { RequestContext } from '../http-util.js'
-import type { IdcsDeps } from './util.js'
+import type { AdminApp } from './admin-apps.js'
+import type { IdcsDeps } from './deps.js'
 
 export const APPS_PATH = '/admin/v1/Apps'
 const APP_SCHEMA = 'urn:ietf:params:scim:schemas:oracle:idcs:App'
@@ -14,41 +15,11 @@ const LIST_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:ListResponse'
 const PATCH_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:PatchOp'
 const SCIM_JSON = /^application\/(scim\+)?json\s*(;|$)/i
 
-export interface AdminApp {
-  id: string
-  displayName: string
-  active: boolean
-  allowOffline: boolean
-  lastModifiedMs: number
-}
-
 /** Attributes a PATCH may replace, with the type each must have. */
 const PATCHABLE: Record<string, 'string' | 'boolean'> = {
   displayName: 'string',
   active: 'boolean',
   allowOffline: 'boolean',
-}
-
-export class AdminApps {
-  readonly #apps = new Map<string, AdminApp>()
-
-  constructor(nowMs: number) {
-    this.#apps.set(SIM_ADMIN_APP_ID, {
-      id: SIM_ADMIN_APP_ID,
-      displayName: SIM_ADMIN_APP_NAME,
-      active: true,
-      allowOffline: false,
-      lastModifiedMs: nowMs,
-    })
-  }
-
-  list(): AdminApp[] {
-    return [...this.#apps.values()]
-  }
-
-  get(id: string): AdminApp | undefined {
-    return this.#apps.get(id)
-  }
 }
 
 function scimError(ctx: RequestContext, status: number, detail: string, scimType?: string): void {

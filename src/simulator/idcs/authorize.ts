@@ -1,58 +1,16 @@
 // The IDCS authorization endpoint (code flow with PKCE S256): redirect URI checks, scripted consent, codes.
 
 import { randomBytes } from 'node:crypto'
-import type { Clock } from '../../shared/clock.js'
 import { checkScope } from '../access-tokens.js'
-import { AUTH_CODE_LIFETIME_S, GRANT_AUTHORIZATION_CODE } from '../constants.js'
+import { GRANT_AUTHORIZATION_CODE } from '../constants.js'
 import { startResponse } from '../http-util.js'
 import type { RequestContext } from '../http-util.js'
 import { escapeHtml, sendHtml } from './util.js'
-import type { IdcsDeps } from './util.js'
-import type { AuthorizeBehaviour } from '../types.js'
+import type { IdcsDeps } from './deps.js'
 
 export const AUTHORIZE_PATH = '/oauth2/v1/authorize'
 /** An S256 challenge is BASE64URL of 32 bytes. */
 const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/
-
-export interface AuthorizationCode {
-  clientId: string
-  redirectUri: string
-  scope: string
-  challenge: string
-  user: string
-  expiresAtMs: number
-}
-
-export class AuthorizationCodes {
-  readonly #clock: Clock
-  readonly #codes = new Map<string, AuthorizationCode>()
-
-  constructor(clock: Clock) {
-    this.#clock = clock
-  }
-
-  issue(grant: Omit<AuthorizationCode, 'expiresAtMs'>): string {
-    const code = 'AQIDBAU' + randomBytes(32).toString('base64url')
-    this.#codes.set(code, { ...grant, expiresAtMs: this.#clock.now() + AUTH_CODE_LIFETIME_S * 1000 })
-    return code
-  }
-
-  /** Single use: the first presentation consumes the code, whatever the outcome. */
-  redeem(code: string): AuthorizationCode | undefined {
-    const found = this.#codes.get(code)
-    this.#codes.delete(code)
-    return found
-  }
-}
-
-export interface AuthorizeState {
-  codes: AuthorizationCodes
-  behaviour: AuthorizeBehaviour
-  /** The user an unqualified approval signs in as. */
-  defaultUser: string
-  redirectUris: readonly string[]
-  loopbackAnyPort: boolean
-}
 
 const LOOPBACK_HOSTS = ['127.0.0.1', '[::1]']
 

@@ -6,7 +6,7 @@ import { normalizeUserCode } from './device.js'
 import { sendJson } from '../http-util.js'
 import type { RequestContext } from '../http-util.js'
 import { NO_STORE, authenticate, escapeHtml, oauthError, readForm, rejectClient, sendHtml } from './util.js'
-import type { IdcsDeps } from './util.js'
+import type { IdcsDeps } from './deps.js'
 
 export const DEVICE_PATH = '/oauth2/v1/device'
 export const VERIFICATION_PATH = '/ui/v1/device'

@@ -5,7 +5,7 @@ import { checkScope, hasOfflineAccess } from '../access-tokens.js'
 import { sendJson } from '../http-util.js'
 import type { RequestContext } from '../http-util.js'
 import { NO_STORE, assertionAudiences, oauthError } from './util.js'
-import type { IdcsDeps } from './util.js'
+import type { IdcsDeps } from './deps.js'
 
 /** The authenticated client of a token request. */
 export interface TokenClient {

@@ -28,9 +28,9 @@ import { createContext, sendJson } from '../http-util.js'
 import type { RequestContext } from '../http-util.js'
 import { APPS_PATH, handleApps } from './admin.js'
 import { authenticate, oauthError, readForm, rejectClient } from './util.js'
-import type { IdcsDeps } from './util.js'
+import type { IdcsDeps } from './deps.js'
 
-export type { IdcsDeps } from './util.js'
+export type { IdcsDeps } from './deps.js'
 
 export const TOKEN_PATH = '/oauth2/v1/token'
 export const JWKS_PATH = '/admin/v1/SigningCert/jwk'

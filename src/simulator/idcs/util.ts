@@ -1,46 +1,11 @@
-// Shared pieces of the simulated IDCS endpoints: dependencies, OAuth error answers, forms, HTML pages.
+// Shared pieces of the simulated IDCS endpoints: OAuth error answers, client authentication, forms, HTML pages.
 
-import type { AdminApps } from './admin.js'
-import type { AuthorizeState } from './authorize.js'
 import { authenticateRequestClient } from './client-auth.js'
-import type { ClientAuthResult, RegisteredClients } from './client-auth.js'
-import type { ClientKeyRegistry } from './client-keys.js'
+import type { ClientAuthResult } from './client-auth.js'
 import { IDCS_ASSERTION_AUDIENCE, MAX_SMALL_BODY_BYTES } from '../constants.js'
-import type { DeviceStore } from './device.js'
-import type { Directory } from './directory.js'
-import type { SimFaultQueue } from '../faults.js'
 import { BodyTooLargeError, readBody, sendBody, sendJson } from '../http-util.js'
 import type { RequestContext } from '../http-util.js'
-import type { SigningKeys } from '../keys.js'
-import type { RefreshTokenStore } from './refresh-tokens.js'
-import type { SimState } from '../state.js'
-
-export interface MintRequest {
-  clientId: string
-  user: string
-  scope: string
-  subType?: 'user' | 'client'
-}
-
-export interface IdcsDeps {
-  state: SimState
-  keys: SigningKeys
-  clients: RegisteredClients
-  refreshTokens: RefreshTokenStore
-  faults: SimFaultQueue
-  refreshTokenLifetimeS: number
-  /** Sign an access token and record it as issued. */
-  mintAccessToken(r: MintRequest): Promise<{ token: string; lifetimeS: number }>
-  /** The rest is needed by the grants beyond refresh_token; all are set by startSimulator. */
-  directory: Directory
-  clientKeys: ClientKeyRegistry
-  devices: DeviceStore
-  /** Sent as `interval` by the device endpoint when set. */
-  deviceIntervalS?: number
-  authorize: AuthorizeState
-  apps: AdminApps
-  urls: { idcsUrl: string }
-}
+import type { IdcsDeps } from './deps.js'
 
 export const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' }
 
