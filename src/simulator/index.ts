@@ -1,40 +1,20 @@
 // Entry point of the simulator: starts a local IDCS + OAC pair for tests and the demo.
 
-import { randomBytes } from 'node:crypto'
-import { systemClock } from '../shared/clock.js'
-import { signAccessToken } from './access-tokens.js'
-import { AuthorizationCodes } from './idcs/authorization-codes.js'
-import type { AuthorizeState } from './idcs/authorization-codes.js'
-import { ClientKeyRegistry } from './idcs/client-keys.js'
-import {
-  DEFAULT_ACCESS_TOKEN_LIFETIME_S,
-  DEFAULT_CLIENT_ID,
-  DEFAULT_DEVICE_CODE_LIFETIME_S,
-  DEFAULT_HOST,
-  DEFAULT_PUBLIC_CLIENT_ID,
-  DEFAULT_REDIRECT_URIS,
-  DEFAULT_REFRESH_TOKEN_LIFETIME_S,
-  DEFAULT_USER,
-  DEFAULT_USER_PASSWORD,
-  FEDERATED_USER,
-  IDCS_ADMIN_SCOPE,
-  MIN_DEVICE_INTERVAL_S,
-  SIM_AUDIENCE,
-  SIM_SCOPE,
-} from './constants.js'
-import { DeviceStore } from './idcs/device.js'
-import { Directory } from './idcs/directory.js'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { IDCS_ADMIN_SCOPE, SIM_AUDIENCE, SIM_SCOPE } from './constants.js'
 import { SimFaultQueue } from './faults.js'
 import { createTrackedServer } from './http-util.js'
-import { createIdcsHandler } from './idcs/server.js'
-import { AdminApps } from './idcs/admin-apps.js'
-import type { MintRequest } from './idcs/deps.js'
 import { createSigningKeys } from './keys.js'
-import { createOacHandler } from './oac/server.js'
-import { RefreshTokenStore } from './idcs/refresh-tokens.js'
-import { SnapshotStore } from './oac/snapshots.js'
+import type { SigningKeys } from './keys.js'
+import { resolveSettings } from './settings.js'
+import type { SimSettings } from './settings.js'
 import { cancelTimers, createState } from './state.js'
-import type { IssueAccessTokenOptions, Simulator, SimulatorOptions } from './types.js'
+import type { SimState } from './state.js'
+import type { Simulator, SimulatorOptions } from './types.js'
+import { assembleIdcs } from './idcs/assemble.js'
+import type { IdcsControls } from './idcs/assemble.js'
+import { createOacHandler } from './oac/server.js'
+import { SnapshotStore } from './oac/snapshots.js'
 
 export {
   DEFAULT_ACCESS_TOKEN_LIFETIME_S,
@@ -66,178 +46,98 @@ export type {
   SimUser,
 } from './types.js'
 
-function checkLifetime(name: string, seconds: number): number {
-  if (!Number.isInteger(seconds) || seconds < 1) throw new RangeError(`${name} must be an integer >= 1`)
-  return seconds
-}
+type TrackedServer = ReturnType<typeof createTrackedServer>
 
-function checkRedirectUris(uris: readonly string[]): string[] {
-  for (const uri of uris) {
-    if (!URL.canParse(uri)) throw new TypeError(`redirect URI is not a URL: ${uri}`)
-  }
-  return [...uris]
+/** What both servers share: the calls and counters, the signing keys, the fault queues and the base URLs. */
+interface Shared {
+  state: SimState
+  keys: SigningKeys
+  faults: { idcs: SimFaultQueue; oac: SimFaultQueue }
+  urls: { idcsUrl: string; oacUrl: string }
 }
 
 function urlOf(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
 }
 
+function buildOac(settings: SimSettings, shared: Shared): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  return createOacHandler({
+    state: shared.state,
+    keys: shared.keys,
+    audience: SIM_AUDIENCE,
+    faults: shared.faults.oac,
+    snapshots: new SnapshotStore(settings.clock),
+    urls: shared.urls,
+  })
+}
+
+/** Stops the fault timers, then closes both servers and destroys their open sockets. */
+function closerOf(state: SimState, servers: { idcs: TrackedServer; oac: TrackedServer }): () => Promise<void> {
+  return async () => {
+    cancelTimers(state)
+    await Promise.all([servers.idcs.close(), servers.oac.close()])
+  }
+}
+
+/** Binds IDCS then OAC and records their URLs; if either fails, both are closed and the error is thrown. */
+async function listenBoth(
+  settings: SimSettings,
+  servers: { idcs: TrackedServer; oac: TrackedServer },
+  urls: Shared['urls'],
+  close: () => Promise<void>,
+): Promise<void> {
+  try {
+    urls.idcsUrl = urlOf(settings.host, await servers.idcs.listen(settings.host, settings.idcsPort))
+    urls.oacUrl = urlOf(settings.host, await servers.oac.listen(settings.host, settings.oacPort))
+  } catch (err) {
+    await close()
+    throw err
+  }
+}
+
+/** The handle a test or the demo holds: addresses, credentials, records, faults and the IDCS controls. */
+function handleOf(
+  settings: SimSettings,
+  shared: Shared,
+  controls: IdcsControls,
+  close: () => Promise<void>,
+): Simulator {
+  const { state } = shared
+  return {
+    idcsUrl: shared.urls.idcsUrl,
+    oacUrl: shared.urls.oacUrl,
+    clientId: settings.clientId,
+    clientSecret: settings.clientSecret,
+    publicClientId: settings.publicClientId,
+    audience: SIM_AUDIENCE,
+    scope: SIM_SCOPE,
+    user: settings.user,
+    calls: state.calls,
+    faults: shared.faults,
+    issued: state.issued,
+    stats: () => ({ ...state.stats }),
+    idcsAdminScope: IDCS_ADMIN_SCOPE,
+    ...controls,
+    close,
+  }
+}
+
 /** Every simulator started in this process (the test suite scans its logs for their tokens). */
 export const startedSimulators = new Set<Simulator>()
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
-  const host = options.host ?? DEFAULT_HOST
-  const clock = options.clock ?? systemClock
-  const clientId = options.clientId ?? DEFAULT_CLIENT_ID
-  const clientSecret = options.clientSecret ?? randomBytes(18).toString('base64url')
-  const publicClientId = options.publicClientId ?? DEFAULT_PUBLIC_CLIENT_ID
-  const user = options.user ?? DEFAULT_USER
-  const refreshTokenLifetimeS = checkLifetime(
-    'refreshTokenLifetimeS',
-    options.refreshTokenLifetimeS ?? DEFAULT_REFRESH_TOKEN_LIFETIME_S,
-  )
-  let accessTokenLifetimeS = checkLifetime(
-    'accessTokenLifetimeS',
-    options.accessTokenLifetimeS ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S,
-  )
-
-  const deviceLifetimeS = checkLifetime(
-    'deviceCodeLifetimeS',
-    options.deviceCodeLifetimeS ?? DEFAULT_DEVICE_CODE_LIFETIME_S,
-  )
-  const deviceIntervalS =
-    options.deviceIntervalS === undefined ? undefined : checkLifetime('deviceIntervalS', options.deviceIntervalS)
-  const users = options.users ?? {
-    [user]: { password: DEFAULT_USER_PASSWORD },
-    [FEDERATED_USER]: { federated: true },
+  const settings = resolveSettings(options)
+  const shared: Shared = {
+    state: createState(settings.clock),
+    keys: await createSigningKeys(),
+    faults: { idcs: new SimFaultQueue('idcs'), oac: new SimFaultQueue('oac') },
+    urls: { idcsUrl: '', oacUrl: '' },
   }
-
-  const state = createState(clock)
-  const keys = await createSigningKeys()
-  const refreshTokens = new RefreshTokenStore((token) => state.issued.refreshTokens.push(token))
-  const faults = { idcs: new SimFaultQueue('idcs'), oac: new SimFaultQueue('oac') }
-  const urls = { idcsUrl: '', oacUrl: '' }
-  const clients = { confidential: { clientId, clientSecret }, publicClientId }
-  const directory = new Directory(users, clients)
-  const clientKeys = new ClientKeyRegistry()
-  const devices = new DeviceStore(clock, deviceLifetimeS, deviceIntervalS ?? MIN_DEVICE_INTERVAL_S)
-  const authorize: AuthorizeState = {
-    codes: new AuthorizationCodes(clock),
-    behaviour: { action: 'approve' },
-    defaultUser: user,
-    redirectUris: checkRedirectUris(options.redirectUris ?? DEFAULT_REDIRECT_URIS),
-    loopbackAnyPort: options.loopbackAnyPort ?? true,
-  }
-  const knownUser = (name: string): string => {
-    if (!directory.hasUser(name) && name !== user) throw new Error(`unknown user: ${name}`)
-    return name
-  }
-
-  const mint = async (o: IssueAccessTokenOptions & Partial<MintRequest> = {}) => {
-    const lifetimeS = o.lifetimeS ?? accessTokenLifetimeS
-    const token = await signAccessToken(keys, {
-      clientId: o.clientId ?? clientId,
-      user: o.user ?? user,
-      scope: o.scope ?? SIM_SCOPE,
-      lifetimeS,
-      nowMs: clock.now(),
-      subType: o.subType,
-      idcsUrl: urls.idcsUrl,
-    })
-    state.issued.accessTokens.push(token)
-    return { token, lifetimeS }
-  }
-
-  const idcs = createTrackedServer(
-    createIdcsHandler({
-      state,
-      keys,
-      clients,
-      refreshTokens,
-      faults: faults.idcs,
-      refreshTokenLifetimeS,
-      mintAccessToken: mint,
-      directory,
-      clientKeys,
-      devices,
-      deviceIntervalS,
-      authorize,
-      apps: new AdminApps(clock.now()),
-      urls,
-    }),
-  )
-  const oac = createTrackedServer(
-    createOacHandler({
-      state,
-      keys,
-      audience: SIM_AUDIENCE,
-      faults: faults.oac,
-      snapshots: new SnapshotStore(clock),
-      urls,
-    }),
-  )
-
-  const closeAll = async () => {
-    cancelTimers(state)
-    await Promise.all([idcs.close(), oac.close()])
-  }
-  try {
-    urls.idcsUrl = urlOf(host, await idcs.listen(host, options.idcsPort ?? 0))
-    urls.oacUrl = urlOf(host, await oac.listen(host, options.oacPort ?? 0))
-  } catch (err) {
-    await closeAll()
-    throw err
-  }
-
-  const sim: Simulator = {
-    idcsUrl: urls.idcsUrl,
-    oacUrl: urls.oacUrl,
-    clientId,
-    clientSecret,
-    publicClientId,
-    audience: SIM_AUDIENCE,
-    scope: SIM_SCOPE,
-    user,
-    calls: state.calls,
-    faults,
-    issued: state.issued,
-    issueRefreshToken(opts = {}) {
-      return refreshTokens.issue({
-        clientId: opts.clientId ?? clientId,
-        user: opts.user ?? user,
-        scope: opts.scope ?? SIM_SCOPE,
-        expiresAtMs: clock.now() + refreshTokenLifetimeS * 1000,
-      })
-    },
-    async issueAccessToken(opts) {
-      return (await mint(opts)).token
-    },
-    stats: () => ({ ...state.stats }),
-    setAccessTokenLifetime(seconds) {
-      accessTokenLifetimeS = checkLifetime('accessTokenLifetimeS', seconds)
-    },
-    idcsAdminScope: IDCS_ADMIN_SCOPE,
-    deviceRequests: () => devices.list(),
-    approveDevice(userCode, approver = user) {
-      devices.decide(userCode, { approve: true, user: knownUser(approver) })
-    },
-    denyDevice(userCode) {
-      devices.decide(userCode, { approve: false })
-    },
-    setAuthorizeBehaviour(b) {
-      if (b.action === 'approve' && b.user !== undefined) knownUser(b.user)
-      authorize.behaviour = { ...b }
-    },
-    registerClientKey(opts) {
-      const owner = opts.clientId ?? clientId
-      if (!directory.isKnownClient(owner)) throw new Error(`unknown client: ${owner}`)
-      clientKeys.register(owner, opts)
-    },
-    setClientGrants(id, grants) {
-      directory.setGrants(id, grants)
-    },
-    close: closeAll,
-  }
+  const idcs = assembleIdcs(settings, { ...shared, faults: shared.faults.idcs })
+  const servers = { idcs: createTrackedServer(idcs.handler), oac: createTrackedServer(buildOac(settings, shared)) }
+  const close = closerOf(shared.state, servers)
+  await listenBoth(settings, servers, shared.urls, close)
+  const sim = handleOf(settings, shared, idcs.controls, close)
   startedSimulators.add(sim)
   return sim
 }
