@@ -2,18 +2,18 @@
 
 import tap from 'tap'
 import { SignJWT, decodeJwt } from 'jose'
-import { FakeClock } from '../../src/shared/clock.js'
-import { SIM_AUDIENCE, startSimulator } from '../../src/simulator/index.js'
-import type { Simulator } from '../../src/simulator/index.js'
+import { FakeClock } from '../../../src/shared/clock.js'
+import { SIM_AUDIENCE, startSimulator } from '../../../src/simulator/index.js'
+import type { Simulator } from '../../../src/simulator/index.js'
 import {
   CLIENT_ASSERTION_TYPE,
   JWT_BEARER,
   rsaKey,
   selfSignedCertificate,
   signAssertion,
-} from './fixtures/assertions.js'
-import type { AssertionOptions, TestKey } from './fixtures/assertions.js'
-import { basicAuth, tokenCall } from './fixtures/sim-client.js'
+} from '../fixtures/assertions.js'
+import type { AssertionOptions, TestKey } from '../fixtures/assertions.js'
+import { basicAuth, tokenCall } from '../fixtures/sim-client.js'
 
 const ONLINE_SCOPE = SIM_AUDIENCE + 'urn:opc:resource:consumer::all'
 

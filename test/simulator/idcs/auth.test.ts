@@ -2,8 +2,8 @@
 
 import t from 'tap'
 import { request } from 'undici'
-import { startSimulator } from '../../src/simulator/index.js'
-import { basicAuth, tokenCall } from './fixtures/sim-client.js'
+import { startSimulator } from '../../../src/simulator/index.js'
+import { basicAuth, tokenCall } from '../fixtures/sim-client.js'
 
 t.test('client authentication', async (t) => {
   // A secret with characters that RFC 6749 form-encoding changes before base64.

@@ -3,11 +3,11 @@
 import t from 'tap'
 import { decodeJwt } from 'jose'
 import { request } from 'undici'
-import { FakeClock } from '../../src/shared/clock.js'
-import { startSimulator } from '../../src/simulator/index.js'
-import type { Simulator } from '../../src/simulator/index.js'
-import { pkce } from './fixtures/assertions.js'
-import { basicAuth, tokenCall } from './fixtures/sim-client.js'
+import { FakeClock } from '../../../src/shared/clock.js'
+import { startSimulator } from '../../../src/simulator/index.js'
+import type { Simulator } from '../../../src/simulator/index.js'
+import { pkce } from '../fixtures/assertions.js'
+import { basicAuth, tokenCall } from '../fixtures/sim-client.js'
 
 const REDIRECT = 'http://127.0.0.1/callback'
 

@@ -2,10 +2,10 @@
 
 import t from 'tap'
 import { decodeJwt } from 'jose'
-import { FakeClock } from '../../src/shared/clock.js'
-import { SIM_AUDIENCE, startSimulator } from '../../src/simulator/index.js'
-import type { Simulator } from '../../src/simulator/index.js'
-import { basicAuth, idcsCall, oacCall, tokenCall } from './fixtures/sim-client.js'
+import { FakeClock } from '../../../src/shared/clock.js'
+import { SIM_AUDIENCE, startSimulator } from '../../../src/simulator/index.js'
+import type { Simulator } from '../../../src/simulator/index.js'
+import { basicAuth, idcsCall, oacCall, tokenCall } from '../fixtures/sim-client.js'
 
 const ONLINE_SCOPE = SIM_AUDIENCE + 'urn:opc:resource:consumer::all'
 const SCIM_ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error'

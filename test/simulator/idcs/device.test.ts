@@ -2,10 +2,10 @@
 
 import t from 'tap'
 import { decodeJwt } from 'jose'
-import { FakeClock } from '../../src/shared/clock.js'
-import { SIM_AUDIENCE, startSimulator } from '../../src/simulator/index.js'
-import type { Simulator } from '../../src/simulator/index.js'
-import { basicAuth, formCall, idcsCall, tokenCall } from './fixtures/sim-client.js'
+import { FakeClock } from '../../../src/shared/clock.js'
+import { SIM_AUDIENCE, startSimulator } from '../../../src/simulator/index.js'
+import type { Simulator } from '../../../src/simulator/index.js'
+import { basicAuth, formCall, idcsCall, tokenCall } from '../fixtures/sim-client.js'
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
 const ONLINE_SCOPE = SIM_AUDIENCE + 'urn:opc:resource:consumer::all'

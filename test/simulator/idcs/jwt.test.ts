@@ -2,9 +2,9 @@
 
 import t from 'tap'
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
-import { FakeClock } from '../../src/shared/clock.js'
-import { SIM_AUDIENCE, startSimulator } from '../../src/simulator/index.js'
-import { refresh } from './fixtures/sim-client.js'
+import { FakeClock } from '../../../src/shared/clock.js'
+import { SIM_AUDIENCE, startSimulator } from '../../../src/simulator/index.js'
+import { refresh } from '../fixtures/sim-client.js'
 
 t.test('access token is a JWT verifiable with the published JWKS', async (t) => {
   const clock = new FakeClock(Date.UTC(2026, 2, 1, 12))

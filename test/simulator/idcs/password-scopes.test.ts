@@ -2,9 +2,9 @@
 
 import t from 'tap'
 import { decodeJwt } from 'jose'
-import { SIM_AUDIENCE, startSimulator } from '../../src/simulator/index.js'
-import type { Simulator } from '../../src/simulator/index.js'
-import { basicAuth, refresh, tokenCall } from './fixtures/sim-client.js'
+import { SIM_AUDIENCE, startSimulator } from '../../../src/simulator/index.js'
+import type { Simulator } from '../../../src/simulator/index.js'
+import { basicAuth, refresh, tokenCall } from '../fixtures/sim-client.js'
 
 const ONLINE_SCOPE = SIM_AUDIENCE + 'urn:opc:resource:consumer::all'
 const PASSWORD = 'Welcome-1234!'

@@ -1,9 +1,9 @@
 // Simulated IDCS refresh_token grant: rotation, stale use, client binding, scope and expiry.
 
 import t from 'tap'
-import { FakeClock } from '../../src/shared/clock.js'
-import { SIM_AUDIENCE, startSimulator } from '../../src/simulator/index.js'
-import { basicAuth, refresh, tokenCall } from './fixtures/sim-client.js'
+import { FakeClock } from '../../../src/shared/clock.js'
+import { SIM_AUDIENCE, startSimulator } from '../../../src/simulator/index.js'
+import { basicAuth, refresh, tokenCall } from '../fixtures/sim-client.js'
 
 const INVALID_GRANT = { error: 'invalid_grant', error_description: 'Invalid refresh token.' }
 

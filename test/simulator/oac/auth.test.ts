@@ -3,9 +3,9 @@
 import t from 'tap'
 import { decodeJwt } from 'jose'
 import { request } from 'undici'
-import { FakeClock } from '../../src/shared/clock.js'
-import { startSimulator } from '../../src/simulator/index.js'
-import { accessToken, oacCall } from './fixtures/sim-client.js'
+import { FakeClock } from '../../../src/shared/clock.js'
+import { startSimulator } from '../../../src/simulator/index.js'
+import { accessToken, oacCall } from '../fixtures/sim-client.js'
 
 const CHALLENGE = 'Bearer error="invalid_token"'
 

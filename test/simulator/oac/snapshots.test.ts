@@ -1,9 +1,9 @@
 // Simulated OAC snapshots and work requests progressing by (fake) clock time; read-only lists.
 
 import t from 'tap'
-import { FakeClock } from '../../src/shared/clock.js'
-import { startSimulator } from '../../src/simulator/index.js'
-import { accessToken, oacCall } from './fixtures/sim-client.js'
+import { FakeClock } from '../../../src/shared/clock.js'
+import { startSimulator } from '../../../src/simulator/index.js'
+import { accessToken, oacCall } from '../fixtures/sim-client.js'
 
 t.test('snapshot create and delete through work requests', async (t) => {
   const clock = new FakeClock()

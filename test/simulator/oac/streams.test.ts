@@ -4,8 +4,8 @@ import t from 'tap'
 import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { request } from 'undici'
-import { DOWNLOAD_PATTERN, startSimulator } from '../../src/simulator/index.js'
-import { accessToken, oacCall } from './fixtures/sim-client.js'
+import { DOWNLOAD_PATTERN, startSimulator } from '../../../src/simulator/index.js'
+import { accessToken, oacCall } from '../fixtures/sim-client.js'
 
 const TEN_MB = 10 * 1000 * 1000 + 123
 
