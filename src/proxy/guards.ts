@@ -6,7 +6,7 @@ import type { ProxyConfig } from '../config/types.js'
 import { ProxyError, type ErrorCode } from '../shared/errors.js'
 import { compileRoutes } from './access.js'
 import { normalizePath } from './normalize.js'
-import { ADMIN_KEY_HEADER, ADMIN_PREFIX, adminKeyMatches } from '../admin/routes.js'
+import { ADMIN_KEY_HEADER, ADMIN_PREFIX, adminKeyMatches } from '../shared/admin-path.js'
 
 /** Probes must work without a key. */
 const KEY_EXEMPT = new Set(['/-/healthz', '/-/readyz', '/-/token'])

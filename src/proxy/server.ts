@@ -18,7 +18,9 @@ import { createGuard } from './guards.js'
 import { createGuardedServer, type ListenerScope } from './listeners.js'
 import type { Logger } from '../shared/log.js'
 import type { TokenManager } from '../token/manager.js'
-import { registerAdmin, ADMIN_KEY_HEADER, ADMIN_PREFIX } from '../admin/routes.js'
+import { registerAdmin } from '../admin/routes.js'
+import { newCounters, type ProxyCounters } from '../admin/counters.js'
+import { ADMIN_KEY_HEADER, ADMIN_PREFIX } from '../shared/admin-path.js'
 import { Metrics } from '../admin/metrics.js'
 import { mapUpstreamError } from './upstream-errors.js'
 import type { ProxyRequestState } from './request-state.js'
@@ -46,20 +48,6 @@ interface RouteContext {
   metrics: Metrics
   /** Records a request whose caller went away (true), or returns false when the caller is still there. */
   clientAborted: (request: FastifyRequest, err: unknown) => boolean
-}
-
-/** Counters kept by the proxy for status and metrics. */
-export interface ProxyCounters {
-  requests: number
-  replays: number
-  upstreamErrors: number
-  tokenErrors: number
-  /** Requests whose caller went away before the answer (aborted uploads...). */
-  clientAborts: number
-  /** Requests answered 503 upstream_busy: no upstream slot came free in time. */
-  upstreamBusy: number
-  /** Requests refused by the access guards, by error code. */
-  refused: Partial<Record<ErrorCode, number>>
 }
 
 export interface BuiltServer {
@@ -97,15 +85,7 @@ function callerGone(request: FastifyRequest): boolean {
 /** Builds (never listens). The caller starts the manager and calls app.listen(). */
 export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promise<BuiltServer> {
   const { managers, logger } = deps
-  const counters: ProxyCounters = {
-    requests: 0,
-    replays: 0,
-    upstreamErrors: 0,
-    tokenErrors: 0,
-    clientAborts: 0,
-    upstreamBusy: 0,
-    refused: {},
-  }
+  const counters = newCounters()
   const metrics = deps.metrics ?? new Metrics()
   for (const m of managers.values()) metrics.watch(m)
   const onRefuse = (code: ErrorCode): void => {
@@ -492,3 +472,4 @@ export function sendError(reply: FastifyReply, err: ProxyError): void {
 }
 
 export { ADMIN_PREFIX }
+export type { ProxyCounters }
