@@ -1,20 +1,18 @@
 // Admin endpoints under the reserved /-/ prefix: liveness, readiness, status, metrics, and the token for local commands.
-import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { DEFAULT_CREDENTIAL } from '../config/options.js'
 import type { ProxyConfig } from '../config/types.js'
 import { ProxyError } from '../shared/errors.js'
 import type { TokenManager } from '../token/manager.js'
-import type { ProxyCounters } from '../proxy/server.js'
+import { ADMIN_KEY_HEADER, adminKeyMatches } from '../shared/admin-path.js'
+import type { ProxyCounters } from './counters.js'
 import { VERSION } from '../shared/version.js'
 import type { Metrics } from './metrics.js'
 import { credentialStatusJson, timesJson } from './status-json.js'
 import { registerStatusPage } from './status-page.js'
 
-/** OAC's API lives under /api, /ui, /dv...; it never uses /-/. */
-export const ADMIN_PREFIX = '/-/'
-/** Header carrying the admin key that local commands read from the state lock file. */
-export const ADMIN_KEY_HEADER = 'x-oac-proxy-admin-key'
+// the reserved prefix, header and key check live in shared/ so the proxy and the CLI need not import this file
+export { ADMIN_PREFIX, ADMIN_KEY_HEADER, adminKeyMatches } from '../shared/admin-path.js'
 
 export interface AdminDeps {
   managers: ReadonlyMap<string, TokenManager>
@@ -23,14 +21,6 @@ export interface AdminDeps {
   metrics: Metrics
   adminKey?: string
   startedAtMs: number
-}
-
-/** Constant-time check of the admin key header. */
-export function adminKeyMatches(presented: string | string[] | undefined, adminKey: string | undefined): boolean {
-  if (!adminKey || typeof presented !== 'string') return false
-  const a = createHash('sha256').update(presented).digest()
-  const b = createHash('sha256').update(adminKey).digest()
-  return timingSafeEqual(a, b)
 }
 
 export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {

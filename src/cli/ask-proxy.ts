@@ -1,6 +1,6 @@
 // Asks the proxy that holds a state file (found through its lock) over its admin API, with the admin key.
 import { Agent, request } from 'undici'
-import { ADMIN_KEY_HEADER } from '../admin/routes.js'
+import { ADMIN_KEY_HEADER } from '../shared/admin-path.js'
 import { ProxyError } from '../shared/errors.js'
 import { readFileSync } from 'node:fs'
 import type { CredentialConfig } from '../config/types.js'

@@ -1,4 +1,5 @@
 // Route access rules: readOnly, allowed methods, allowed and denied path globs, compiled once.
+import type { IncomingMessage } from 'node:http'
 import type { AccessRules, RouteConfig } from '../config/types.js'
 import { ProxyError } from '../shared/errors.js'
 import { decodedForMatch } from './normalize.js'
@@ -85,4 +86,22 @@ export function compileRoutes(routes: readonly RouteConfig[]): CompiledRoute[] {
   return [...routes]
     .sort((a, b) => b.prefix.length - a.prefix.length)
     .map((r) => ({ prefix: r.prefix, bare: r.prefix.slice(0, -1), check: compileAccess(r.access) }))
+}
+
+/** Headers some servers (JAX-RS filters, Rails, Express middleware) read as the real method. */
+const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override']
+
+/** Every method a caller asked for besides the request line: override headers and `_method` query parameters. */
+export function methodOverrides(req: IncomingMessage, query: string): string[] {
+  const out: string[] = []
+  for (const name of METHOD_OVERRIDE_HEADERS) {
+    const v = req.headers[name]
+    if (v === undefined) continue
+    for (const item of (Array.isArray(v) ? v : [v]).join(',').split(',')) out.push(item)
+  }
+  // parsed, not searched: `%5Fmethod` is `_method` once decoded
+  if (query !== '') {
+    for (const [k, v] of new URLSearchParams(query)) if (k.toLowerCase() === '_method') out.push(v)
+  }
+  return out.map((m) => m.trim().toUpperCase()).filter((m) => m !== '')
 }

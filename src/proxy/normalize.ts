@@ -38,3 +38,21 @@ export function decodedForMatch(path: string): string {
     return path
   }
 }
+
+/** No dot-segments (plain, %2e-encoded or with ;params), encoded slashes or backslashes, NUL, backslash or '#'. */
+export function pathSafe(path: string): boolean {
+  // the common case, a plain path, costs one scan
+  if (!/[.%\\#\0]/.test(path)) return true
+  if (path.includes('\\') || path.includes('\0') || path.includes('#')) return false
+  if (path.includes('%')) {
+    const lower = path.toLowerCase()
+    if (lower.includes('%2f') || lower.includes('%5c') || lower.includes('%00')) return false
+    path = lower.replace(/%2e/g, '.')
+  }
+  for (const segment of path.split('/')) {
+    // a ;parameter does not make a dot-segment safe (/..;/ is /../ to some servers)
+    const seg = segment.split(';')[0]
+    if (seg === '.' || seg === '..') return false
+  }
+  return true
+}
