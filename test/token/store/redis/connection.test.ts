@@ -174,7 +174,7 @@ t.test('against a real redis-server', { skip: redisMissing() ?? false }, async (
     t.equal(store.connected, false)
     await t.rejects(store.credential(IDENTITY).read(), { code: 'store_unavailable' })
     await startRedis(t, { port })
-    await until(() => store.connected, 10_000)
+    await until(() => store.connected, 20_000)
     t.same(await store.credential(IDENTITY).write(0, {}), { ok: true, version: 1 })
   })
 
@@ -242,10 +242,10 @@ t.test('against a real redis-server', { skip: redisMissing() ?? false }, async (
 
     // back, empty (no persistence): the replicas reconnect by themselves and hear new writes
     await redis.start()
-    await until(() => listener.connected && writer.connected && resyncs >= 1, 10_000)
+    await until(() => listener.connected && writer.connected && resyncs >= 1, 20_000)
     t.equal(await cred.read(), undefined, 'the restarted Redis is empty')
     t.same(await writer.credential(IDENTITY).seed(1, { refreshToken: rt }), { ok: true, version: 1 })
-    await until(() => heard.length === 2, 5_000)
+    await until(() => heard.length === 2, 15_000)
     t.same(heard[1], { version: 1, writer: writer.replicaId, kind: 'seed' }, 'resubscribed after the restart')
     t.ok(listener.metrics.snapshot().reconnects >= 1)
     t.ok(events.some((e) => e.type === 'error' && e.error.code === 'store_unavailable'))
@@ -255,7 +255,8 @@ t.test('against a real redis-server', { skip: redisMissing() ?? false }, async (
   })
 })
 
-async function until(check: () => boolean, timeoutMs = 3_000): Promise<void> {
+/** Waits for a real-time event (reconnect, pub/sub); the bound is generous so a loaded machine does not fail it. */
+async function until(check: () => boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!check()) {
     if (Date.now() > deadline) throw new Error('condition not met in time')
