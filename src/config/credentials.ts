@@ -5,9 +5,8 @@ import { resolve } from 'node:path'
 import type { Secret } from '../shared/secret.js'
 import { DEFAULT_ASSERTION_AUDIENCE, DEFAULT_CREDENTIAL, OPTIONS } from './options.js'
 import { resolveSecret, type SecretRef } from './secrets.js'
+import type { Tree } from './tree.js'
 import type { AssertionKey, ClientAuthMethod, CredentialConfig, GrantName, RouteConfig } from './types.js'
-
-type Tree = Record<string, unknown>
 
 export interface CredentialContext {
   baseDir: string

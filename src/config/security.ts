@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { Secret } from '../shared/secret.js'
 import { checkSecretFileMode } from './secrets.js'
+import type { Reader } from './tree.js'
 import type { ProxyConfig, SecuritySettings } from './types.js'
 
 /** Shortest local key accepted: shorter ones are guessable. */
@@ -15,11 +16,7 @@ interface Ctx {
   warnings: string[]
 }
 
-export function resolveSecurity(
-  value: <T>(path: string) => T,
-  ctx: Ctx,
-  where: (key: string) => string,
-): SecuritySettings {
+export function resolveSecurity(value: Reader, ctx: Ctx, where: (key: string) => string): SecuritySettings {
   const keys: Secret[] = []
   const file = value<string | undefined>('security.localKeysFile')
   if (file) {
