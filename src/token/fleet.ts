@@ -56,6 +56,8 @@ export class FleetRefresher {
   #unsubscribe: (() => Promise<void>) | undefined
   #stopResync: (() => void) | undefined
   #adopting: Promise<void> | undefined
+  /** Refreshes waiting for the lock: woken when an announced token is adopted. */
+  readonly #waiters = new Set<() => void>()
 
   constructor(deps: FleetDeps) {
     this.#deps = deps
@@ -92,27 +94,26 @@ export class FleetRefresher {
    * Grants that rotate nothing fall back to a local call while the store is unreachable; a refresh_token grant
    * never does (it would fork the rotation chain) and rejects with the store's error.
    */
-  async refresh(signal?: AbortSignal): Promise<FleetResult> {
+  async refresh(options: { signal?: AbortSignal; rejected?: string } = {}): Promise<FleetResult> {
+    const { signal, rejected } = options
     try {
-      return await this.#refreshShared(signal)
+      return await this.#refreshShared(signal, rejected)
     } catch (err) {
       if (!isStoreError(err) || this.#deps.grant.needsRefreshToken) throw err
       return this.#refreshAlone(err, signal)
     }
   }
 
-  async #refreshShared(signal: AbortSignal | undefined): Promise<FleetResult> {
-    const seen = await this.read()
-    const newer = this.#usableNewer(seen)
-    if (newer) return this.#adopt(newer)
-    const lock = await this.#deps.store.acquireLock({
-      waitMs: this.#deps.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS,
-      ...(signal ? { signal } : {}),
-    })
-    if (!lock) return this.#afterBusyLock()
+  async #refreshShared(signal: AbortSignal | undefined, rejected: string | undefined): Promise<FleetResult> {
+    const usable = this.#usable(await this.read(), rejected)
+    if (usable) return this.#adopt(usable)
+    const lock = await this.#lockOrAdoption(signal, rejected)
+    if (!lock) return this.#afterBusyLock(rejected)
+    if ('kind' in lock) return lock
     try {
+      // with the lock: another replica may have stored a token since the first read
       const current = await this.read()
-      const moved = this.#usableNewer(current)
+      const moved = this.#usable(current, rejected)
       if (moved) return this.#adopt(moved)
       return await this.#callUnderLock(current, lock, signal)
     } finally {
@@ -120,11 +121,37 @@ export class FleetRefresher {
     }
   }
 
+  /** Waits for the lock, or stops waiting when an announcement brings a usable token (the holder's result). */
+  async #lockOrAdoption(
+    signal: AbortSignal | undefined,
+    rejected: string | undefined,
+  ): Promise<HeldLock | (FleetResult & { kind: 'adopted' }) | undefined> {
+    const adoption = new AbortController()
+    const wake = (): void => adoption.abort(new Error('a newer token was announced'))
+    this.#waiters.add(wake)
+    try {
+      return await this.#deps.store.acquireLock({
+        waitMs: this.#deps.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS,
+        signal: signal ? AbortSignal.any([signal, adoption.signal]) : adoption.signal,
+      })
+    } catch (err) {
+      if (!adoption.signal.aborted || signal?.aborted) throw err
+      const usable = this.#usable(await this.read(), rejected)
+      if (usable) return this.#adopt(usable)
+      // announced but not usable for this caller (it rejected that token): wait for the lock after all
+      return this.#deps.store.acquireLock({
+        waitMs: this.#deps.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS,
+        ...(signal ? { signal } : {}),
+      })
+    } finally {
+      this.#waiters.delete(wake)
+    }
+  }
+
   /** Another replica held the lock for the whole wait: use what it wrote, or report that nothing came. */
-  async #afterBusyLock(): Promise<FleetResult> {
-    const after = await this.read()
-    const newer = this.#usableNewer(after)
-    if (newer) return this.#adopt(newer)
+  async #afterBusyLock(rejected: string | undefined): Promise<FleetResult> {
+    const usable = this.#usable(await this.read(), rejected)
+    if (usable) return this.#adopt(usable)
     throw new ProxyError('store_busy', 'another replica holds the refresh lock and has not stored a new token yet', {
       hint: 'the proxy retries by itself; if it persists, check the other replicas can reach the identity domain',
     })
@@ -197,15 +224,23 @@ export class FleetRefresher {
     return { kind: 'obtained', version: this.#version, set, sentAtMs, lifetimeMs, stored: false }
   }
 
-  #usableNewer(seen: VersionedState | undefined): VersionedState | undefined {
-    if (!seen || seen.version <= this.#version) return undefined
+  /**
+   * The stored state when its access token can be served instead of refreshing: fresh by the manager's rule (not yet
+   * due) and not the token the caller saw rejected. A newer refresh token without such an access token (a login, an
+   * import) is held, so the refresh uses it.
+   */
+  #usable(seen: VersionedState | undefined, rejected?: string): VersionedState | undefined {
+    if (!seen) return undefined
     const { accessToken, accessTokenExpiresAtMs } = seen.state
-    if (!accessToken || accessTokenExpiresAtMs === undefined || !this.#deps.fresh(accessTokenExpiresAtMs)) {
-      // a newer refresh token without a usable access token (a login, an import): hold it, refresh with it
-      this.hold(seen.version, pickHeld(seen.state))
-      return undefined
-    }
-    return seen
+    if (
+      accessToken &&
+      accessTokenExpiresAtMs !== undefined &&
+      accessToken !== rejected &&
+      this.#deps.fresh(accessTokenExpiresAtMs)
+    )
+      return seen
+    if (seen.version > this.#version) this.hold(seen.version, pickHeld(seen.state))
+    return undefined
   }
 
   #adopt(seen: VersionedState): FleetResult & { kind: 'adopted' } {
@@ -254,8 +289,11 @@ export class FleetRefresher {
     if (this.#adopting) return
     this.#adopting = this.read()
       .then((seen) => {
-        const newer = this.#usableNewer(seen)
-        if (newer) this.#adoptListener?.(this.#adopt(newer))
+        if (!seen || seen.version <= this.#version) return
+        const usable = this.#usable(seen)
+        if (!usable) return
+        this.#adoptListener?.(this.#adopt(usable))
+        for (const wake of this.#waiters) wake()
       })
       .catch((err: unknown) => {
         this.#deps.log.debug(
