@@ -186,6 +186,39 @@ t.test('FleetRefresher', { skip: missing }, async (t) => {
     t.match(fleet.logs.text(), /"event":"store.refresh_alone"/)
   })
 
+  t.test('a stored token the upstream rejected is refreshed, not adopted again', async (t) => {
+    const fleet = await startFleet(t, 2, rotating)
+    fleet.replicas[0]!.hold(1, { refreshToken: fleet.sim.issueRefreshToken() })
+    await fleet.replicas[0]!.read()
+    const first = await fleet.replicas[0]!.refresh()
+    const firstToken = accessTokenOf(first)
+    const adopted = await fleet.replicas[1]!.refresh()
+    t.equal(adopted.kind, 'adopted', 'a fresh stored token is adopted')
+    t.equal(accessTokenOf(adopted), firstToken)
+    const forced = await fleet.replicas[1]!.refresh({ rejected: firstToken })
+    t.equal(forced.kind, 'obtained')
+    t.not(accessTokenOf(forced), firstToken)
+    t.equal(forced.version, 3)
+    t.equal(fleet.sim.stats().refreshGrants, 2)
+  })
+
+  t.test("a replica waiting for the lock adopts the holder's announced token at once", async (t) => {
+    const fleet = await startFleet(t, 2, rotating, { lockWaitMs: 20_000 })
+    await fleet.replicas[1]!.follow(() => {})
+    fleet.replicas[0]!.hold(1, { refreshToken: fleet.sim.issueRefreshToken() })
+    await fleet.replicas[0]!.read()
+    // the identity domain answers the holder after 1.5 s
+    fleet.sim.faults.idcs.next({ kind: 'latency', ms: 1_500 })
+    const holder = fleet.replicas[0]!.refresh()
+    await new Promise((r) => setTimeout(r, 200))
+    const started = Date.now()
+    const waiter = await fleet.replicas[1]!.refresh()
+    t.equal(waiter.kind, 'adopted')
+    t.equal(accessTokenOf(waiter), accessTokenOf(await holder))
+    t.ok(Date.now() - started < 3_000, `adopted ${Date.now() - started} ms after it began waiting`)
+    t.equal(fleet.sim.stats().refreshGrants, 1)
+  })
+
   t.test('two credentials with other prefixes on one Redis never see each other', async (t) => {
     const a = await startFleet(t, 1, rotating, { keyPrefix: 'app-a' })
     a.replicas[0]!.hold(1, { refreshToken: a.sim.issueRefreshToken() })
