@@ -26,6 +26,14 @@ export interface FleetDeps {
   lockWaitMs?: number
 }
 
+export interface RefreshOptions {
+  signal?: AbortSignal
+  /** An access token the upstream refused: never adopted again. */
+  rejected?: string
+  /** The refresh token the caller holds; used only when neither the store nor this replica has one. */
+  refreshToken?: string
+}
+
 /** What a refresh through the fleet gave. */
 export type FleetResult =
   /** Another replica (or a login) stored a newer token: use it, nobody was called. */
@@ -67,6 +75,29 @@ export class FleetRefresher {
     return this.#version
   }
 
+  /** The refresh token of the newest version held (what a rotation wrote, a login stored, or the store had). */
+  get heldRefreshToken(): string | undefined {
+    return this.#held?.refreshToken
+  }
+
+  /**
+   * Stores the result of a login or an import as the next version (whatever version is stored: a login replaces
+   * the grant). Other replicas adopt it from the announcement. Rejects with the store's error when unreachable.
+   */
+  async storeLogin(input: StateInput): Promise<number> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const seen = await this.#deps.store.read()
+      const result = await this.#deps.store.write(seen?.version ?? 0, input)
+      if (result.ok) {
+        this.hold(result.version, input)
+        return result.version
+      }
+    }
+    throw new ProxyError('store_busy', 'the shared store kept changing while the login was being stored', {
+      hint: 'run the login again',
+    })
+  }
+
   /** The state held for `version`, e.g. what the manager loaded at start or obtained by a login. */
   hold(version: number, input: StateInput): void {
     if (version < this.#version) return
@@ -94,8 +125,11 @@ export class FleetRefresher {
    * Grants that rotate nothing fall back to a local call while the store is unreachable; a refresh_token grant
    * never does (it would fork the rotation chain) and rejects with the store's error.
    */
-  async refresh(options: { signal?: AbortSignal; rejected?: string } = {}): Promise<FleetResult> {
+  async refresh(options: RefreshOptions = {}): Promise<FleetResult> {
     const { signal, rejected } = options
+    // the manager's refresh token (the configured bootstrap, say) serves when the store and this replica hold none
+    if (options.refreshToken && !this.#held?.refreshToken)
+      this.#held = { ...this.#held, refreshToken: options.refreshToken }
     try {
       return await this.#refreshShared(signal, rejected)
     } catch (err) {
@@ -320,4 +354,31 @@ function pickHeld(state: SharedState): StateInput {
   if (state.accessTokenExpiresAtMs !== undefined) held.accessTokenExpiresAtMs = state.accessTokenExpiresAtMs
   if (state.subject) held.subject = state.subject
   return held
+}
+
+/**
+ * The grant a manager runs when its credential is shared: a refresh through the fleet. A token another replica stored
+ * comes back as a token response (its remaining life as expires_in; a JWT's exp still rules), so the manager applies,
+ * schedules and serves it like one it obtained.
+ */
+export function fleetGrant(inner: Grant, fleet: FleetRefresher, clock: Clock): Grant {
+  return {
+    name: inner.name,
+    needsRefreshToken: inner.needsRefreshToken,
+    async run(ctx) {
+      const result = await fleet.refresh({
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        ...(ctx.refreshToken ? { refreshToken: ctx.refreshToken } : {}),
+        ...(ctx.rejected ? { rejected: ctx.rejected } : {}),
+      })
+      if (result.kind === 'obtained') return result.set
+      const { accessToken, accessTokenExpiresAtMs, refreshToken } = result.state
+      return {
+        accessToken: accessToken as string,
+        tokenType: 'Bearer',
+        expiresInS: Math.max(0, Math.floor(((accessTokenExpiresAtMs as number) - clock.now()) / 1000)),
+        ...(refreshToken ? { refreshToken } : {}),
+      }
+    },
+  }
 }
