@@ -21,8 +21,11 @@ export interface FleetDeps {
   clock: Clock
   /** The access token's lifetime from a token response (the manager's rule, from expires_in and the JWT exp). */
   lifetimeOf(set: TokenSet, sentAtMs: number): number
-  /** Whether a stored access token that expires at this wall-clock time is still worth serving. */
-  fresh(expiresAtMs: number): boolean
+  /**
+   * Whether a stored access token is not yet due for a refresh (wall-clock ms; obtainedAtMs may be unknown for a
+   * token a login stored): a token that is due is refreshed rather than adopted.
+   */
+  fresh(expiresAtMs: number, obtainedAtMs: number | undefined): boolean
   lockWaitMs?: number
 }
 
@@ -218,6 +221,7 @@ export class FleetRefresher {
       ...(grant.needsRefreshToken ? { refreshToken: set.refreshToken ?? refreshToken } : {}),
       accessToken: set.accessToken,
       accessTokenExpiresAtMs: sentAtMs + lifetimeMs,
+      accessTokenObtainedAtMs: sentAtMs,
       ...(current?.state.subject ? { subject: current.state.subject } : {}),
     }
     // held before the write: it may be the only copy of a rotated refresh token
@@ -265,12 +269,12 @@ export class FleetRefresher {
    */
   #usable(seen: VersionedState | undefined, rejected?: string): VersionedState | undefined {
     if (!seen) return undefined
-    const { accessToken, accessTokenExpiresAtMs } = seen.state
+    const { accessToken, accessTokenExpiresAtMs, accessTokenObtainedAtMs } = seen.state
     if (
       accessToken &&
       accessTokenExpiresAtMs !== undefined &&
       accessToken !== rejected &&
-      this.#deps.fresh(accessTokenExpiresAtMs)
+      this.#deps.fresh(accessTokenExpiresAtMs, accessTokenObtainedAtMs)
     )
       return seen
     if (seen.version > this.#version) this.hold(seen.version, pickHeld(seen.state))
@@ -352,6 +356,7 @@ function pickHeld(state: SharedState): StateInput {
   if (state.refreshToken) held.refreshToken = state.refreshToken
   if (state.accessToken) held.accessToken = state.accessToken
   if (state.accessTokenExpiresAtMs !== undefined) held.accessTokenExpiresAtMs = state.accessTokenExpiresAtMs
+  if (state.accessTokenObtainedAtMs !== undefined) held.accessTokenObtainedAtMs = state.accessTokenObtainedAtMs
   if (state.subject) held.subject = state.subject
   return held
 }
