@@ -16,6 +16,8 @@ export interface GrantContext {
   refreshToken: string | undefined
   /** Aborts the call (the manager's longest wait for an answer). */
   signal?: AbortSignal
+  /** The access token the upstream just refused (a forced refresh): a shared store must not hand it back. */
+  rejected?: string
 }
 
 /** A grant: one way of turning configuration (+ state) into a token response. */

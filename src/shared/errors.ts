@@ -78,6 +78,11 @@ export const ERROR_CODES = {
     summary:
       'The shared token store (Redis) refused the proxy: wrong password or ACL user, a missing ACL permission, or a TLS certificate it cannot verify (add the CA with tls.caFile).',
   },
+  store_busy: {
+    status: 503,
+    summary:
+      'Another replica held the shared refresh lock for the whole wait without storing a new token; the proxy retries by itself.',
+  },
   store_state_unreadable: {
     status: 503,
     summary:

@@ -53,3 +53,21 @@ export function backoffMs(
   const jittered = step / 2 + (random() * step) / 2
   return Math.max(jittered, (retryAfterS ?? 0) * 1000)
 }
+
+/**
+ * Whether a token (wall-clock ms) is not yet due for a refresh by any replica: before the earliest moment the schedule
+ * could pick for it (with the most jitter). Without its obtained time (a login stored it), it is due once less than
+ * minLeadMs is left.
+ */
+export function notYetDue(
+  expiresAtMs: number,
+  obtainedAtMs: number | undefined,
+  nowMs: number,
+  settings: TokenSettings,
+): boolean {
+  if (obtainedAtMs === undefined || obtainedAtMs >= expiresAtMs) return expiresAtMs - nowMs > settings.minLeadMs
+  const life = expiresAtMs - obtainedAtMs
+  const lead = Math.min(settings.minLeadMs, life / 2)
+  const earliest = obtainedAtMs + life * (settings.refreshAheadRatio - settings.refreshJitterRatio)
+  return nowMs < Math.min(earliest, expiresAtMs - lead)
+}

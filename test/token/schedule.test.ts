@@ -4,6 +4,7 @@ import { DEFAULT_TOKEN_SETTINGS } from '../helpers.js'
 import {
   backoffMs,
   isUsable,
+  notYetDue,
   refreshAtMono,
   remainingMs,
   safetyMarginMs,
@@ -137,4 +138,16 @@ t.test('backoff honours a longer Retry-After, even beyond the cap', async (t) =>
 
 t.test('a shorter Retry-After does not shorten the backoff', async (t) => {
   t.equal(backoffMs(3, SETTINGS, high, 1), 4000)
+})
+
+t.test('notYetDue: a 100 s token is adopted by other replicas for its first 40 s, then refreshed', async (t) => {
+  const s = DEFAULT_TOKEN_SETTINGS
+  t.ok(notYetDue(100_000, 0, 0, s), 'just obtained')
+  t.ok(notYetDue(100_000, 0, 39_999, s), 'before the earliest refresh point')
+  t.notOk(notYetDue(100_000, 0, 40_000, s), 'at the earliest refresh point (50% less 10% jitter)')
+  t.notOk(notYetDue(100_000, 0, 99_000, s))
+  t.ok(notYetDue(100_000, undefined, 69_000, s), 'obtained time unknown: more than minLead (30 s) left')
+  t.notOk(notYetDue(100_000, undefined, 70_000, s), 'obtained time unknown: minLead left')
+  t.ok(notYetDue(2_000, 0, 799, s), 'a 2 s token: before 0.8 s')
+  t.notOk(notYetDue(2_000, 0, 800, s))
 })

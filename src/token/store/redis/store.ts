@@ -34,6 +34,8 @@ export interface SharedState {
   refreshToken?: string
   accessToken?: string
   accessTokenExpiresAtMs?: number
+  /** When the access token was obtained (its request sent): with the expiry, its lifetime. */
+  accessTokenObtainedAtMs?: number
   /** Who the tokens belong to (JWT sub). */
   subject?: string
   identity: CredentialIdentity
@@ -301,6 +303,7 @@ function pickInput(input: StateInput): StateInput {
   if (input.refreshToken !== undefined) out.refreshToken = input.refreshToken
   if (input.accessToken !== undefined) out.accessToken = input.accessToken
   if (input.accessTokenExpiresAtMs !== undefined) out.accessTokenExpiresAtMs = input.accessTokenExpiresAtMs
+  if (input.accessTokenObtainedAtMs !== undefined) out.accessTokenObtainedAtMs = input.accessTokenObtainedAtMs
   if (input.subject !== undefined) out.subject = input.subject
   return out
 }
