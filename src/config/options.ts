@@ -7,6 +7,7 @@ import { LOGIN_OPTIONS } from './options/login.js'
 import { SECURITY_OPTIONS } from './options/security.js'
 import type { OptionSpec } from './options/spec.js'
 import { STATE_FILE_OPTION, TOKEN_OPTIONS } from './options/token.js'
+import { STORE_OPTIONS } from './options/store.js'
 import { OAC_URL_OPTION, PROXY_OPTIONS, ROUTING_OPTIONS } from './options/upstream.js'
 
 export * from './options/admin.js'
@@ -17,12 +18,14 @@ export * from './options/login.js'
 export * from './options/security.js'
 export * from './options/spec.js'
 export * from './options/token.js'
+export * from './options/store.js'
 export * from './options/upstream.js'
 
 export const OPTIONS: readonly OptionSpec[] = [
   OAC_URL_OPTION,
   ...CREDENTIAL_OPTIONS,
   STATE_FILE_OPTION,
+  ...STORE_OPTIONS,
   ...LISTEN_OPTIONS,
   ...SECURITY_OPTIONS,
   ...TOKEN_OPTIONS,
