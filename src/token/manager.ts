@@ -10,7 +10,7 @@ import type { Grant, TokenSet } from '../oauth/types.js'
 import { LOGIN_REQUIRED_HINT, LOGIN_WAITING_HINT, rejectionOf, type RejectionContext } from '../oauth/rejection.js'
 import type { Secret } from '../shared/secret.js'
 import { backoffMs, isUsable, refreshAtMono, remainingMs, safetyMarginMs, type AccessToken } from './schedule.js'
-import type { CredentialState, TokenStore } from './store/file.js'
+import type { CredentialState, TokenStore } from './store/types.js'
 
 export type { AccessToken }
 

@@ -5,7 +5,8 @@ import { OAuthError, ProxyError } from '../../src/shared/errors.js'
 import type { Grant, GrantContext, TokenSet } from '../../src/oauth/types.js'
 import { Secret } from '../../src/shared/secret.js'
 import { TokenManager, lifetimeOf, type AccessToken } from '../../src/token/manager.js'
-import { MemoryStore, type CredentialState, type TokenStore } from '../../src/token/store/file.js'
+import { MemoryStore } from '../../src/token/store/memory.js'
+import type { CredentialState, TokenStore } from '../../src/token/store/types.js'
 import { DEFAULT_TOKEN_SETTINGS, LogCapture } from '../helpers.js'
 
 const SETTINGS = DEFAULT_TOKEN_SETTINGS
