@@ -24,7 +24,8 @@ import type { ProxyConfig, TokenSettings } from '../src/config/types.js'
 import { createLogger, type Logger } from '../src/shared/log.js'
 import { startProxy, type RunningProxy } from '../src/app/run.js'
 import { startedSimulators, startSimulator, type Simulator, type SimulatorOptions } from '../src/simulator/index.js'
-import { MemoryStore, type TokenStore } from '../src/token/store/file.js'
+import { MemoryStore } from '../src/token/store/memory.js'
+import type { TokenStore } from '../src/token/store/types.js'
 
 /** Log lines and secrets of this test process, written out at exit for the whole-suite leak scan. */
 const scanLogs: string[][] = []

@@ -12,7 +12,8 @@ import { refreshTokenGrant } from '../oauth/grants/refresh-token.js'
 import type { TokenEndpoint } from '../oauth/token-endpoint.js'
 import type { Grant } from '../oauth/types.js'
 import { TokenManager } from '../token/manager.js'
-import { identityOf, type TokenStore } from '../token/store/file.js'
+import { identityOf } from '../token/store/identity.js'
+import type { TokenStore } from '../token/store/types.js'
 
 export { DEFAULT_CREDENTIAL } from '../config/options.js'
 

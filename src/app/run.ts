@@ -11,7 +11,8 @@ import { openListeners } from '../proxy/listen.js'
 import { buildServer, type BuiltServer } from '../proxy/server.js'
 import type { TokenManager } from '../token/manager.js'
 import { attachTokenSink } from '../token/sink.js'
-import { FileStore, type TokenStore } from '../token/store/file.js'
+import { FileStore } from '../token/store/file.js'
+import type { TokenStore } from '../token/store/types.js'
 
 export interface RunningProxy {
   /** http://host:port of the proxy listener (or unix:PATH). */

@@ -4,7 +4,9 @@ import { ADMIN_KEY_HEADER } from '../shared/admin-path.js'
 import { ProxyError } from '../shared/errors.js'
 import { readFileSync } from 'node:fs'
 import type { CredentialConfig } from '../config/types.js'
-import { checkIdentity, identityOf, liveLock, type LockInfo, type StateFile } from '../token/store/file.js'
+import type { StateFile } from '../token/store/file.js'
+import { checkIdentity, identityOf } from '../token/store/identity.js'
+import { liveLock, type LockInfo } from '../token/store/lock.js'
 
 export interface RunningProxyInfo {
   pid: number

@@ -16,7 +16,7 @@ import { idpName, withProgress } from './progress.js'
 import { noRefreshTokenError, subjectOf, withOfflineAccess } from '../oauth/scope.js'
 import type { TokenSet } from '../oauth/types.js'
 import { lifetimeOf } from '../token/manager.js'
-import type { CredentialState, TokenStore } from '../token/store/file.js'
+import type { CredentialState, TokenStore } from '../token/store/types.js'
 import type { Dispatcher } from 'undici'
 
 export interface LoginOptions {

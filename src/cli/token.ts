@@ -7,7 +7,8 @@ import { credentialByName } from './login.js'
 import { idpName, withProgress } from './progress.js'
 import type { TokenManager } from '../token/manager.js'
 import type { AccessToken } from '../token/schedule.js'
-import { FileStore, type CredentialState } from '../token/store/file.js'
+import { FileStore } from '../token/store/file.js'
+import type { CredentialState } from '../token/store/types.js'
 import { askProxy, checkStateIdentity, readStateFile, runningProxy } from './ask-proxy.js'
 
 /** A saved access token is reused while it has at least this long left (or half its lifetime, if shorter). */

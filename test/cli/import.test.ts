@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config/load.js'
 import { importTokens } from '../../src/cli/login.js'
 import { startProxy } from '../../src/app/run.js'
 import { startSimulator, type Simulator } from '../../src/simulator/index.js'
-import { MemoryStore } from '../../src/token/store/file.js'
+import { MemoryStore } from '../../src/token/store/memory.js'
 import { LogCapture, leaks, secretsOf, simEnv } from '../helpers.js'
 
 const SNAPSHOTS = '/api/20210901/snapshots'

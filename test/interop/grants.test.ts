@@ -2,7 +2,7 @@
 import t from 'tap'
 import { FakeClock } from '../../src/shared/clock.js'
 import { login } from '../../src/cli/login.js'
-import { MemoryStore } from '../../src/token/store/file.js'
+import { MemoryStore } from '../../src/token/store/memory.js'
 import { LogCapture, waitFor } from '../helpers.js'
 import {
   Browser,

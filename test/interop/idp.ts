@@ -15,7 +15,8 @@ import { loadConfig } from '../../src/config/load.js'
 import type { ProxyConfig } from '../../src/config/types.js'
 import { login } from '../../src/cli/login.js'
 import { startProxy, type RunningProxy } from '../../src/app/run.js'
-import { MemoryStore, type TokenStore } from '../../src/token/store/file.js'
+import { MemoryStore } from '../../src/token/store/memory.js'
+import type { TokenStore } from '../../src/token/store/types.js'
 import { LogCapture, registerSecret } from '../helpers.js'
 
 /** The OAC application's audience; the scope is IDCS's consumer scope on it. */

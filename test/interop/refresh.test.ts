@@ -3,7 +3,7 @@ import t, { type Test } from 'tap'
 import { FakeClock } from '../../src/shared/clock.js'
 import type { ProxyConfig } from '../../src/config/types.js'
 import { requestToken } from '../../src/oauth/token-endpoint.js'
-import { MemoryStore } from '../../src/token/store/file.js'
+import { MemoryStore } from '../../src/token/store/memory.js'
 import {
   browserLogin,
   CLIENTS,

@@ -2,7 +2,7 @@
 import t, { type Test } from 'tap'
 import { FakeClock, systemClock, type Clock } from '../../src/shared/clock.js'
 import type { ProxyConfig } from '../../src/config/types.js'
-import { MemoryStore } from '../../src/token/store/file.js'
+import { MemoryStore } from '../../src/token/store/memory.js'
 import { waitFor } from '../helpers.js'
 import { browserLogin, interopConfig, startIdp, startInteropProxy, startOac, type Idp, type Oac } from './idp.js'
 

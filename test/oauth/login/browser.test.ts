@@ -9,7 +9,7 @@ import { loadConfig } from '../../../src/config/load.js'
 import { login, type LoginResult } from '../../../src/cli/login.js'
 import { startSimulator } from '../../../src/simulator/index.js'
 import type { Simulator, SimulatorOptions } from '../../../src/simulator/index.js'
-import { MemoryStore } from '../../../src/token/store/file.js'
+import { MemoryStore } from '../../../src/token/store/memory.js'
 import { LogCapture, recordingDispatcher, simEnv, waitFor } from '../../helpers.js'
 
 /** The login's own clock stands still (the browser timeout runs on real time); the simulator uses real time. */

@@ -7,7 +7,7 @@ import type { ProxyConfig } from '../../../src/config/types.js'
 import { login, type LoginResult } from '../../../src/cli/login.js'
 import { SIM_AUDIENCE, startSimulator } from '../../../src/simulator/index.js'
 import type { Simulator, SimulatorOptions } from '../../../src/simulator/index.js'
-import { MemoryStore } from '../../../src/token/store/file.js'
+import { MemoryStore } from '../../../src/token/store/memory.js'
 import { LogCapture, recordingDispatcher, simEnv, waitFor } from '../../helpers.js'
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'

@@ -16,13 +16,9 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { once } from 'node:events'
 import { ProxyError } from '../../../src/shared/errors.js'
-import {
-  FileStore,
-  MemoryStore,
-  STATE_FILE_MODE,
-  STATE_FILE_VERSION,
-  type CredentialState,
-} from '../../../src/token/store/file.js'
+import { FileStore, STATE_FILE_MODE, STATE_FILE_VERSION } from '../../../src/token/store/file.js'
+import { MemoryStore } from '../../../src/token/store/memory.js'
+import type { CredentialState } from '../../../src/token/store/types.js'
 
 const STATE: CredentialState = {
   refreshToken: 'rt-1',

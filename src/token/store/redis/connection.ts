@@ -81,102 +81,52 @@ export function redactRedisUrl(url: string): string {
   return parsed.href
 }
 
+/** What the URL gives: the node, its credentials and database, whether it asks for TLS. */
+interface UrlTarget {
+  node: HostPort
+  auth: Auth
+  database: number
+  tlsWanted: boolean
+  target: string
+}
+
+/** What the sentinel section gives: the sentinels, their credentials, whether it asks for TLS. */
+interface SentinelTarget {
+  sentinels: HostPort[]
+  sentinelAuth: Auth
+  tlsWanted: boolean
+  target: string
+}
+
 /**
  * Validates the config and resolves it; every problem is reported at once, naming the key under
  * `path` (e.g. `store.url`), never quoting a password.
  */
 export function resolveConnection(config: RedisConnectionConfig, path = 'store'): ResolvedConnection {
   const problems: string[] = []
-  const auth: Auth = {}
-  let database = 0
-  let node: HostPort | undefined
-  let tlsWanted = false
-  let target = ''
-
   if (config.url !== undefined && config.sentinel !== undefined)
     problems.push(`${path}.url and ${path}.sentinel: give one of them, not both`)
   if (config.url === undefined && config.sentinel === undefined)
     problems.push(`${path}.url: missing (redis://host:6379/0, rediss://... for TLS) or give ${path}.sentinel`)
 
-  if (config.url !== undefined) {
-    let url: URL | undefined
-    try {
-      url = new URL(config.url)
-    } catch {
-      problems.push(`${path}.url: not a URL; expected redis://[user[:password]@]host[:port][/db]`)
-    }
-    if (url) {
-      if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
-        problems.push(`${path}.url: the scheme must be redis:// or rediss:// (TLS), not ${url.protocol}//`)
-      if (!url.hostname) problems.push(`${path}.url: no host`)
-      if (url.search || url.hash) problems.push(`${path}.url: query strings and fragments are not supported`)
-      tlsWanted = url.protocol === 'rediss:'
-      const port = url.port ? Number(url.port) : DEFAULT_REDIS_PORT
-      node = { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port }
-      try {
-        if (url.username) auth.username = decodeURIComponent(url.username)
-        if (url.password) auth.password = decodeURIComponent(url.password)
-      } catch {
-        problems.push(`${path}.url: the user or password is not valid percent-encoding`)
-      }
-      const dbPath = url.pathname.replace(/^\//, '')
-      if (dbPath !== '') {
-        if (!/^\d{1,5}$/.test(dbPath)) problems.push(`${path}.url: the path must be a database number like /0`)
-        else database = Number(dbPath)
-      }
-      target = redactRedisUrl(config.url)
-    }
-  }
+  const fromUrl = config.url === undefined ? undefined : urlTarget(config.url, path, problems)
+  const fromSentinel = config.sentinel === undefined ? undefined : sentinelTarget(config.sentinel, path, problems)
+  const tlsWanted = fromSentinel ? fromSentinel.tlsWanted : (fromUrl?.tlsWanted ?? false)
 
-  const sentinels: HostPort[] = []
-  const sentinelAuth: Auth = {}
-  if (config.sentinel !== undefined) {
-    const s = config.sentinel
-    if (typeof s.masterName !== 'string' || s.masterName === '')
-      problems.push(`${path}.sentinel.masterName: missing (the name in "sentinel monitor <name> ...")`)
-    if (!Array.isArray(s.nodes) || s.nodes.length === 0)
-      problems.push(`${path}.sentinel.nodes: give at least one sentinel as host:port`)
-    else
-      s.nodes.forEach((n, i) => {
-        const hp = parseHostPort(n, DEFAULT_SENTINEL_PORT)
-        if (hp) sentinels.push(hp)
-        else problems.push(`${path}.sentinel.nodes[${i}]: expected host:port`)
-      })
-    if (s.password !== undefined) sentinelAuth.password = s.password
-    if (s.username !== undefined) sentinelAuth.username = s.username
-    tlsWanted = s.tls === true
-    target = `sentinel ${s.masterName}@${sentinels.map((h) => `${h.host}:${h.port}`).join(',')}`
-  }
-
+  const auth: Auth = { ...fromUrl?.auth }
   if (config.username !== undefined) auth.username = config.username
   if (config.password !== undefined) auth.password = config.password
-  if (config.database !== undefined) {
-    if (!Number.isInteger(config.database) || config.database < 0)
-      problems.push(`${path}.database: must be a whole number >= 0`)
-    else database = config.database
-  }
+  const database = databaseOf(config, fromUrl?.database ?? 0, path, problems)
   const connectTimeoutMs = positive(config.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, `${path}.connectTimeoutMs`)
   const commandTimeoutMs = positive(config.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS, `${path}.commandTimeoutMs`)
   for (const p of [connectTimeoutMs, commandTimeoutMs]) if (typeof p === 'string') problems.push(p)
-
-  let tls: CommonOptions['tls']
-  if (config.tls?.caFile !== undefined && !tlsWanted)
-    problems.push(`${path}.tls.caFile: only used with TLS; use a rediss:// URL (or sentinel.tls: true)`)
-  if (tlsWanted) {
-    tls = {}
-    if (config.tls?.servername !== undefined) tls.servername = config.tls.servername
-    if (config.tls?.caFile !== undefined) {
-      const ca = readCa(config.tls.caFile, `${path}.tls.caFile`)
-      if ('pem' in ca) tls.ca = ca.pem
-      else problems.push(ca.problem)
-    }
-  }
+  const tls = tlsOptions(config, tlsWanted, path, problems)
 
   if (problems.length > 0)
     throw new ProxyError('config_invalid', `invalid Redis store settings:\n  ${problems.join('\n  ')}`)
 
   const common: CommonOptions = {
-    target,
+    target: fromSentinel?.target ?? fromUrl?.target ?? '',
     auth,
     database,
     tls,
@@ -184,9 +134,97 @@ export function resolveConnection(config: RedisConnectionConfig, path = 'store')
     commandTimeoutMs: commandTimeoutMs as number,
     clientName: config.clientName,
   }
-  if (config.sentinel !== undefined)
+  if (config.sentinel !== undefined && fromSentinel) {
+    const { sentinels, sentinelAuth } = fromSentinel
     return { ...common, kind: 'sentinel', masterName: config.sentinel.masterName, sentinels, sentinelAuth }
-  return { ...common, kind: 'single', node: node as HostPort }
+  }
+  return { ...common, kind: 'single', node: fromUrl?.node as HostPort }
+}
+
+/** Reads `store.url`; undefined (with a problem) when it is no URL at all. */
+function urlTarget(text: string, path: string, problems: string[]): UrlTarget | undefined {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    problems.push(`${path}.url: not a URL; expected redis://[user[:password]@]host[:port][/db]`)
+    return undefined
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
+    problems.push(`${path}.url: the scheme must be redis:// or rediss:// (TLS), not ${url.protocol}//`)
+  if (!url.hostname) problems.push(`${path}.url: no host`)
+  if (url.search || url.hash) problems.push(`${path}.url: query strings and fragments are not supported`)
+  const port = url.port ? Number(url.port) : DEFAULT_REDIS_PORT
+  const auth: Auth = {}
+  try {
+    if (url.username) auth.username = decodeURIComponent(url.username)
+    if (url.password) auth.password = decodeURIComponent(url.password)
+  } catch {
+    problems.push(`${path}.url: the user or password is not valid percent-encoding`)
+  }
+  let database = 0
+  const dbPath = url.pathname.replace(/^\//, '')
+  if (dbPath !== '') {
+    if (!/^\d{1,5}$/.test(dbPath)) problems.push(`${path}.url: the path must be a database number like /0`)
+    else database = Number(dbPath)
+  }
+  return {
+    node: { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port },
+    auth,
+    database,
+    tlsWanted: url.protocol === 'rediss:',
+    target: redactRedisUrl(text),
+  }
+}
+
+/** Reads `store.sentinel`: the master's name and the sentinels to ask for it. */
+function sentinelTarget(s: SentinelConfig, path: string, problems: string[]): SentinelTarget {
+  const sentinels: HostPort[] = []
+  const sentinelAuth: Auth = {}
+  if (typeof s.masterName !== 'string' || s.masterName === '')
+    problems.push(`${path}.sentinel.masterName: missing (the name in "sentinel monitor <name> ...")`)
+  if (!Array.isArray(s.nodes) || s.nodes.length === 0)
+    problems.push(`${path}.sentinel.nodes: give at least one sentinel as host:port`)
+  else
+    s.nodes.forEach((n, i) => {
+      const hp = parseHostPort(n, DEFAULT_SENTINEL_PORT)
+      if (hp) sentinels.push(hp)
+      else problems.push(`${path}.sentinel.nodes[${i}]: expected host:port`)
+    })
+  if (s.password !== undefined) sentinelAuth.password = s.password
+  if (s.username !== undefined) sentinelAuth.username = s.username
+  const target = `sentinel ${s.masterName}@${sentinels.map((h) => `${h.host}:${h.port}`).join(',')}`
+  return { sentinels, sentinelAuth, tlsWanted: s.tls === true, target }
+}
+
+/** `store.database` when given (it overrides the URL's path), else the URL's database. */
+function databaseOf(config: RedisConnectionConfig, fromUrl: number, path: string, problems: string[]): number {
+  if (config.database === undefined) return fromUrl
+  if (!Number.isInteger(config.database) || config.database < 0) {
+    problems.push(`${path}.database: must be a whole number >= 0`)
+    return fromUrl
+  }
+  return config.database
+}
+
+/** TLS options when the URL or the sentinel section asks for TLS, with the CA file read. */
+function tlsOptions(
+  config: RedisConnectionConfig,
+  tlsWanted: boolean,
+  path: string,
+  problems: string[],
+): CommonOptions['tls'] {
+  if (config.tls?.caFile !== undefined && !tlsWanted)
+    problems.push(`${path}.tls.caFile: only used with TLS; use a rediss:// URL (or sentinel.tls: true)`)
+  if (!tlsWanted) return undefined
+  const tls: NonNullable<CommonOptions['tls']> = {}
+  if (config.tls?.servername !== undefined) tls.servername = config.tls.servername
+  if (config.tls?.caFile !== undefined) {
+    const ca = readCa(config.tls.caFile, `${path}.tls.caFile`)
+    if ('pem' in ca) tls.ca = ca.pem
+    else problems.push(ca.problem)
+  }
+  return tls
 }
 
 function parseHostPort(text: string, defaultPort: number): HostPort | undefined {

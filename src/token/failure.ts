@@ -1,0 +1,53 @@
+// What a failed refresh means for callers: an error retrying cannot fix (terminal), or one worth retrying.
+import { ProxyError } from '../shared/errors.js'
+import { LOGIN_REQUIRED_HINT, LOGIN_WAITING_HINT, rejectionOf, type RejectionContext } from '../oauth/rejection.js'
+import type { PendingLogin } from './manager-types.js'
+
+/**
+ * Retry-After of login_required and credential_rejected: only a person can fix them (a login, the
+ * configuration), so retrying sooner than this cannot help; the error code says it is not transient.
+ */
+export const TERMINAL_RETRY_AFTER_S = 60
+
+export function toProxyError(err: unknown): ProxyError {
+  if (err instanceof ProxyError) return err
+  return new ProxyError('idp_unreachable', (err as Error)?.message ?? String(err), { cause: err })
+}
+
+/** The login_required error with the hint for a waiting device login, or back to the usual one. */
+export function withLoginHint(err: ProxyError, login: PendingLogin | undefined): ProxyError {
+  return new ProxyError('login_required', err.message, {
+    cause: err.cause,
+    hint: login ? LOGIN_WAITING_HINT : LOGIN_REQUIRED_HINT,
+    ...(err.retryAfterS === undefined ? {} : { retryAfterS: err.retryAfterS }),
+  })
+}
+
+/** Errors retrying cannot fix, as the error callers receive (with a Retry-After callers can act on). */
+export function terminalError(err: unknown, grant: string): ProxyError | undefined {
+  const rejected =
+    rejectionOf(err, grant as RejectionContext) ??
+    (err instanceof ProxyError && err.code === 'login_required' ? err : undefined)
+  if (!rejected || rejected.retryAfterS !== undefined) return rejected
+  return new ProxyError(rejected.code, rejected.message, {
+    cause: rejected.cause,
+    ...(rejected.hint ? { hint: rejected.hint } : {}),
+    retryAfterS: TERMINAL_RETRY_AFTER_S,
+  })
+}
+
+/** token_unavailable, with the Retry-After callers may act on and the last failure as the hint. */
+export function unavailableError(credential: string, retryAfterS: number, lastErrorMessage?: string): ProxyError {
+  return new ProxyError('token_unavailable', `no valid access token for credential '${credential}' right now`, {
+    retryAfterS,
+    hint: lastErrorMessage !== undefined ? `last refresh failed: ${lastErrorMessage}` : 'a refresh is under way',
+  })
+}
+
+/** token_unavailable while a slow refresh is still waited for. */
+export function slowAnswerError(credential: string, demandRetryMs: number): ProxyError {
+  return new ProxyError('token_unavailable', `no valid access token for credential '${credential}' right now`, {
+    retryAfterS: Math.max(1, Math.ceil(demandRetryMs / 1000)),
+    hint: 'the identity provider is slow to answer a refresh; it is still waited for',
+  })
+}
