@@ -14,12 +14,9 @@ if (!existsSync(new URL('../dist/cli.js', import.meta.url))) {
   process.exit(2)
 }
 
-// the parts in their order (1 soak, 2 IdP faults, 3 SIGKILLs, 4 bad configs), then any other suite there
-const ORDER = ['soak.test.ts', 'faults.test.ts', 'kills.test.ts', 'bad-config.test.ts']
-const rank = (f) => (ORDER.includes(f) ? ORDER.indexOf(f) : ORDER.length)
+// tap runs them in the order of their names; --jobs=1 runs one at a time
 const suites = readdirSync(new URL('../test/reliability/', import.meta.url))
   .filter((f) => f.endsWith('.test.ts'))
-  .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
   .map((f) => `test/reliability/${f}`)
 
 const started = Date.now()
