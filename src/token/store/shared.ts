@@ -1,7 +1,7 @@
 // The token store of a fleet: each credential's state lives in Redis behind a FleetRefresher; nothing is kept on disk.
 import type { FleetRefresher } from '../fleet.js'
 import type { RedisTokenStore, VersionedState } from './redis/store.js'
-import type { CredentialState, TokenStore } from './file.js'
+import type { CredentialState, TokenStore } from './types.js'
 
 /** A stored version as the manager's saved state: its refresh token and the access token every replica serves. */
 export function credentialStateOf(seen: VersionedState): CredentialState {
