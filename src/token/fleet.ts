@@ -8,6 +8,7 @@ import type { Clock } from '../shared/clock.js'
 import { OAuthError, ProxyError } from '../shared/errors.js'
 import type { Logger } from '../shared/log.js'
 import type { Grant, TokenSet } from '../oauth/types.js'
+import { isStoreCode } from './failure.js'
 import type { HeldLock } from './store/redis/lock.js'
 import type { CredentialStore, SharedState, StateInput, VersionedState } from './store/redis/store.js'
 
@@ -44,11 +45,9 @@ export type FleetResult =
   /** This replica called the identity domain; `stored` is false while the write's outcome is unknown. */
   | { kind: 'obtained'; version: number; set: TokenSet; sentAtMs: number; lifetimeMs: number; stored: boolean }
 
-const STORE_CODES = new Set(['store_unavailable', 'store_refused', 'store_state_unreadable'])
-
-/** True for the shared store's own failures (Redis down, refused, unreadable). */
+/** True for the shared store's own failures (Redis down, refused, unreadable); a busy lock is not one of them. */
 export function isStoreError(err: unknown): err is ProxyError {
-  return err instanceof ProxyError && STORE_CODES.has(err.code)
+  return err instanceof ProxyError && isStoreCode(err.code) && err.code !== 'store_busy'
 }
 
 function isInvalidGrant(err: unknown): boolean {

@@ -82,4 +82,34 @@ t.test('a fleet on Redis', { skip: missing ?? false }, async (t) => {
     t.equal(fleet.sim.stats().staleRefreshTokenUses, 0)
     t.equal(fleet.sim.stats().oacExpiredTokenRequests, 0)
   })
+
+  t.test(
+    'Redis down past the token life: 503 store_unavailable; back empty: re-seeded, served, no login',
+    async (t) => {
+      const fleet = await startFleet(t, 2)
+      await fleet.redis.stop()
+      // the held tokens are served while they last
+      await fleet.clock.advance(60_000)
+      t.same(await Promise.all(fleet.proxies.map(get)), [200, 200])
+      const callsDuringOutage = fleet.sim.stats().tokenCalls
+      await fleet.clock.advance(40_000)
+      for (const p of fleet.proxies) await p.manager.settled()
+      const res = await request(`${fleet.proxies[0]!.url}/api/20210901/snapshots`)
+      t.equal(res.statusCode, 503)
+      t.equal(((await res.body.json()) as { error: string }).error, 'store_unavailable')
+      t.equal(fleet.sim.stats().tokenCalls, callsDuringOutage, 'a refresh_token fleet calls nobody while Redis is down')
+      await fleet.redis.start()
+      let statuses: number[] = []
+      for (let i = 0; i < 100; i++) {
+        await fleet.clock.advance(1_000)
+        for (const p of fleet.proxies) await p.manager.settled()
+        statuses = await Promise.all(fleet.proxies.map(get))
+        if (statuses.every((s) => s === 200)) break
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      t.same(statuses, [200, 200], 'recovered with no login')
+      t.equal(fleet.sim.stats().staleRefreshTokenUses, 0)
+      t.match(fleet.logs.map((l) => l.text()).join(''), /"event":"store.seeded"/)
+    },
+  )
 })
