@@ -5,7 +5,8 @@ import type { Clock } from '../shared/clock.js'
 import { ProxyError } from '../shared/errors.js'
 import type { Logger } from '../shared/log.js'
 import type { Grant } from '../oauth/types.js'
-import { FleetRefresher, fleetGrant, storedTokenSet } from '../token/fleet.js'
+import { FleetRefresher } from '../token/fleet.js'
+import { fleetGrant, storedTokenSet } from '../token/fleet-grant.js'
 import { lifetimeOf } from '../token/lifetime.js'
 import type { TokenManager } from '../token/manager.js'
 import { notYetDue } from '../token/schedule.js'
@@ -144,6 +145,7 @@ export async function openFleetStore(config: ProxyConfig, deps: FleetDeps): Prom
         lifetimeOf,
         fresh: (expiresAtMs, obtainedAtMs) => notYetDue(expiresAtMs, obtainedAtMs, deps.clock.now(), config.token),
         lockWaitMs: settings.lockWaitMs,
+        replicaId: redis.replicaId,
       })
       fleets.set(c.name, fleet)
       await store.attach(c.name, fleet)

@@ -4,55 +4,21 @@
 // A replica reads, takes the lock, reads again (a newer version: adopt it, call nobody), calls the grant with the
 // refresh token of the version it read, and writes version + 1 only if the stored version is still the one it read.
 // Every write is announced; the other replicas adopt the new access token without calling the identity domain.
-import type { Clock } from '../shared/clock.js'
-import { OAuthError, ProxyError } from '../shared/errors.js'
-import type { Logger } from '../shared/log.js'
+import { ProxyError } from '../shared/errors.js'
 import type { Grant, TokenSet } from '../oauth/types.js'
-import { isStoreCode } from './failure.js'
+import {
+  DEFAULT_LOCK_WAIT_MS,
+  isInvalidGrant,
+  isStoreError,
+  type FleetDeps,
+  type FleetResult,
+  type RefreshOptions,
+} from './fleet-types.js'
 import type { HeldLock } from './store/redis/lock.js'
-import type { CredentialStore, SharedState, StateInput, VersionedState } from './store/redis/store.js'
+import type { SharedState, StateInput, VersionedState } from './store/redis/store.js'
+import type { SharedCredentialStatus } from './store/types.js'
 
-/** How long a replica waits for another replica's refresh (the lock) before it looks for that replica's result. */
-export const DEFAULT_LOCK_WAIT_MS = 10_000
-
-export interface FleetDeps {
-  store: CredentialStore
-  grant: Grant
-  log: Logger
-  clock: Clock
-  /** The access token's lifetime from a token response (the manager's rule, from expires_in and the JWT exp). */
-  lifetimeOf(set: TokenSet, sentAtMs: number): number
-  /**
-   * Whether a stored access token is not yet due for a refresh (wall-clock ms; obtainedAtMs may be unknown for a
-   * token a login stored): a token that is due is refreshed rather than adopted.
-   */
-  fresh(expiresAtMs: number, obtainedAtMs: number | undefined): boolean
-  lockWaitMs?: number
-}
-
-export interface RefreshOptions {
-  signal?: AbortSignal
-  /** An access token the upstream refused: never adopted again. */
-  rejected?: string
-  /** The refresh token the caller holds; used only when neither the store nor this replica has one. */
-  refreshToken?: string
-}
-
-/** What a refresh through the fleet gave. */
-export type FleetResult =
-  /** Another replica (or a login) stored a newer token: use it, nobody was called. */
-  | { kind: 'adopted'; version: number; state: SharedState }
-  /** This replica called the identity domain; `stored` is false while the write's outcome is unknown. */
-  | { kind: 'obtained'; version: number; set: TokenSet; sentAtMs: number; lifetimeMs: number; stored: boolean }
-
-/** True for the shared store's own failures (Redis down, refused, unreadable); a busy lock is not one of them. */
-export function isStoreError(err: unknown): err is ProxyError {
-  return err instanceof ProxyError && isStoreCode(err.code) && err.code !== 'store_busy'
-}
-
-function isInvalidGrant(err: unknown): boolean {
-  return err instanceof OAuthError && err.oauthError === 'invalid_grant'
-}
+export type { FleetDeps, FleetResult, RefreshOptions } from './fleet-types.js'
 
 export class FleetRefresher {
   readonly #deps: FleetDeps
@@ -66,6 +32,9 @@ export class FleetRefresher {
   #unsubscribe: (() => Promise<void>) | undefined
   #stopResync: (() => void) | undefined
   #adopting: Promise<void> | undefined
+  /** The stored version last seen (read, adopted or written): for status. */
+  #seen: { writtenBy?: string; updatedAtMs?: number } = {}
+  #adoptions = 0
   /** Refreshes waiting for the lock: woken when an announced token is adopted. */
   readonly #waiters = new Set<() => void>()
 
@@ -80,6 +49,11 @@ export class FleetRefresher {
 
   get version(): number {
     return this.#version
+  }
+
+  /** The stored version this replica holds, who wrote it and when, and how many tokens it adopted. */
+  status(): SharedCredentialStatus {
+    return { version: this.#version, ...this.#seen, adoptions: this.#adoptions }
   }
 
   /** The refresh token of the newest version held (what a rotation wrote, a login stored, or the store had). */
@@ -117,6 +91,7 @@ export class FleetRefresher {
     const { store, log } = this.#deps
     await this.#settleUnstored()
     const seen = await store.read()
+    if (seen) this.#seen = { writtenBy: seen.state.writtenBy, updatedAtMs: seen.state.updatedAtMs }
     if (seen || !this.#held || this.#version === 0) return seen
     // Redis came back empty (restarted without persistence): put back the newest state this replica holds
     const seeded = await store.seed(this.#version, this.#held)
@@ -242,7 +217,10 @@ export class FleetRefresher {
       )
       return { kind: 'obtained', version: base + 1, set, sentAtMs, lifetimeMs, stored: false }
     }
-    if (written.ok) return { kind: 'obtained', version: written.version, set, sentAtMs, lifetimeMs, stored: true }
+    if (written.ok) {
+      this.#seen = { ...(this.#deps.replicaId ? { writtenBy: this.#deps.replicaId } : {}), updatedAtMs: clock.now() }
+      return { kind: 'obtained', version: written.version, set, sentAtMs, lifetimeMs, stored: true }
+    }
     // someone wrote although this replica held the lock (it expired): theirs is the stored truth
     log.warn(
       { event: 'store.write_conflict', expected: base, current: written.currentVersion },
@@ -286,6 +264,8 @@ export class FleetRefresher {
   }
 
   #adopt(seen: VersionedState): FleetResult & { kind: 'adopted' } {
+    this.#adoptions++
+    this.#seen = { writtenBy: seen.state.writtenBy, updatedAtMs: seen.state.updatedAtMs }
     this.hold(seen.version, pickHeld(seen.state))
     if (this.#unstored && this.#unstored.expected < seen.version) this.#unstored = undefined
     return { kind: 'adopted', version: seen.version, state: seen.state }
@@ -363,35 +343,4 @@ function pickHeld(state: SharedState): StateInput {
   if (state.accessTokenObtainedAtMs !== undefined) held.accessTokenObtainedAtMs = state.accessTokenObtainedAtMs
   if (state.subject) held.subject = state.subject
   return held
-}
-
-/**
- * The grant a manager runs when its credential is shared: a refresh through the fleet. A token another replica stored
- * comes back as a token response (its remaining life as expires_in; a JWT's exp still rules), so the manager applies,
- * schedules and serves it like one it obtained.
- */
-export function fleetGrant(inner: Grant, fleet: FleetRefresher, clock: Clock): Grant {
-  return {
-    name: inner.name,
-    needsRefreshToken: inner.needsRefreshToken,
-    async run(ctx) {
-      const result = await fleet.refresh({
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
-        ...(ctx.refreshToken ? { refreshToken: ctx.refreshToken } : {}),
-        ...(ctx.rejected ? { rejected: ctx.rejected } : {}),
-      })
-      if (result.kind === 'obtained') return result.set
-      return storedTokenSet(result.state, clock.now())
-    },
-  }
-}
-
-/** A stored token as a token response whose expires_in counts from `fromMs` (the manager counts its lifetime from there). */
-export function storedTokenSet(state: SharedState, fromMs: number): TokenSet {
-  return {
-    accessToken: state.accessToken as string,
-    tokenType: 'Bearer',
-    expiresInS: Math.max(0, Math.floor(((state.accessTokenExpiresAtMs as number) - fromMs) / 1000)),
-    ...(state.refreshToken ? { refreshToken: state.refreshToken } : {}),
-  }
 }

@@ -9,6 +9,7 @@ import { stringify } from 'yaml'
 import { FakeClock } from '../../src/shared/clock.js'
 import { loadConfig } from '../../src/config/load.js'
 import { startProxy, type RunningProxy } from '../../src/app/run.js'
+import { STORE_METRIC_NAMES } from '../../src/admin/metrics.js'
 import { startSimulator, type Simulator } from '../../src/simulator/index.js'
 import { LogCapture, registerSecret, simEnv } from '../helpers.js'
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis-server.js'
@@ -67,6 +68,23 @@ t.test('a fleet on Redis', { skip: missing ?? false }, async (t) => {
     t.same(await Promise.all(fleet.proxies.map(get)), [200, 200])
     t.match(fleet.redis.cli('KEYS', '*'), /oac-token-proxy:\{[0-9a-f]+\}:state/)
     t.notMatch(fleet.redis.cli('HGET', fleet.redis.cli('KEYS', '*:state').trim(), 'd'), /rt-|eyJ/, 'sealed at rest')
+    const status = (await (await request(`${fleet.proxies[1]!.adminUrl}/-/status`)).body.json()) as {
+      store: {
+        kind: string
+        target: string
+        encrypted: boolean
+        credentials: Record<string, { version: number; adoptions: number; writtenBy: string }>
+      }
+    }
+    t.equal(status.store.kind, 'redis')
+    t.match(status.store.target, /^redis:\/\/127\.0\.0\.1:\d+/)
+    t.equal(status.store.encrypted, true)
+    t.equal(status.store.credentials.default?.version, 1)
+    t.match(status.store.credentials.default?.writtenBy, /\//, 'the writer replica is named')
+    const metrics = await (await request(`${fleet.proxies[1]!.adminUrl}/-/metrics`)).body.text()
+    for (const name of STORE_METRIC_NAMES) t.match(metrics, new RegExp(`^# TYPE ${name} `, 'm'), `${name} is exported`)
+    t.match(metrics, /^oac_proxy_store_operations_total\{operation="read",result="ok"\} [1-9]/m)
+    t.match(metrics, /^oac_proxy_store_state_version\{credential="default"\} 1$/m)
   })
 
   t.test('cycles: one refresh per cycle for the fleet, the others adopt it', async (t) => {
