@@ -70,7 +70,14 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
       if (!m) continue
       if (credential.tokenFile) attachTokenSink(m, credential.tokenFile, deps.logger)
       if (credential.grant === 'refresh_token' && config.login.headless && config.login.method === 'device') {
-        logins.push(watchForLogin(m, credential, config, { logger: deps.logger, clock, idpDispatcher }))
+        logins.push(
+          watchForLogin(m, credential, config, {
+            logger: deps.logger,
+            clock,
+            idpDispatcher,
+            ...(fleet ? { coordinator: fleet.loginCoordinator(credential) } : {}),
+          }),
+        )
       }
     }
     // bind first: a proxy that cannot listen must exit before a refresh rotates the refresh token

@@ -4,7 +4,7 @@ import { OAuthError, ProxyError } from '../shared/errors.js'
 import type { Logger } from '../shared/log.js'
 import type { Grant, TokenSet } from '../oauth/types.js'
 import { isStoreCode } from './failure.js'
-import type { CredentialStore, SharedState } from './store/redis/store.js'
+import type { CredentialStore, SharedState, StateInput } from './store/redis/store.js'
 
 /** How long a replica waits for another replica's refresh (the lock) before it looks for that replica's result. */
 export const DEFAULT_LOCK_WAIT_MS = 10_000
@@ -48,4 +48,15 @@ export function isStoreError(err: unknown): err is ProxyError {
 
 export function isInvalidGrant(err: unknown): boolean {
   return err instanceof OAuthError && err.oauthError === 'invalid_grant'
+}
+
+/** What a replica holds of a stored state: the tokens, their times and the subject. */
+export function pickHeld(state: SharedState): StateInput {
+  const held: StateInput = {}
+  if (state.refreshToken) held.refreshToken = state.refreshToken
+  if (state.accessToken) held.accessToken = state.accessToken
+  if (state.accessTokenExpiresAtMs !== undefined) held.accessTokenExpiresAtMs = state.accessTokenExpiresAtMs
+  if (state.accessTokenObtainedAtMs !== undefined) held.accessTokenObtainedAtMs = state.accessTokenObtainedAtMs
+  if (state.subject) held.subject = state.subject
+  return held
 }

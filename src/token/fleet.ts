@@ -12,10 +12,11 @@ import {
   isStoreError,
   type FleetDeps,
   type FleetResult,
+  pickHeld,
   type RefreshOptions,
 } from './fleet-types.js'
 import type { HeldLock } from './store/redis/lock.js'
-import type { SharedState, StateInput, VersionedState } from './store/redis/store.js'
+import type { StateInput, VersionedState } from './store/redis/store.js'
 import type { SharedCredentialStatus } from './store/types.js'
 
 export type { FleetDeps, FleetResult, RefreshOptions } from './fleet-types.js'
@@ -29,6 +30,7 @@ export class FleetRefresher {
   /** A write whose outcome is unknown (the store timed out): written or seeded until stored or superseded. */
   #unstored: { expected: number; input: StateInput } | undefined
   #adoptListener: ((result: FleetResult & { kind: 'adopted' }) => void) | undefined
+  #newRefreshTokenListener: ((refreshToken: string) => void) | undefined
   #unsubscribe: (() => Promise<void>) | undefined
   #stopResync: (() => void) | undefined
   #adopting: Promise<void> | undefined
@@ -297,8 +299,12 @@ export class FleetRefresher {
    * Follows the other replicas: announcements of newer versions and reconnects are read and handed to `onAdopt`
    * when they carry a usable access token. Resolves once subscribed.
    */
-  async follow(onAdopt: (result: FleetResult & { kind: 'adopted' }) => void): Promise<void> {
+  async follow(
+    onAdopt: (result: FleetResult & { kind: 'adopted' }) => void,
+    onNewRefreshToken?: (refreshToken: string) => void,
+  ): Promise<void> {
     this.#adoptListener = onAdopt
+    this.#newRefreshTokenListener = onNewRefreshToken
     const { store } = this.#deps
     this.#unsubscribe = await store.onAnnouncement((a) => {
       if (a.version > this.#version) this.#catchUp()
@@ -311,11 +317,16 @@ export class FleetRefresher {
     if (this.#adopting) return
     this.#adopting = this.read()
       .then((seen) => {
-        if (!seen || seen.version <= this.#version) return
+        const before = this.#version
+        if (!seen || seen.version <= before) return
         const usable = this.#usable(seen)
-        if (!usable) return
-        this.#adoptListener?.(this.#adopt(usable))
-        for (const wake of this.#waiters) wake()
+        if (usable) {
+          this.#adoptListener?.(this.#adopt(usable))
+          for (const wake of this.#waiters) wake()
+        } else if (seen.state.refreshToken) {
+          // a login or an import stored a refresh token without an access token: refresh with it (one replica will)
+          this.#newRefreshTokenListener?.(seen.state.refreshToken)
+        }
       })
       .catch((err: unknown) => {
         this.#deps.log.debug(
@@ -333,14 +344,4 @@ export class FleetRefresher {
     await this.#unsubscribe?.().catch(() => {})
     await this.#adopting
   }
-}
-
-function pickHeld(state: SharedState): StateInput {
-  const held: StateInput = {}
-  if (state.refreshToken) held.refreshToken = state.refreshToken
-  if (state.accessToken) held.accessToken = state.accessToken
-  if (state.accessTokenExpiresAtMs !== undefined) held.accessTokenExpiresAtMs = state.accessTokenExpiresAtMs
-  if (state.accessTokenObtainedAtMs !== undefined) held.accessTokenObtainedAtMs = state.accessTokenObtainedAtMs
-  if (state.subject) held.subject = state.subject
-  return held
 }
