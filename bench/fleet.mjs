@@ -4,13 +4,13 @@
 // adopting it (p50/p99), and memory per replica. Usage: npm run bench:fleet [-- --sizes 1,10,50,200 --cycles 10]
 import { spawn, execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import { Agent } from 'undici'
 import pino from 'pino'
+import { freePort } from './proc.mjs'
 
 const { values } = parseArgs({
   options: { sizes: { type: 'string', default: '1,10,50,200' }, cycles: { type: 'string', default: '10' } },
@@ -25,17 +25,6 @@ const { RedisTokenStore, StateCipher, keyFromBytes } = await import('../dist/tok
 const { refreshTokenGrant } = await import('../dist/oauth/grants/refresh-token.js')
 const { Secret } = await import('../dist/shared/secret.js')
 const { systemClock } = await import('../dist/shared/clock.js')
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 async function startRedis() {
   const port = await freePort()

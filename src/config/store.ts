@@ -1,20 +1,13 @@
 // Resolves the store section: which Redis (URL or Sentinel), its secrets, the encryption key or the explicit opt-out.
 import { Secret } from '../shared/secret.js'
+import type { CredentialContext } from './credentials.js'
 import { resolveSecret, type SecretRef } from './secrets.js'
 import type { Reader, Tree } from './tree.js'
 import { getPath } from './tree.js'
 import type { StoreSettings } from './types.js'
 
-interface Ctx {
-  baseDir: string
-  env: NodeJS.ProcessEnv
-  where: (key: string) => string
-  problems: string[]
-  secretProblems: string[]
-  permissions: 'refuse' | 'warn'
-  warnings: string[]
-  configFile: string | undefined
-}
+/** The same context the credentials are resolved with. */
+type Ctx = CredentialContext
 
 const KEY_HINT =
   'create one with: openssl rand -base64 32 > store.key && chmod 600 store.key, and give it as store.encryptionKey: {file: store.key} on every replica'
