@@ -79,6 +79,8 @@ function hasTokens(file: CredentialState | undefined, nowMs: number): file is Cr
 /** Why the target's state may not be replaced: it is newer than the source's (by when each was written). */
 function refusal(pair: Pair, to: MigrateDirection): string | undefined {
   const { seen, file, c } = pair
+  // the same refresh token on both sides: nothing would be replaced
+  if (seen?.state.refreshToken && seen.state.refreshToken === file?.refreshToken) return undefined
   if (to === 'redis') {
     if (!seen || !hasTokens(file, 0)) return undefined
     if (seen.state.updatedAtMs < (file.updatedAtMs ?? 0)) return undefined
