@@ -3,6 +3,7 @@
 // source as it was, so no refresh token is lost on the way.
 import type { CredentialConfig, ProxyConfig } from '../config/types.js'
 import { openRedisStore, storeIdentityOf } from '../app/fleet-store.js'
+import { forCommand } from './shared-store.js'
 import { claimCredential } from '../app/managers.js'
 import { ProxyError } from '../shared/errors.js'
 import type { Logger } from '../shared/log.js'
@@ -99,7 +100,7 @@ export async function migrate(config: ProxyConfig, options: MigrateOptions): Pro
       hint: 'add store.url: redis://host:6379 and store.encryptionKey: {file: ...} (docs/redis-store.md), then run migrate again',
     })
   const nowMs = options.nowMs ?? Date.now()
-  const redis = await openRedisStore(config, settings, options.logger)
+  const redis = await forCommand(openRedisStore(config, settings, options.logger))
   try {
     // the state file's lock: a proxy serving from the file must stop first (state_locked names it)
     const file = FileStore.open(config.stateFile)

@@ -7,7 +7,7 @@ import { systemClock, type Clock } from '../shared/clock.js'
 import { ProxyError } from '../shared/errors.js'
 import type { Logger } from '../shared/log.js'
 import type { Grant } from '../oauth/types.js'
-import type { FleetRefresher } from '../token/fleet.js'
+import { isStoreError, type FleetRefresher } from '../token/fleet.js'
 import { idpName, withProgress } from './progress.js'
 import { lateAnswer } from './late-answer.js'
 
@@ -20,13 +20,36 @@ export interface CommandStore {
   close(): Promise<void>
 }
 
+/** What a one-shot command tells for each store failure (the store's own hints speak of a running proxy). */
+const COMMAND_HINTS = {
+  store_unavailable:
+    'nothing was changed; check that Redis runs and is reachable at the configured store.url or store.sentinel (oac-token-proxy doctor names the fix)',
+  store_refused:
+    'nothing was changed; check store.username and store.password, the ACL permissions and tls.caFile (oac-token-proxy doctor names the fix)',
+  store_state_unreadable:
+    'the stored state was sealed with another key: give that key as store.encryptionKey or store.previousEncryptionKey (oac-token-proxy doctor names the state to delete if the key is lost)',
+} as const
+
+/** Resolves `opening`, or rejects with the store's error and the hint a command needs. */
+export async function forCommand<T>(opening: Promise<T>): Promise<T> {
+  try {
+    return await opening
+  } catch (err) {
+    if (!isStoreError(err) || !(err.code in COMMAND_HINTS)) throw err
+    throw new ProxyError(err.code, err.message, {
+      cause: err,
+      hint: COMMAND_HINTS[err.code as keyof typeof COMMAND_HINTS],
+    })
+  }
+}
+
 /** Opens Redis as serve does (PING first: a wrong password or an unreachable Redis stops the command here). */
 export async function openCommandStore(
   config: ProxyConfig,
   logger: Logger,
   clock: Clock = systemClock,
 ): Promise<CommandStore> {
-  const wiring = await openFleetStore(config, { logger, clock })
+  const wiring = await forCommand(openFleetStore(config, { logger, clock }))
   const d = wiring.store.redis.describe()
   const fleet = (name: string): FleetRefresher => {
     const f = wiring.store.fleet(name)

@@ -2,6 +2,7 @@
 // version, who wrote it and when; read straight from Redis, so it works whether or not a replica runs.
 import type { CredentialConfig, ProxyConfig } from '../config/types.js'
 import { openRedisStore, storeIdentityOf } from '../app/fleet-store.js'
+import { forCommand } from './shared-store.js'
 import { createLogger } from '../shared/log.js'
 
 /** The store as status shows it: never a password, a key or a token. */
@@ -36,7 +37,7 @@ export async function collectStoreStatus(
   nowMs = Date.now(),
 ): Promise<{ store: StoreReport; credentials: StoredCredential[] }> {
   const settings = config.store as NonNullable<ProxyConfig['store']>
-  const redis = await openRedisStore(config, settings, createLogger({ level: 'silent' }))
+  const redis = await forCommand(openRedisStore(config, settings, createLogger({ level: 'silent' })))
   try {
     const d = redis.describe()
     const credentials: StoredCredential[] = []
