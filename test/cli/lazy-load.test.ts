@@ -13,13 +13,17 @@ const DIST = fileURLToPath(new URL('../../dist/', import.meta.url))
 
 /**
  * A module hook that names every file of dist/ the process loads, one line each on stderr. registerHooks runs in the
- * process itself (the async hooks of module.register run on another thread, whose writes may be lost at exit).
+ * process itself (the async hooks of module.register run on another thread, whose writes may be lost at exit); Node
+ * before 22.15 has only module.register, used there.
  */
-const REGISTER =
-  "import { registerHooks } from 'node:module';" +
-  ' registerHooks({ load(url, context, next) {' +
+const LOAD =
+  'function load(url, context, next) {' +
   " if (url.includes('/dist/')) process.stderr.write('module.loaded ' + url + '\\n');" +
-  ' return next(url, context) } })'
+  ' return next(url, context) }'
+const REGISTER =
+  "import * as m from 'node:module';" +
+  ` if (m.registerHooks) m.registerHooks({ load: ${LOAD} });` +
+  ` else m.register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(`export async ${LOAD}`)}))`
 
 /** Runs the CLI with the hook; resolves the dist/ files it loaded (relative paths) and its exit code. */
 function loadedBy(args: string[], cwd?: string): Promise<{ code: number; modules: string[] }> {
