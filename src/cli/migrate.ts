@@ -109,7 +109,7 @@ export async function migrate(config: ProxyConfig, options: MigrateOptions): Pro
       for (const c of options.credentials) {
         claimCredential(file, c)
         const store = redis.credential(storeIdentityOf(c))
-        pairs.push({ c, redis: store, seen: await store.read(), file: file.load(c.name) })
+        pairs.push({ c, redis: store, seen: await forCommand(store.read()), file: file.load(c.name) })
       }
       const refused = options.force ? [] : pairs.map((p) => refusal(p, options.to)).filter((r) => r !== undefined)
       if (refused.length > 0)

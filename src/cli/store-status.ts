@@ -42,7 +42,7 @@ export async function collectStoreStatus(
     const d = redis.describe()
     const credentials: StoredCredential[] = []
     for (const c of wanted) {
-      const seen = await redis.credential(storeIdentityOf(c)).read()
+      const seen = await forCommand(redis.credential(storeIdentityOf(c)).read())
       const state = seen?.state
       const entry: StoredCredential = {
         credential: c.name,
