@@ -1,10 +1,11 @@
 // The commands on a shared store facing a bad store: Redis down, another key, a missing ACL permission, a busy lock.
 import t, { type Test } from 'tap'
 import { randomBytes } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Simulator } from '../../src/simulator/index.js'
 import { registerSecret, writeSimConfig } from '../helpers.js'
+import { selfSigned } from '../oauth/grants/keys.js'
 import { runCli, simulatorFor, tempFolder, type CliResult } from '../helpers/cli-run.js'
 import { redisMissing, startRedis, type RedisServer, type RedisServerOptions } from '../helpers/redis-server.js'
 
@@ -95,5 +96,22 @@ t.test('a bad store', { skip: missing ?? false }, async (t) => {
     const r = await s.cli('token', '--json')
     t.equal(r.code, 0, r.stderr)
     t.equal(s.sim.stats().tokenCalls, 1)
+  })
+
+  t.test('doctor on rediss://: an untrusted certificate names tls.caFile; with it, TLS is verified', async (t) => {
+    const cert = selfSigned(tempFolder(t), '127.0.0.1')
+    if (!cert) return t.comment('openssl not available')
+    const s = await setup(t, {}, { tls: { certPath: cert.certPath, keyPath: cert.keyPath } })
+    const untrusted = await s.cli('doctor')
+    t.equal(untrusted.code, 1)
+    t.match(
+      untrusted.stdout,
+      /\[FAIL\] store connection: store_refused: .*TLS certificate not trusted.*fix: .*tls\.caFile/,
+    )
+    const configPath = join(s.dir, 'trusted.yaml')
+    writeFileSync(configPath, readFileSync(join(s.dir, 'config.yaml'), 'utf8') + `tls:\n  caFile: ${cert.certPath}\n`)
+    const trusted = await runCli(['doctor', '--config', configPath], { cwd: s.dir })
+    t.match(trusted.stdout, /\[ok {2}\] store connection: PING answered by rediss:\/\/127\.0\.0\.1:\d+/)
+    t.match(trusted.stdout, /\[ok {2}\] store TLS: rediss:\/\/: the certificate was verified against tls\.caFile/)
   })
 })
