@@ -1,4 +1,4 @@
-// `oac-token-proxy doctor`: checks the configuration, the identity domain, the scope, the grant and OAC, step by step.
+// `oac-token-proxy doctor`: checks the configuration, the shared store, the identity domain, the scope, the grant and OAC.
 import { request, type Dispatcher } from 'undici'
 import { loadConfig, type LoadOptions } from '../config/load.js'
 import type { ProxyConfig } from '../config/types.js'
@@ -57,6 +57,8 @@ export async function runDoctor(load: LoadOptions, oacUrlFlag: string | undefine
     checks.push({ name, result, detail })
   }
   const config = checkConfiguration(load, add)
+  // a fleet's shared store: connection, authentication and ACL, TLS, the key that opens the stored state
+  if (config?.store) await (await import('./doctor-store.js')).checkStore(config, add)
   const oacUrl = config?.oacUrl ?? oacUrlFlag
   if (!oacUrl) {
     add('next step', 'warn', 'pass --config FILE, or --oac-url URL alone to discover the identity domain and the scope')

@@ -30,6 +30,7 @@ const BY_CODE: Partial<Record<ErrorCode, number>> = {
   state_mismatch: EXIT.state,
   state_too_large: EXIT.state,
   file_unsafe: EXIT.state,
+  migrate_target_newer: EXIT.state,
   login_required: EXIT.login,
   credential_rejected: EXIT.login,
   login_expired: EXIT.login,

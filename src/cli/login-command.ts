@@ -1,7 +1,9 @@
-// The `login` and `import` commands' argv: sign in, or import console-issued tokens, into the state file.
+// The `login` and `import` commands' argv: sign in, or import console-issued tokens, into the state file or the shared store.
 import { DEFAULT_CREDENTIAL } from '../config/options.js'
-import type { ProxyConfig } from '../config/types.js'
+import type { CredentialConfig, ProxyConfig } from '../config/types.js'
 import { ProxyError } from '../shared/errors.js'
+import type { Logger } from '../shared/log.js'
+import type { TokenStore } from '../token/store/types.js'
 import { configFrom, intFlag, parse, parseWithPositionals, PORT_RANGE, type Values } from './argv.js'
 import { EXIT } from './exit-codes.js'
 import { showHelp } from './help.js'
@@ -28,22 +30,18 @@ export async function loginCommand(args: string[]): Promise<number> {
   const interactive = Boolean(process.stdout.isTTY)
   // on a terminal the screen (code, QR, countdown) says it all: only warnings, as human lines
   const logger = stderrLogger(interactive ? 'warn' : config.log.level, config.log.format)
-  const { FileStore } = await import('../token/store/file.js')
   const { login, credentialByName } = await import('./login.js')
-  const { claimCredential } = await import('../app/managers.js')
   const credential = credentialByName(config, (values.credential as string | undefined) ?? DEFAULT_CREDENTIAL)
-  const store = FileStore.open(config.stateFile)
-  const { logStoreOpened } = await import('../app/run.js')
-  logStoreOpened(store, logger)
+  const target = await openTarget(config, credential, logger)
+  const { store } = target
   // Ctrl-C while waiting for the sign-in: say so, release the lock on the way out, and exit 130 (143 on SIGTERM)
   const interruption = listenForInterruption((signal) => {
     process.stderr.write(
       `\noac-token-proxy: login cancelled (${signal === 'SIGINT' ? 'Ctrl-C' : signal}) before the sign-in completed; ` +
-        `${config.stateFile} was not changed. Run oac-token-proxy login again to sign in.\n`,
+        `${config.store ? 'the shared store' : config.stateFile} was not changed. Run oac-token-proxy login again to sign in.\n`,
     )
   })
   try {
-    claimCredential(store, credential)
     const signingIn = login(config, {
       credential: (values.credential as string | undefined) ?? DEFAULT_CREDENTIAL,
       method,
@@ -53,15 +51,47 @@ export async function loginCommand(args: string[]): Promise<number> {
       interactive,
     })
     const result = await Promise.race([signingIn, interruption.signalled])
-    out(
-      `Signed in${result.subject ? ` as ${result.subject}` : ''}. The refresh token is saved in ${config.stateFile} (mode 0600).`,
-    )
+    out(`Signed in${result.subject ? ` as ${result.subject}` : ''}. The refresh token is saved in ${target.where()}.`)
+    if (config.store) out('Every replica on this store adopts it without signing in.')
     out(`Start the proxy with: oac-token-proxy serve${config.sourceFile ? ` --config ${config.sourceFile}` : ''}`)
     return EXIT.ok
   } finally {
     interruption.stop()
     await store.close()
   }
+}
+
+/** Where a login or an import writes: the shared store when configured (Redis loads only then), else the state file. */
+interface Target {
+  store: TokenStore
+  where(): string
+  importAccessToken?(accessToken: string, expiresAtMs: number): Promise<void>
+}
+
+async function openTarget(config: ProxyConfig, credential: CredentialConfig, logger: Logger): Promise<Target> {
+  if (config.store) {
+    const { openCommandStore, storeImportedAccessToken } = await import('./shared-store.js')
+    const shared = await openCommandStore(config, logger)
+    return {
+      store: shared.wiring.store,
+      where: () => shared.where(credential.name),
+      importAccessToken: async (accessToken, expiresAtMs) => {
+        await storeImportedAccessToken(shared, credential, accessToken, expiresAtMs)
+      },
+    }
+  }
+  const { FileStore } = await import('../token/store/file.js')
+  const { claimCredential } = await import('../app/managers.js')
+  const { logStoreOpened } = await import('../app/run.js')
+  const store = FileStore.open(config.stateFile)
+  logStoreOpened(store, logger)
+  try {
+    claimCredential(store, credential)
+  } catch (err) {
+    await store.close()
+    throw err
+  }
+  return { store, where: () => `${config.stateFile} (mode 0600)` }
 }
 
 /** The configuration with login's own flags (--redirect-port, --no-open) laid over it. */
@@ -90,22 +120,19 @@ export async function importCommand(args: string[]): Promise<number> {
   if (!file || positionals.length > 1)
     throw new ProxyError('usage', 'give exactly one file to import', { hint: 'oac-token-proxy import tokens.json' })
   const config = configFrom(values)
-  const { FileStore } = await import('../token/store/file.js')
   const { importTokens, credentialByName } = await import('./login.js')
-  const { claimCredential } = await import('../app/managers.js')
   const configured = credentialByName(config, (values.credential as string | undefined) ?? DEFAULT_CREDENTIAL)
   const credential = configured.name
-  const store = FileStore.open(config.stateFile)
+  const target = await openTarget(config, configured, stderrLogger('warn', config.log.format))
   try {
-    claimCredential(store, configured)
-    const result = await importTokens(file, credential, store)
+    const result = await importTokens(file, credential, target.store, undefined, target.importAccessToken)
     out(
       result.kind === 'refresh_token'
-        ? `Imported the refresh token into ${config.stateFile} (credential ${credential}).`
-        : `Imported the access token into ${config.stateFile} (credential ${credential}); it is served until ${new Date(result.expiresAtMs as number).toISOString()}.`,
+        ? `Imported the refresh token into ${target.where()} (credential ${credential}).`
+        : `Imported the access token into ${target.where()} (credential ${credential}); it is served until ${new Date(result.expiresAtMs as number).toISOString()}.`,
     )
     return EXIT.ok
   } finally {
-    await store.close()
+    await target.store.close()
   }
 }

@@ -222,6 +222,8 @@ export async function importTokens(
   credential: string,
   store: TokenStore,
   clock: Clock = systemClock,
+  /** Stores an access-token-only import elsewhere (the shared store keeps it as the next version). */
+  storeAccessToken?: (accessToken: string, expiresAtMs: number) => Promise<void>,
 ): Promise<{ kind: 'refresh_token' | 'access_token'; expiresAtMs?: number }> {
   const full = resolve(path)
   let json: Record<string, unknown>
@@ -247,6 +249,10 @@ export async function importTokens(
       throw new ProxyError('login_required', `the access token in ${full} has expired or has no expiry`, {
         hint: 'Download a fresh one from the console.',
       })
+    }
+    if (storeAccessToken) {
+      await storeAccessToken(accessToken, expiresAtMs)
+      return { kind: 'access_token', expiresAtMs }
     }
     await store.save(credential, {
       ...previous,

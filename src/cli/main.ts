@@ -5,6 +5,7 @@ import { doctorCommand } from './doctor-command.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
 import { helpCommand, mainHelp, unknownCommand, versionCommand } from './help.js'
 import { importCommand, loginCommand } from './login-command.js'
+import { migrateCommand } from './migrate-command.js'
 import { serveCommand } from './serve-command.js'
 import { Interrupted } from './signals.js'
 import { simulateCommand } from './simulate-command.js'
@@ -33,6 +34,8 @@ async function main(argv: string[]): Promise<number> {
       return statusCommand(rest)
     case 'doctor':
       return doctorCommand(rest)
+    case 'migrate':
+      return migrateCommand(rest)
     case 'demo':
       return demoCommand(rest)
     case 'simulate':

@@ -4,18 +4,28 @@ import type { CredentialStatusJson } from '../admin/status-json.js'
 import { EXIT } from './exit-codes.js'
 import { credentialByName } from './login.js'
 import { askProxy, checkStateIdentity, readStateFile, runningProxy } from './ask-proxy.js'
+import type { StoreReport, StoredCredential } from './store-status.js'
 
 /** IDCS's default refresh-token lifetime; the real one is set per application. */
 export const IDCS_DEFAULT_REFRESH_TOKEN_LIFETIME_MS = 7 * 24 * 3600 * 1000
 
 export interface StatusReport {
   running: { pid: number; adminUrl: string } | undefined
-  credentials: Array<Partial<CredentialStatusJson> & { credential: string; grant: string }>
+  /** The shared store, when the configuration has one: the credentials are read from it. */
+  store?: StoreReport
+  credentials: Array<
+    Partial<CredentialStatusJson> & { credential: string; grant: string } & Partial<Omit<StoredCredential, 'health'>>
+  >
 }
 
 /** Only `credential` when given (a usage error if no such credential is configured). */
 export async function collectStatus(config: ProxyConfig, credential?: string): Promise<StatusReport> {
   const wanted = credential === undefined ? config.credentials : [credentialByName(config, credential)]
+  if (config.store) {
+    // a fleet: the replicas keep no state file; the store holds each credential's state (Redis loads only here)
+    const { collectStoreStatus } = await import('./store-status.js')
+    return { running: undefined, ...(await collectStoreStatus(config, wanted)) }
+  }
   const state = readStateFile(config.stateFile)
   for (const c of wanted) checkStateIdentity(state, c, config.stateFile)
   const names = new Set(wanted.map((c) => c.name))
@@ -58,7 +68,7 @@ export function statusExitCode(report: StatusReport): number {
   if (healths.has('credential_rejected')) return EXIT.credentialRejected
   if (healths.has('login_required')) return EXIT.login
   if (healths.has('starting') || healths.has('failing') || healths.has(undefined)) return EXIT.notReady
-  if (!report.running || healths.has('stopped')) return EXIT.notRunning
+  if ((!report.running && !report.store) || healths.has('stopped')) return EXIT.notRunning
   return EXIT.ok
 }
 
@@ -72,15 +82,21 @@ export function formatDuration(ms: number): string {
 
 export function renderStatus(report: StatusReport, config: ProxyConfig, now = Date.now()): string[] {
   const lines: string[] = []
-  lines.push(
-    report.running
-      ? `proxy: running (pid ${report.running.pid}), admin at ${report.running.adminUrl}`
-      : `proxy: not running (state file ${config.stateFile})`,
-  )
+  if (report.store) lines.push(...renderStore(report.store))
+  else
+    lines.push(
+      report.running
+        ? `proxy: running (pid ${report.running.pid}), admin at ${report.running.adminUrl}`
+        : `proxy: not running (state file ${config.stateFile})`,
+    )
   lines.push(`upstream: ${config.oacUrl}`)
   for (const c of report.credentials) {
     lines.push('')
     lines.push(`credential ${c.credential} (${c.grant}): ${c.health ?? 'unknown'}`)
+    if (report.store) {
+      lines.push(...renderStored(c, now))
+      continue
+    }
     if (c.subject) lines.push(`  signed in as:   ${c.subject}`)
     if (c.scope) lines.push(`  token scope:    ${c.scope}`)
     if (c.configuredScope) lines.push(`  config scope:   ${c.configuredScope}`)
@@ -107,5 +123,35 @@ export function renderStatus(report: StatusReport, config: ProxyConfig, now = Da
     if (c.login) lines.push(`  sign-in needed: open ${c.login.verificationUri} and enter ${c.login.userCode}`)
     if (c.health === 'login_required' && !c.login) lines.push('  to sign in:     oac-token-proxy login')
   }
+  return lines
+}
+
+/** The store's lines of `status`: where the fleet keeps its state, and how it is protected. */
+function renderStore(store: StoreReport): string[] {
+  return [
+    `store: Redis (${store.kind === 'sentinel' ? 'Sentinel' : 'single node'}) at ${store.target}, key prefix ${store.keyPrefix}`,
+    `  encryption:     ${store.encrypted ? `AES-256-GCM, key id ${store.keyId ?? 'unknown'}` : 'NONE (store.encryption: none)'}`,
+  ]
+}
+
+/** A credential's lines on a shared store: the stored version, who wrote it and when, and its tokens' state. */
+function renderStored(c: StatusReport['credentials'][number], now: number): string[] {
+  const lines: string[] = []
+  if (c.subject) lines.push(`  signed in as:   ${c.subject}`)
+  if (c.configuredScope) lines.push(`  config scope:   ${c.configuredScope}`)
+  if (!c.version) {
+    lines.push('  stored state:   none yet (version 0)')
+    if (c.grant === 'refresh_token') lines.push('  to sign in:     oac-token-proxy login')
+    return lines
+  }
+  const when = c.updatedAtMs !== undefined ? ` at ${c.updatedAt} (${formatDuration(now - c.updatedAtMs)} ago)` : ''
+  lines.push(`  stored state:   version ${c.version}, written by ${c.writtenBy ?? 'unknown'}${when}`)
+  lines.push(
+    c.accessTokenExpiresAtMs !== undefined
+      ? `  access token:   expires in ${formatDuration(c.accessTokenExpiresAtMs - now)} (${c.accessTokenExpiresAt})`
+      : '  access token:   none valid stored (a replica refreshes it when asked)',
+  )
+  if (c.grant === 'refresh_token') lines.push(`  refresh token:  ${c.refreshTokenStored ? 'stored' : 'none stored'}`)
+  if (c.health === 'login_required') lines.push('  to sign in:     oac-token-proxy login')
   return lines
 }

@@ -5,10 +5,9 @@ import { ProxyError } from '../shared/errors.js'
 import type { Logger } from '../shared/log.js'
 import { credentialByName } from './login.js'
 import { idpName, withProgress } from './progress.js'
-import type { TokenManager } from '../token/manager.js'
-import type { AccessToken } from '../token/schedule.js'
 import { FileStore } from '../token/store/file.js'
 import type { CredentialState } from '../token/store/types.js'
+import { lateAnswer } from './late-answer.js'
 import { askProxy, checkStateIdentity, readStateFile, runningProxy } from './ask-proxy.js'
 
 /** A saved access token is reused while it has at least this long left (or half its lifetime, if shorter). */
@@ -17,8 +16,11 @@ export const TOKEN_REUSE_MIN_REMAINING_MS = 30_000
 export interface TokenResult {
   accessToken: string
   expiresAtMs: number
-  /** 'proxy': the running proxy answered; 'saved': the token saved by an earlier call; 'refresh': this process refreshed. */
-  source: 'proxy' | 'saved' | 'refresh'
+  /**
+   * 'proxy': the running proxy answered; 'saved': the token saved by an earlier call; 'store': the shared store's
+   * token (not yet due); 'refresh': this process refreshed.
+   */
+  source: 'proxy' | 'saved' | 'store' | 'refresh'
 }
 
 /** The saved access token, if it has enough time left to be worth handing out (as gcloud and oauth2l reuse theirs). */
@@ -46,6 +48,8 @@ export async function getToken(
   options: GetTokenOptions = {},
 ): Promise<TokenResult> {
   const credential = credentialByName(config, credentialName)
+  // a fleet's shared store: the stored token, or a refresh under the fleet's lock (Redis loads only then)
+  if (config.store) return (await import('./shared-store.js')).fleetToken(config, credential, logger)
   const running = runningProxy(config.stateFile)
   if (running) {
     // the running proxy may serve another configuration on this state file
@@ -93,46 +97,4 @@ export async function getToken(
   } finally {
     await store.close()
   }
-}
-
-/**
- * A refresh that outlived token.idpTimeoutSeconds may still have rotated the refresh token: leaving now
- * would lose the new one. So the command says so, waits for the answer (bounded by
- * token.refreshAnswerTimeoutSeconds) and uses it when it comes; otherwise it reports the timeout.
- */
-async function lateAnswer(
-  manager: TokenManager,
-  err: unknown,
-  settings: TokenSettings,
-  idcsUrl: string,
-  logger: Logger,
-): Promise<AccessToken> {
-  if (!(err instanceof ProxyError) || err.code !== 'token_unavailable' || !manager.refreshInFlight) throw err
-  const idp = idpName(idcsUrl)
-  const timeoutS = Math.round(settings.idpTimeoutMs / 1000)
-  logger.warn(
-    { event: 'token.waiting_late_answer' },
-    `${idp} did not answer within ${timeoutS} s; waiting up to ${Math.round(settings.refreshAnswerTimeoutMs / 1000)} s ` +
-      '(token.refreshAnswerTimeoutSeconds) for its answer, which may carry a rotated refresh token; Ctrl-C gives up',
-  )
-  await withProgress(idp, manager.settled(), { limitMs: settings.refreshAnswerTimeoutMs })
-  const token = manager.peek()
-  if (token) return token
-  // the late answer was a refusal (login_required, credential_rejected): that is the error to report
-  if (manager.health === 'login_required' || manager.health === 'credential_rejected') return manager.get()
-  // an answer that came late but was no token (a 5xx, a 429...): say what it was, not "timed out"
-  const last = manager.status().lastError
-  if (last && last.code !== 'idp_unreachable') {
-    throw new ProxyError(
-      'idp_unreachable',
-      `${idp} answered only after ${timeoutS} s, and not with a token: ${last.message}`,
-      { cause: err },
-    )
-  }
-  throw new ProxyError('idp_unreachable', `${idp} did not answer within ${timeoutS} s (timed out)`, {
-    cause: err,
-    hint:
-      'Check that idcsUrl is right and reachable from here (HTTPS_PROXY, tls.caFile); raise token.idpTimeoutSeconds ' +
-      'if the identity domain is only slow. Its late answer was waited for, so no rotated refresh token was dropped.',
-  })
 }

@@ -114,6 +114,11 @@ export const ERROR_CODES = {
     summary:
       'The state file holds this credential for another identity domain or client: give this configuration its own stateFile.',
   },
+  migrate_target_newer: {
+    status: 0,
+    summary:
+      'migrate would replace a newer state in its target (the shared store or the state file) and drop its refresh token; nothing was written. Check with status, then pass --force to replace it anyway.',
+  },
   idp_error: { status: 0, summary: 'The identity provider answered with an OAuth error.' },
   idp_unreachable: { status: 0, summary: 'The identity provider could not be reached or timed out.' },
   idp_bad_response: { status: 0, summary: 'The identity provider answered with a body that is not a token response.' },
