@@ -9,6 +9,7 @@ import type { Logger } from '../shared/log.js'
 import type { Grant } from '../oauth/types.js'
 import type { FleetRefresher } from '../token/fleet.js'
 import { isStoreError } from '../token/fleet-types.js'
+import { FileStore } from '../token/store/file.js'
 import { idpName, withProgress } from './progress.js'
 import { lateAnswer } from './late-answer.js'
 
@@ -132,7 +133,7 @@ export async function fleetToken(
       const token = await withProgress(idpName(credential.idcsUrl), manager.get(), {
         limitMs: config.token.idpTimeoutMs,
       }).catch((err: unknown) => lateAnswer(manager, err, config.token, credential.idcsUrl, logger))
-      await settle(store.fleet(credential.name))
+      await settle(store.fleet(credential.name), config, credential.name)
       return { accessToken: token.value, expiresAtMs: token.expiresAtMs, source: ran.called ? 'refresh' : 'store' }
     } finally {
       await manager.stop()
@@ -144,9 +145,10 @@ export async function fleetToken(
 
 /**
  * A write whose outcome was unknown (Redis timed out) is written again by the next read: the command does not
- * leave before the store holds what it obtained, since it may be the only copy of a rotated refresh token.
+ * leave before the store holds what it obtained, since it may be the only copy of a rotated refresh token. If the
+ * store never confirms it, the refresh token is kept in the state file, from where `migrate --to redis` puts it back.
  */
-async function settle(fleet: FleetRefresher): Promise<void> {
+async function settle(fleet: FleetRefresher, config: ProxyConfig, credential: string): Promise<void> {
   let last: unknown
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
@@ -157,12 +159,35 @@ async function settle(fleet: FleetRefresher): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 500 * (attempt + 1)))
   }
+  const kept = await keepInStateFile(fleet, config, credential)
   throw new ProxyError(
     'store_unavailable',
-    'the new token was obtained but the shared store did not confirm storing it; the rotated refresh token may be lost',
+    kept
+      ? `the new token was obtained but the shared store did not confirm storing it; its refresh token is kept in ${config.stateFile}`
+      : 'the new token was obtained but the shared store did not confirm storing it',
     {
       cause: last,
-      hint: 'check Redis (oac-token-proxy doctor); if the replicas then answer login_required, run oac-token-proxy login',
+      hint: kept
+        ? 'when Redis answers again, run: oac-token-proxy migrate --to redis (oac-token-proxy doctor checks Redis)'
+        : 'check Redis (oac-token-proxy doctor); if the replicas then answer login_required, run oac-token-proxy login',
     },
   )
+}
+
+/** Writes the held refresh token into the state file (its lock taken as usual); false when there is none or it fails. */
+async function keepInStateFile(fleet: FleetRefresher, config: ProxyConfig, credential: string): Promise<boolean> {
+  const refreshToken = fleet.heldRefreshToken
+  if (!refreshToken) return false
+  try {
+    const file = FileStore.open(config.stateFile)
+    try {
+      const now = Date.now()
+      await file.save(credential, { refreshToken, refreshTokenObtainedAtMs: now, updatedAtMs: now })
+    } finally {
+      await file.close()
+    }
+    return true
+  } catch {
+    return false
+  }
 }

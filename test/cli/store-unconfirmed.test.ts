@@ -1,0 +1,46 @@
+// token on a shared store that stops answering between the refresh and its write: the rotated refresh token is kept in
+// the state file, and the message says how to put it back (migrate --to redis).
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { loadConfig } from '../../src/config/load.js'
+import { fleetToken } from '../../src/cli/shared-store.js'
+import { ProxyError } from '../../src/shared/errors.js'
+import { FileStore } from '../../src/token/store/file.js'
+import { LogCapture, registerSecret, writeSimConfig } from '../helpers.js'
+import { simulatorFor, tempFolder } from '../helpers/cli-run.js'
+import { redisMissing, startRedis } from '../helpers/redis-server.js'
+
+t.test(
+  'an unconfirmed write keeps the rotated refresh token in the state file',
+  { skip: redisMissing() ?? false },
+  async (t) => {
+    const sim = await simulatorFor(t)
+    const redis = await startRedis(t)
+    const dir = tempFolder(t)
+    const key = randomBytes(32).toString('base64')
+    registerSecret(key)
+    writeFileSync(join(dir, 'store.key'), key, { mode: 0o600 })
+    const configPath = await writeSimConfig(dir, sim, {
+      store: { url: redis.url, encryptionKey: { file: 'store.key' }, commandTimeoutSeconds: 0.5 },
+    })
+    const env = { OAC_PROXY_REFRESH_TOKEN: sim.issueRefreshToken() }
+    const config = loadConfig({ configPath, env, cwd: dir })
+    // the identity domain answers after 1.5 s; Redis goes away meanwhile, before the write
+    sim.faults.idcs.next({ kind: 'latency', ms: 1_500 })
+    const pending = fleetToken(config, config.credentials[0]!, new LogCapture().logger())
+    await new Promise((r) => setTimeout(r, 500))
+    await redis.stop()
+    const err = (await pending.catch((e: unknown) => e)) as ProxyError
+    t.type(err, ProxyError)
+    t.equal(err.code, 'store_unavailable')
+    t.match(err.message, `its refresh token is kept in ${config.stateFile}`)
+    t.match(err.hint, /oac-token-proxy migrate --to redis/)
+    const rotated = sim.issued.refreshTokens.at(-1)
+    const file = FileStore.open(config.stateFile)
+    t.teardown(() => file.close())
+    t.equal(file.load('default')?.refreshToken, rotated, 'the newest refresh token is in the state file')
+    t.notMatch(err.message, rotated as string)
+  },
+)
