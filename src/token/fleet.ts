@@ -339,9 +339,17 @@ export class FleetRefresher {
       })
   }
 
+  /** Stops following; a write still unconfirmed gets one last try, and its loss is logged with the way back. */
   async stop(): Promise<void> {
     this.#stopResync?.()
     await this.#unsubscribe?.().catch(() => {})
     await this.#adopting
+    if (!this.#unstored) return
+    await this.#settleUnstored().catch((err: unknown) =>
+      this.#deps.log.error(
+        { event: 'store.unstored_at_stop', err },
+        'stopping with a rotated refresh token the shared store never confirmed; if the replicas answer login_required, run oac-token-proxy login',
+      ),
+    )
   }
 }
