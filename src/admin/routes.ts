@@ -12,7 +12,6 @@ import { credentialStatusJson, timesJson } from './status-json.js'
 import { registerStatusPage } from './status-page.js'
 
 // the reserved prefix, header and key check live in shared/ so the proxy and the CLI need not import this file
-export { ADMIN_PREFIX, ADMIN_KEY_HEADER, adminKeyMatches } from '../shared/admin-path.js'
 
 export interface AdminDeps {
   managers: ReadonlyMap<string, TokenManager>

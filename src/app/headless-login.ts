@@ -6,6 +6,7 @@ import { ProxyError } from '../shared/errors.js'
 import type { Logger } from '../shared/log.js'
 import { noRefreshTokenError, subjectOf, withOfflineAccess } from '../oauth/scope.js'
 import { pollDeviceToken, startDeviceAuthorization } from '../oauth/login/device.js'
+import type { TokenEndpoint } from '../oauth/token-endpoint.js'
 import type { TokenManager } from '../token/manager.js'
 import type { Dispatcher } from 'undici'
 
@@ -32,23 +33,17 @@ export function watchForLogin(
   const log = deps.logger.child({ credential: credential.name })
   const abort = new AbortController()
   let running = false
-  const endpoint = tokenEndpointFor(credential, config, {
+  const attempt: DeviceLoginAttempt = {
+    manager,
+    endpoint: tokenEndpointFor(credential, config, {
+      clock: deps.clock,
+      ...(deps.idpDispatcher ? { idpDispatcher: deps.idpDispatcher } : {}),
+    }),
+    scope: withOfflineAccess(credential.scope),
+    log,
     clock: deps.clock,
-    ...(deps.idpDispatcher ? { idpDispatcher: deps.idpDispatcher } : {}),
-  })
-  const scope = withOfflineAccess(credential.scope)
-
-  // resolves early when the login is stopped; the abort listener goes with each wait (no pile-up over retries)
-  const wait = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      const done = (): void => {
-        deps.clock.clearTimeout(timer)
-        abort.signal.removeEventListener('abort', done)
-        resolve()
-      }
-      const timer = deps.clock.setTimeout(done, ms)
-      abort.signal.addEventListener('abort', done, { once: true })
-    })
+    signal: abort.signal,
+  }
 
   async function run(): Promise<void> {
     if (running) return
@@ -56,30 +51,7 @@ export function watchForLogin(
     try {
       while (!abort.signal.aborted && manager.health === 'login_required') {
         try {
-          const auth = await startDeviceAuthorization(endpoint, scope)
-          manager.setPendingLogin({
-            userCode: auth.userCode,
-            verificationUri: auth.verificationUri,
-            ...(auth.verificationUriComplete ? { verificationUriComplete: auth.verificationUriComplete } : {}),
-            expiresAtMs: deps.clock.now() + auth.expiresInS * 1000,
-          })
-          log.warn(
-            {
-              event: 'login.device_code',
-              verificationUri: auth.verificationUri,
-              userCode: auth.userCode,
-              expiresInS: auth.expiresInS,
-              hint: 'Approve the code on any device (it is also on the status page /-/); the proxy serves as soon as it is approved, no restart.',
-            },
-            `sign-in needed: visit ${auth.verificationUri} and enter the code ${auth.userCode}`,
-          )
-          const tokens = await pollDeviceToken(endpoint, auth, { clock: deps.clock, signal: abort.signal })
-          const answeredAtMs = deps.clock.now()
-          manager.setPendingLogin(undefined)
-          if (!tokens.refreshToken) throw noRefreshTokenError(scope, tokens)
-          // the login's own access token is served: no extra refresh (and rotation) right after it
-          await manager.adoptLoginTokens(tokens, answeredAtMs, subjectOf(tokens.accessToken))
-          log.info({ event: 'login.succeeded' }, 'signed in; serving')
+          await deviceLogin(attempt)
           return
         } catch (err) {
           manager.setPendingLogin(undefined)
@@ -90,7 +62,7 @@ export function watchForLogin(
             continue
           }
           log.error({ event: 'login.failed', err }, 'headless sign-in failed; trying again shortly')
-          await wait(HEADLESS_RETRY_MS)
+          await abortableWait(deps.clock, abort.signal, HEADLESS_RETRY_MS)
         }
       }
     } finally {
@@ -110,4 +82,55 @@ export function watchForLogin(
       manager.setPendingLogin(undefined)
     },
   }
+}
+
+/** What one device login works with. */
+interface DeviceLoginAttempt {
+  manager: TokenManager
+  endpoint: TokenEndpoint
+  scope: string
+  log: Logger
+  clock: Clock
+  signal: AbortSignal
+}
+
+/** One device login: a code shown (in the log and on the status page), polled until approved, the tokens handed to the manager. */
+async function deviceLogin(a: DeviceLoginAttempt): Promise<void> {
+  const auth = await startDeviceAuthorization(a.endpoint, a.scope)
+  a.manager.setPendingLogin({
+    userCode: auth.userCode,
+    verificationUri: auth.verificationUri,
+    ...(auth.verificationUriComplete ? { verificationUriComplete: auth.verificationUriComplete } : {}),
+    expiresAtMs: a.clock.now() + auth.expiresInS * 1000,
+  })
+  a.log.warn(
+    {
+      event: 'login.device_code',
+      verificationUri: auth.verificationUri,
+      userCode: auth.userCode,
+      expiresInS: auth.expiresInS,
+      hint: 'Approve the code on any device (it is also on the status page /-/); the proxy serves as soon as it is approved, no restart.',
+    },
+    `sign-in needed: visit ${auth.verificationUri} and enter the code ${auth.userCode}`,
+  )
+  const tokens = await pollDeviceToken(a.endpoint, auth, { clock: a.clock, signal: a.signal })
+  const answeredAtMs = a.clock.now()
+  a.manager.setPendingLogin(undefined)
+  if (!tokens.refreshToken) throw noRefreshTokenError(a.scope, tokens)
+  // the login's own access token is served: no extra refresh (and rotation) right after it
+  await a.manager.adoptLoginTokens(tokens, answeredAtMs, subjectOf(tokens.accessToken))
+  a.log.info({ event: 'login.succeeded' }, 'signed in; serving')
+}
+
+/** Waits ms on the clock; resolves early when the login is stopped. The abort listener goes with each wait (no pile-up over retries). */
+function abortableWait(clock: Clock, signal: AbortSignal, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clock.clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = clock.setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+  })
 }

@@ -45,18 +45,18 @@ export async function discover(oacUrl: string, dispatcher?: Dispatcher): Promise
   return { idcsUrl: url.origin, appName, audience, scope: `${audience}${CONSUMER_SCOPE} offline_access` }
 }
 
+/** Records one check's outcome. */
+type AddCheck = (name: string, result: CheckResult, detail: string) => void
+
+/** Outbound request options: the proxy's own agent when a configuration is known (tls.caFile, HTTPS_PROXY). */
+type Outbound = { dispatcher: Dispatcher } | Record<string, never>
+
 export async function runDoctor(load: LoadOptions, oacUrlFlag: string | undefined, logger: Logger): Promise<Check[]> {
   const checks: Check[] = []
-  const add = (name: string, result: CheckResult, detail: string): void => {
+  const add: AddCheck = (name, result, detail) => {
     checks.push({ name, result, detail })
   }
-  let config: ProxyConfig | undefined
-  try {
-    config = loadConfig(load)
-    add('configuration', 'ok', config.sourceFile ?? 'from the environment')
-  } catch (err) {
-    add('configuration', 'fail', isProxyError(err) ? err.message : String(err))
-  }
+  const config = checkConfiguration(load, add)
   const oacUrl = config?.oacUrl ?? oacUrlFlag
   if (!oacUrl) {
     add('next step', 'warn', 'pass --config FILE, or --oac-url URL alone to discover the identity domain and the scope')
@@ -64,39 +64,9 @@ export async function runDoctor(load: LoadOptions, oacUrlFlag: string | undefine
   }
   // with a configuration, every check goes out the way the proxy does (tls.caFile, HTTPS_PROXY)
   const dispatcher = config ? idpAgentFor(config) : undefined
-  const outbound = dispatcher ? { dispatcher } : {}
-
-  let found: Discovery | undefined
-  try {
-    found = await discover(oacUrl, dispatcher)
-    if (!found) add('OAC discovery', 'warn', `${oacUrl}/ui/ did not redirect to an identity domain with idcs_app_name`)
-    else add('OAC discovery', 'ok', `identity domain ${found.idcsUrl}, app ${found.appName}, scope "${found.scope}"`)
-  } catch (err) {
-    add('OAC discovery', 'fail', `cannot reach ${oacUrl}: ${(err as { code?: string }).code ?? (err as Error).message}`)
-  }
-  const idcsUrl = config?.idcsUrl ?? found?.idcsUrl
-  if (found && config && new URL(config.idcsUrl).origin !== found.idcsUrl) {
-    add('identity domain', 'warn', `idcsUrl is ${config.idcsUrl} but OAC signs in at ${found.idcsUrl}`)
-  }
-  if (idcsUrl) {
-    try {
-      const res = await request(`${idcsUrl}/admin/v1/SigningCert/jwk`, {
-        headersTimeout: 15_000,
-        bodyTimeout: 15_000,
-        ...outbound,
-      })
-      const body = (await res.body.json().catch(() => ({}))) as { keys?: unknown[] }
-      if (res.statusCode === 200 && Array.isArray(body.keys))
-        add('identity domain', 'ok', `${idcsUrl} answers (${body.keys.length} signing key(s))`)
-      else add('identity domain', 'fail', `${idcsUrl}/admin/v1/SigningCert/jwk answered ${res.statusCode}`)
-    } catch (err) {
-      add(
-        'identity domain',
-        'fail',
-        `cannot reach ${idcsUrl}: ${(err as { code?: string }).code ?? (err as Error).message}`,
-      )
-    }
-  }
+  const outbound: Outbound = dispatcher ? { dispatcher } : {}
+  const found = await checkDiscovery(oacUrl, dispatcher, add)
+  await checkIdentityDomain(config, found, outbound, add)
   if (!config) {
     if (found)
       add('next step', 'warn', `put idcsUrl: ${found.idcsUrl} and scope: "${found.scope}" in the configuration`)
@@ -104,7 +74,72 @@ export async function runDoctor(load: LoadOptions, oacUrlFlag: string | undefine
   }
   const scopeCheck = checkScope(config.scope, config.credentials[0]?.grant, found)
   add('scope', scopeCheck.result, scopeCheck.detail)
+  await checkGrants(config, logger, outbound, add)
+  return checks
+}
 
+/** The configuration loads, or the failure says why; undefined when it does not. */
+function checkConfiguration(load: LoadOptions, add: AddCheck): ProxyConfig | undefined {
+  try {
+    const config = loadConfig(load)
+    add('configuration', 'ok', config.sourceFile ?? 'from the environment')
+    return config
+  } catch (err) {
+    add('configuration', 'fail', isProxyError(err) ? err.message : String(err))
+    return undefined
+  }
+}
+
+/** What OAC's sign-in redirect tells about the identity domain and the app. */
+async function checkDiscovery(
+  oacUrl: string,
+  dispatcher: Dispatcher | undefined,
+  add: AddCheck,
+): Promise<Discovery | undefined> {
+  try {
+    const found = await discover(oacUrl, dispatcher)
+    if (!found) add('OAC discovery', 'warn', `${oacUrl}/ui/ did not redirect to an identity domain with idcs_app_name`)
+    else add('OAC discovery', 'ok', `identity domain ${found.idcsUrl}, app ${found.appName}, scope "${found.scope}"`)
+    return found
+  } catch (err) {
+    add('OAC discovery', 'fail', `cannot reach ${oacUrl}: ${(err as { code?: string }).code ?? (err as Error).message}`)
+    return undefined
+  }
+}
+
+/** The configured identity domain matches OAC's and answers with its signing keys. */
+async function checkIdentityDomain(
+  config: ProxyConfig | undefined,
+  found: Discovery | undefined,
+  outbound: Outbound,
+  add: AddCheck,
+): Promise<void> {
+  const idcsUrl = config?.idcsUrl ?? found?.idcsUrl
+  if (found && config && new URL(config.idcsUrl).origin !== found.idcsUrl) {
+    add('identity domain', 'warn', `idcsUrl is ${config.idcsUrl} but OAC signs in at ${found.idcsUrl}`)
+  }
+  if (!idcsUrl) return
+  try {
+    const res = await request(`${idcsUrl}/admin/v1/SigningCert/jwk`, {
+      headersTimeout: 15_000,
+      bodyTimeout: 15_000,
+      ...outbound,
+    })
+    const body = (await res.body.json().catch(() => ({}))) as { keys?: unknown[] }
+    if (res.statusCode === 200 && Array.isArray(body.keys))
+      add('identity domain', 'ok', `${idcsUrl} answers (${body.keys.length} signing key(s))`)
+    else add('identity domain', 'fail', `${idcsUrl}/admin/v1/SigningCert/jwk answered ${res.statusCode}`)
+  } catch (err) {
+    add(
+      'identity domain',
+      'fail',
+      `cannot reach ${idcsUrl}: ${(err as { code?: string }).code ?? (err as Error).message}`,
+    )
+  }
+}
+
+/** Each credential's grant yields a token; OAC accepts the first credential's. */
+async function checkGrants(config: ProxyConfig, logger: Logger, outbound: Outbound, add: AddCheck): Promise<void> {
   for (const c of config.credentials) {
     try {
       const token = await getToken(config, c.name, logger)
@@ -113,24 +148,31 @@ export async function runDoctor(load: LoadOptions, oacUrlFlag: string | undefine
         'ok',
         `token obtained${token.source === 'proxy' ? ' from the running proxy' : ''}, valid until ${new Date(token.expiresAtMs).toISOString()}`,
       )
-      if (c.name === config.credentials[0]?.name) {
-        const res = await request(`${config.oacUrl}/api/20210901/snapshots`, {
-          headers: { authorization: `Bearer ${token.accessToken}` },
-          headersTimeout: 30_000,
-          bodyTimeout: 30_000,
-          ...outbound,
-        })
-        await res.body.dump()
-        if (res.statusCode === 401)
-          add('OAC accepts the token', 'fail', 'OAC answered 401: check the scope and that the user may use OAC')
-        else add('OAC accepts the token', 'ok', `GET /api/20210901/snapshots answered ${res.statusCode}`)
-      }
+      if (c.name === config.credentials[0]?.name) await checkOacAccepts(config, token.accessToken, outbound, add)
     } catch (err) {
       const e = isProxyError(err) ? `${err.code}: ${err.message}${err.hint ? ` (${err.hint})` : ''}` : String(err)
       add(`grant ${c.name} (${c.grant})`, 'fail', e)
     }
   }
-  return checks
+}
+
+/** One OAC API call with the token: 401 means OAC refuses it (scope, or the user may not use OAC). */
+async function checkOacAccepts(
+  config: ProxyConfig,
+  accessToken: string,
+  outbound: Outbound,
+  add: AddCheck,
+): Promise<void> {
+  const res = await request(`${config.oacUrl}/api/20210901/snapshots`, {
+    headers: { authorization: `Bearer ${accessToken}` },
+    headersTimeout: 30_000,
+    bodyTimeout: 30_000,
+    ...outbound,
+  })
+  await res.body.dump()
+  if (res.statusCode === 401)
+    add('OAC accepts the token', 'fail', 'OAC answered 401: check the scope and that the user may use OAC')
+  else add('OAC accepts the token', 'ok', `GET /api/20210901/snapshots answered ${res.statusCode}`)
 }
 
 /**

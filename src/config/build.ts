@@ -10,6 +10,7 @@ import type {
   ProxySettings,
   RouteConfig,
   SecuritySettings,
+  StoreSettings,
   TokenSettings,
 } from './types.js'
 
@@ -22,6 +23,7 @@ export interface ResolvedParts {
   security: SecuritySettings
   listen: ProxyConfig['listen']
   tlsCa: string | undefined
+  store: StoreSettings | undefined
   warnings: string[]
 }
 
@@ -43,6 +45,7 @@ export function buildConfig(value: Reader, parts: ResolvedParts): ProxyConfig {
     scope: value<string>('scope'),
     refreshToken: main.refreshToken,
     stateFile: resolve(baseDir, value<string>('stateFile')),
+    store: parts.store,
     credentials,
     routes: parts.routes,
     login: loginSettings(value),

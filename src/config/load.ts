@@ -6,6 +6,7 @@ import { resolveCredentials, resolveRoutes } from './credentials.js'
 import { configError, NO_FILE } from './problems.js'
 import { checkExposure, readCaFile, resolveSecurity } from './security.js'
 import { mergeSources } from './sources.js'
+import { resolveStore } from './store.js'
 import { readerOf, type Tree } from './tree.js'
 import type { ProxyConfig } from './types.js'
 import { checkUrls, shapeProblems } from './validate.js'
@@ -68,6 +69,7 @@ function resolveParts(tree: Tree, { configPath, baseDir, env, where, problems }:
   }
   checkExposure(listen, security, where, problems, warnings)
   const tlsCa = readCaFile(value<string | undefined>('tls.caFile'), baseDir, where, problems)
+  const store = resolveStore(tree, value, { ...ctx, where })
   if (problems.length > 0) {
     if (problems.length === secretProblems.length) {
       throw new ProxyError('secret_unreadable', problems.join('\n'), {
@@ -76,5 +78,5 @@ function resolveParts(tree: Tree, { configPath, baseDir, env, where, problems }:
     }
     throw configError(problems, configPath)
   }
-  return { configPath, baseDir, credentials, routes, security, listen, tlsCa, warnings }
+  return { configPath, baseDir, credentials, routes, security, listen, tlsCa, store, warnings }
 }

@@ -96,6 +96,22 @@ export interface LoginSettings {
   timeoutMs: number
 }
 
+/** The shared token store of a fleet (store.*): Redis by URL or through Sentinel. */
+export interface StoreSettings {
+  url?: string
+  sentinel?: { masterName: string; nodes: readonly string[]; password?: Secret }
+  username?: string
+  password?: Secret
+  keyPrefix: string
+  encryption: 'required' | 'none'
+  encryptionKey: Secret | undefined
+  previousEncryptionKey: Secret | undefined
+  lockWaitMs: number
+  commandTimeoutMs: number
+  connectTimeoutMs: number
+  replicaId: string | undefined
+}
+
 export interface ProxyConfig {
   sourceFile?: string
   oacUrl: string
@@ -105,6 +121,8 @@ export interface ProxyConfig {
   scope: string
   refreshToken: Secret | undefined
   stateFile: string
+  /** Set when replicas share the state in Redis (store.url or store.sentinel); the state file is then not used. */
+  store: StoreSettings | undefined
   /** The default credential first, then the named ones. */
   credentials: readonly CredentialConfig[]
   /** Named prefixes first (longest first), then `/` to oacUrl with the default credential. */

@@ -6,7 +6,6 @@ import { createAgent } from '../net/http-agent.js'
 import type { ProxyConfig } from '../config/types.js'
 import type { ErrorCode } from '../shared/errors.js'
 import type { Logger } from '../shared/log.js'
-import { ADMIN_PREFIX } from '../shared/admin-path.js'
 import type { TokenManager } from '../token/manager.js'
 import { registerAdmin } from '../admin/routes.js'
 import { newCounters, type ProxyCounters } from '../admin/counters.js'
@@ -109,7 +108,3 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
     },
   }
 }
-
-export { sendError } from './send-error.js'
-export { ADMIN_PREFIX }
-export type { ProxyCounters }

@@ -71,7 +71,12 @@ export class FleetRefresher {
   readonly #waiters = new Set<() => void>()
 
   constructor(deps: FleetDeps) {
-    this.#deps = deps
+    this.#deps = { ...deps }
+  }
+
+  /** The grant refreshes run (set once the credential's grant is built). */
+  useGrant(grant: Grant): void {
+    this.#deps.grant = grant
   }
 
   get version(): number {
@@ -377,13 +382,17 @@ export function fleetGrant(inner: Grant, fleet: FleetRefresher, clock: Clock): G
         ...(ctx.rejected ? { rejected: ctx.rejected } : {}),
       })
       if (result.kind === 'obtained') return result.set
-      const { accessToken, accessTokenExpiresAtMs, refreshToken } = result.state
-      return {
-        accessToken: accessToken as string,
-        tokenType: 'Bearer',
-        expiresInS: Math.max(0, Math.floor(((accessTokenExpiresAtMs as number) - clock.now()) / 1000)),
-        ...(refreshToken ? { refreshToken } : {}),
-      }
+      return storedTokenSet(result.state, clock.now())
     },
+  }
+}
+
+/** A stored token as a token response whose expires_in counts from `fromMs` (the manager counts its lifetime from there). */
+export function storedTokenSet(state: SharedState, fromMs: number): TokenSet {
+  return {
+    accessToken: state.accessToken as string,
+    tokenType: 'Bearer',
+    expiresInS: Math.max(0, Math.floor(((state.accessTokenExpiresAtMs as number) - fromMs) / 1000)),
+    ...(state.refreshToken ? { refreshToken: state.refreshToken } : {}),
   }
 }

@@ -122,7 +122,7 @@ export class TokenManager extends EventEmitter<ManagerEvents> {
     const mono = this.#clock.monotonic()
     if (mono - this.#lastForcedAtMono < FORCED_REFRESH_COOLDOWN_MS && t) return t
     this.#lastForcedAtMono = mono
-    this.#r.refresh('upstream_401').catch(() => {})
+    this.#r.refresh('upstream_401', rejected).catch(() => {})
     return this.#r.waitForPending()
   }
 
@@ -151,7 +151,19 @@ export class TokenManager extends EventEmitter<ManagerEvents> {
   async adoptLoginTokens(set: TokenSet, sentAtMs: number, subject?: string): Promise<AccessToken> {
     if (!set.refreshToken) throw new ProxyError('no_refresh_token', 'the login returned no refresh token')
     await this.#adoptLogin(set.refreshToken, subject)
-    return this.#r.applyLogin(set, sentAtMs)
+    return this.#r.applyObtained(set, sentAtMs)
+  }
+
+  /**
+   * A token another replica stored in the shared store (announced): served at once like one this replica obtained,
+   * its refresh token held (the store already has it). Clears a terminal state: a login on any replica signs in all.
+   */
+  async adoptShared(set: TokenSet, obtainedAtMs: number): Promise<AccessToken> {
+    if (set.refreshToken && set.refreshToken !== this.#saved.refreshToken) this.#saved.replace(set.refreshToken)
+    this.#r.lostAnswerFor = undefined
+    this.#r.terminal = undefined
+    this.#r.retry.restart()
+    return this.#r.applyObtained(set, obtainedAtMs, 'adopted')
   }
 
   async #adoptLogin(refreshToken: string, subject: string | undefined): Promise<void> {

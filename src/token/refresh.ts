@@ -100,29 +100,32 @@ export class Refresher {
     return waitAtMost(clock, pending, leftMs, slow)
   }
 
-  /** Starts a refresh, or joins the one in flight. */
-  refresh(reason: string): Promise<AccessToken> {
+  /** Starts a refresh, or joins the one in flight; `rejected` is the access token the upstream refused, if any. */
+  refresh(reason: string, rejected?: string): Promise<AccessToken> {
     if (this.pending) return this.pending
     if (this.stopped) return Promise.reject(this.unavailable())
     const seq = ++this.#seq
     this.pendingSinceMono = this.#o.clock.monotonic()
     this.retry.lastAttemptAtMono = this.pendingSinceMono
-    const p = this.#doRefresh(seq, reason).finally(() => {
+    const p = this.#doRefresh(seq, reason, rejected).finally(() => {
       if (this.pending === p) this.pending = undefined
     })
     this.pending = p
     return p
   }
 
-  /** Applies the answer of a login's token call, sent at `sentAtMs`, as if it were a refresh. */
-  applyLogin(set: TokenSet, sentAtMs: number): Promise<AccessToken> {
+  /**
+   * Applies a token response obtained elsewhere, sent at `sentAtMs`, as if it were a refresh: a login's answer, or a
+   * token another replica stored (`adopted`). Its refresh token is already held and saved.
+   */
+  applyObtained(set: TokenSet, sentAtMs: number, reason: 'login' | 'adopted' = 'login'): Promise<AccessToken> {
     const { clock } = this.#o
     const seq = ++this.#seq
     const elapsedMs = Math.max(0, clock.now() - sentAtMs)
-    return this.#apply(set, seq, 'login', sentAtMs, clock.monotonic() - elapsedMs, set.refreshToken)
+    return this.#apply(set, seq, reason, sentAtMs, clock.monotonic() - elapsedMs, set.refreshToken)
   }
 
-  async #doRefresh(seq: number, reason: string): Promise<AccessToken> {
+  async #doRefresh(seq: number, reason: string, rejected: string | undefined): Promise<AccessToken> {
     const { clock, settings, grant } = this.#o
     this.timer.clear()
     const usedRefreshToken = this.#o.saved.refreshToken
@@ -137,7 +140,11 @@ export class Refresher {
     )
     let set: TokenSet
     try {
-      set = await grant.run({ refreshToken: usedRefreshToken, signal: answerWait.signal })
+      set = await grant.run({
+        refreshToken: usedRefreshToken,
+        signal: answerWait.signal,
+        ...(rejected === undefined ? {} : { rejected }),
+      })
     } catch (err) {
       if (grant.needsRefreshToken && usedRefreshToken && (answerWait.signal.aborted || answerMayBeLost(err))) {
         this.#noteLostAnswer(usedRefreshToken, answerWait.signal.aborted, startedMono)

@@ -1,7 +1,7 @@
 // Hostile-input generator: hundreds of raw requests, each refused with a 4xx and a stable code, none reaching OAC.
 import { connect } from 'node:net'
 import t, { type Test } from 'tap'
-import { ADMIN_PREFIX } from '../../src/admin/routes.js'
+import { ADMIN_PREFIX } from '../../src/shared/admin-path.js'
 import { ERROR_CODES } from '../../src/shared/errors.js'
 import { startStack, type Stack } from '../helpers.js'
 import { guardedRoutes } from './routes-fixture.js'

@@ -1,6 +1,6 @@
 // Authorization code grant with PKCE (S256) on a loopback redirect: the browser login.
 import { createHash, randomBytes } from 'node:crypto'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { ProxyError } from '../../shared/errors.js'
 import { requestToken, type TokenEndpoint } from '../token-endpoint.js'
@@ -39,23 +39,38 @@ const PAGE = (title: string, text: string): string =>
 export async function browserLogin(options: BrowserLoginOptions): Promise<TokenSet> {
   const pkce = createPkce()
   const state = randomBytes(16).toString('base64url')
+  const server = await listenForRedirect(options.redirectPort)
+  const port = (server.address() as AddressInfo).port
+  const redirectUri = `http://127.0.0.1:${port}${options.redirectPath}`
+  const url = authorizeUrl(options, redirectUri, state, pkce.challenge)
+  try {
+    const result = awaitRedirect(server, { options, redirectUri, state, verifier: pkce.verifier })
+    await options.openUrl(url.toString())
+    return await result
+  } finally {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+}
+
+/** The loopback server the identity domain redirects the browser to; a port in use is a login_failed naming it. */
+async function listenForRedirect(redirectPort: number): Promise<Server> {
   const server = createServer()
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(
-        new ProxyError(
-          'login_failed',
-          `cannot listen on 127.0.0.1:${options.redirectPort} for the redirect (${err.code})`,
-          {
-            hint: 'Choose another login.redirectPort (and register that redirect URL in the application).',
-          },
-        ),
+        new ProxyError('login_failed', `cannot listen on 127.0.0.1:${redirectPort} for the redirect (${err.code})`, {
+          hint: 'Choose another login.redirectPort (and register that redirect URL in the application).',
+        }),
       ),
     )
-    server.listen(options.redirectPort, '127.0.0.1', () => resolve())
+    server.listen(redirectPort, '127.0.0.1', () => resolve())
   })
-  const port = (server.address() as AddressInfo).port
-  const redirectUri = `http://127.0.0.1:${port}${options.redirectPath}`
+  return server
+}
+
+/** The authorization request the browser opens: code flow, PKCE S256, state, and prompt=consent unless omitted. */
+function authorizeUrl(options: BrowserLoginOptions, redirectUri: string, state: string, challenge: string): URL {
   const url = new URL(options.endpoint.idcsUrl + AUTHORIZE_PATH)
   url.search = new URLSearchParams({
     client_id: options.endpoint.clientAuth.clientId,
@@ -63,95 +78,105 @@ export async function browserLogin(options: BrowserLoginOptions): Promise<TokenS
     redirect_uri: redirectUri,
     scope: options.scope,
     state,
-    code_challenge: pkce.challenge,
+    code_challenge: challenge,
     code_challenge_method: 'S256',
   }).toString()
   // OpenID Connect Core 11: offline access is granted with prompt=consent (otherwise the server may drop
   // offline_access and issue no refresh token)
   if ((options.prompt ?? 'consent') !== 'omit') url.searchParams.set('prompt', 'consent')
+  return url
+}
 
-  try {
-    const result = new Promise<TokenSet>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            new ProxyError('login_expired', 'the browser login was not completed in time', {
-              hint: 'Run login again; raise login.timeoutSeconds if needed.',
-            }),
-          ),
-        options.timeoutMs,
-      )
-      timer.unref()
-      server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-        const got = new URL(req.url ?? '/', redirectUri)
-        if (req.method !== 'GET' || got.pathname !== options.redirectPath) {
-          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found')
-          return
-        }
-        const finish = (status: number, title: string, text: string, outcome: () => void): void => {
-          res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
-          res.end(PAGE(title, text))
-          clearTimeout(timer)
-          outcome()
-        }
-        const q = got.searchParams
-        if (q.get('state') !== state) {
-          finish(
-            400,
-            'Login failed',
-            'The answer did not match this login (state mismatch). Run the login again.',
-            () =>
-              reject(
-                new ProxyError('login_failed', 'the redirect carried a different state than this login sent', {
-                  hint: 'Run login again; if it repeats, something else is answering the redirect URL.',
-                }),
-              ),
-          )
-          return
-        }
-        const error = q.get('error')
-        if (error) {
-          finish(400, 'Login failed', `The identity domain answered: ${escapeHtml(error)}.`, () =>
-            reject(
-              error === 'access_denied'
-                ? new ProxyError('login_denied', 'the sign-in was refused (access_denied)', {
-                    hint: 'Sign in with a user allowed to use the application, then run login again.',
-                  })
-                : new ProxyError('login_failed', `the identity domain answered the login with ${error.slice(0, 64)}`),
-            ),
-          )
-          return
-        }
-        const code = q.get('code')
-        if (!code) {
-          finish(400, 'Login failed', 'The redirect carried no code.', () =>
-            reject(new ProxyError('login_failed', 'the redirect carried no authorization code')),
-          )
-          return
-        }
-        requestToken(options.endpoint, {
-          grant_type: 'authorization_code',
-          code,
-          redirect_uri: redirectUri,
-          code_verifier: pkce.verifier,
-        }).then(
-          (tokens) =>
-            finish(200, 'Login complete', 'oac-token-proxy is signed in. You can close this tab.', () =>
-              resolve(tokens),
-            ),
-          (err: unknown) =>
-            finish(502, 'Login failed', 'The code could not be exchanged for tokens; see the terminal.', () =>
-              reject(err),
-            ),
-        )
-      })
+/** What the redirect must match, and what exchanges its code. */
+interface RedirectExpectation {
+  options: BrowserLoginOptions
+  redirectUri: string
+  state: string
+  verifier: string
+}
+
+/** Answers the browser with a page, stops the timeout, then settles the login. */
+type Finish = (status: number, title: string, text: string, outcome: () => void) => void
+
+/** Resolves the tokens once the redirect brings a code and it is exchanged; rejects on a bad redirect or after timeoutMs. */
+function awaitRedirect(server: Server, expected: RedirectExpectation): Promise<TokenSet> {
+  return new Promise<TokenSet>((resolve, reject) => {
+    const timer = setTimeout(
+      () =>
+        reject(
+          new ProxyError('login_expired', 'the browser login was not completed in time', {
+            hint: 'Run login again; raise login.timeoutSeconds if needed.',
+          }),
+        ),
+      expected.options.timeoutMs,
+    )
+    timer.unref()
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const got = new URL(req.url ?? '/', expected.redirectUri)
+      if (req.method !== 'GET' || got.pathname !== expected.options.redirectPath) {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found')
+        return
+      }
+      const finish: Finish = (status, title, text, outcome) => {
+        res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+        res.end(PAGE(title, text))
+        clearTimeout(timer)
+        outcome()
+      }
+      answerRedirect(got.searchParams, expected, finish, resolve, reject)
     })
-    await options.openUrl(url.toString())
-    return await result
-  } finally {
-    server.closeAllConnections()
-    await new Promise((resolve) => server.close(resolve))
+  })
+}
+
+/** Reads the redirect's query (state, error, code) and exchanges a good code for tokens. */
+function answerRedirect(
+  q: URLSearchParams,
+  expected: RedirectExpectation,
+  finish: Finish,
+  resolve: (tokens: TokenSet) => void,
+  reject: (err: unknown) => void,
+): void {
+  if (q.get('state') !== expected.state) {
+    finish(400, 'Login failed', 'The answer did not match this login (state mismatch). Run the login again.', () =>
+      reject(
+        new ProxyError('login_failed', 'the redirect carried a different state than this login sent', {
+          hint: 'Run login again; if it repeats, something else is answering the redirect URL.',
+        }),
+      ),
+    )
+    return
   }
+  const error = q.get('error')
+  if (error) {
+    finish(400, 'Login failed', `The identity domain answered: ${escapeHtml(error)}.`, () =>
+      reject(
+        error === 'access_denied'
+          ? new ProxyError('login_denied', 'the sign-in was refused (access_denied)', {
+              hint: 'Sign in with a user allowed to use the application, then run login again.',
+            })
+          : new ProxyError('login_failed', `the identity domain answered the login with ${error.slice(0, 64)}`),
+      ),
+    )
+    return
+  }
+  const code = q.get('code')
+  if (!code) {
+    finish(400, 'Login failed', 'The redirect carried no code.', () =>
+      reject(new ProxyError('login_failed', 'the redirect carried no authorization code')),
+    )
+    return
+  }
+  requestToken(expected.options.endpoint, {
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: expected.redirectUri,
+    code_verifier: expected.verifier,
+  }).then(
+    (tokens) =>
+      finish(200, 'Login complete', 'oac-token-proxy is signed in. You can close this tab.', () => resolve(tokens)),
+    (err: unknown) =>
+      finish(502, 'Login failed', 'The code could not be exchanged for tokens; see the terminal.', () => reject(err)),
+  )
 }
 
 function escapeHtml(s: string): string {

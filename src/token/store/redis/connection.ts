@@ -24,7 +24,8 @@ export interface RedisConnectionConfig {
   password?: string
   /** Database number; overrides the URL's path. */
   database?: number
-  tls?: { caFile?: string; servername?: string }
+  /** `ca`: PEM already read (the proxy's tls.caFile); `caFile`: a file to read. */
+  tls?: { caFile?: string; ca?: string; servername?: string }
   connectTimeoutMs?: number
   commandTimeoutMs?: number
   /** Shown in CLIENT LIST (e.g. `oac-token-proxy`). */
@@ -219,6 +220,7 @@ function tlsOptions(
   if (!tlsWanted) return undefined
   const tls: NonNullable<CommonOptions['tls']> = {}
   if (config.tls?.servername !== undefined) tls.servername = config.tls.servername
+  if (config.tls?.ca !== undefined) tls.ca = config.tls.ca
   if (config.tls?.caFile !== undefined) {
     const ca = readCa(config.tls.caFile, `${path}.tls.caFile`)
     if ('pem' in ca) tls.ca = ca.pem

@@ -1,0 +1,111 @@
+// The `login` and `import` commands' argv: sign in, or import console-issued tokens, into the state file.
+import { DEFAULT_CREDENTIAL } from '../config/options.js'
+import type { ProxyConfig } from '../config/types.js'
+import { ProxyError } from '../shared/errors.js'
+import { configFrom, intFlag, parse, parseWithPositionals, PORT_RANGE, type Values } from './argv.js'
+import { EXIT } from './exit-codes.js'
+import { showHelp } from './help.js'
+import { out, stderrLogger } from './output.js'
+import { listenForInterruption } from './signals.js'
+
+export async function loginCommand(args: string[]): Promise<number> {
+  const { values } = parse(
+    args,
+    {
+      config: { type: 'string', short: 'c' },
+      credential: { type: 'string' },
+      browser: { type: 'boolean' },
+      device: { type: 'boolean' },
+      'redirect-port': { type: 'string' },
+      'no-open': { type: 'boolean' },
+    },
+    'login',
+  )
+  if (values.help) return showHelp('login')
+  if (values.browser && values.device) throw new ProxyError('usage', 'give --browser or --device, not both')
+  const config = loginConfig(values)
+  const method = values.browser ? 'browser' : values.device ? 'device' : config.login.method
+  const interactive = Boolean(process.stdout.isTTY)
+  // on a terminal the screen (code, QR, countdown) says it all: only warnings, as human lines
+  const logger = stderrLogger(interactive ? 'warn' : config.log.level, config.log.format)
+  const { FileStore } = await import('../token/store/file.js')
+  const { login, credentialByName } = await import('./login.js')
+  const { claimCredential } = await import('../app/managers.js')
+  const credential = credentialByName(config, (values.credential as string | undefined) ?? DEFAULT_CREDENTIAL)
+  const store = FileStore.open(config.stateFile)
+  const { logStoreOpened } = await import('../app/run.js')
+  logStoreOpened(store, logger)
+  // Ctrl-C while waiting for the sign-in: say so, release the lock on the way out, and exit 130 (143 on SIGTERM)
+  const interruption = listenForInterruption((signal) => {
+    process.stderr.write(
+      `\noac-token-proxy: login cancelled (${signal === 'SIGINT' ? 'Ctrl-C' : signal}) before the sign-in completed; ` +
+        `${config.stateFile} was not changed. Run oac-token-proxy login again to sign in.\n`,
+    )
+  })
+  try {
+    claimCredential(store, credential)
+    const signingIn = login(config, {
+      credential: (values.credential as string | undefined) ?? DEFAULT_CREDENTIAL,
+      method,
+      store,
+      logger,
+      out,
+      interactive,
+    })
+    const result = await Promise.race([signingIn, interruption.signalled])
+    out(
+      `Signed in${result.subject ? ` as ${result.subject}` : ''}. The refresh token is saved in ${config.stateFile} (mode 0600).`,
+    )
+    out(`Start the proxy with: oac-token-proxy serve${config.sourceFile ? ` --config ${config.sourceFile}` : ''}`)
+    return EXIT.ok
+  } finally {
+    interruption.stop()
+    await store.close()
+  }
+}
+
+/** The configuration with login's own flags (--redirect-port, --no-open) laid over it. */
+function loginConfig(values: Values): ProxyConfig {
+  const loaded = configFrom(values)
+  return {
+    ...loaded,
+    login: {
+      ...loaded.login,
+      ...(values['redirect-port'] === undefined
+        ? {}
+        : { redirectPort: intFlag(values['redirect-port'], '--redirect-port', 0, PORT_RANGE) }),
+      ...(values['no-open'] ? { openBrowser: false } : {}),
+    },
+  }
+}
+
+export async function importCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseWithPositionals(
+    args,
+    { config: { type: 'string', short: 'c' }, credential: { type: 'string' } },
+    'import',
+  )
+  if (values.help) return showHelp('import')
+  const file = positionals[0]
+  if (!file || positionals.length > 1)
+    throw new ProxyError('usage', 'give exactly one file to import', { hint: 'oac-token-proxy import tokens.json' })
+  const config = configFrom(values)
+  const { FileStore } = await import('../token/store/file.js')
+  const { importTokens, credentialByName } = await import('./login.js')
+  const { claimCredential } = await import('../app/managers.js')
+  const configured = credentialByName(config, (values.credential as string | undefined) ?? DEFAULT_CREDENTIAL)
+  const credential = configured.name
+  const store = FileStore.open(config.stateFile)
+  try {
+    claimCredential(store, configured)
+    const result = await importTokens(file, credential, store)
+    out(
+      result.kind === 'refresh_token'
+        ? `Imported the refresh token into ${config.stateFile} (credential ${credential}).`
+        : `Imported the access token into ${config.stateFile} (credential ${credential}); it is served until ${new Date(result.expiresAtMs as number).toISOString()}.`,
+    )
+    return EXIT.ok
+  } finally {
+    await store.close()
+  }
+}
