@@ -24,6 +24,8 @@ export interface CredentialDeps {
   /** Dispatcher for calls to the identity provider (tests inject one). */
   idpDispatcher?: Dispatcher
   random?: () => number
+  /** Wraps a credential's grant (a fleet's shared store refreshes through it). */
+  wrapGrant?: (c: CredentialConfig, grant: Grant) => Grant
 }
 
 export function clientAuthFor(c: CredentialConfig, clock?: Clock): ClientAuth {
@@ -106,11 +108,12 @@ export function createTokenManagers(config: ProxyConfig, deps: CredentialDeps): 
     if (!routedToOac && !config.routes.some((r) => r.credential === c.name)) continue
     claimCredential(deps.store, c)
     const endpoint = tokenEndpointFor(c, config, deps)
+    const grant = grantFor(c, endpoint, deps.clock)
     managers.set(
       c.name,
       new TokenManager({
         name: c.name,
-        grant: grantFor(c, endpoint, deps.clock),
+        grant: deps.wrapGrant ? deps.wrapGrant(c, grant) : grant,
         store: deps.store,
         settings: config.token,
         logger: deps.logger,

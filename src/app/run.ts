@@ -40,9 +40,14 @@ export interface RunDeps {
 
 export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<RunningProxy> {
   for (const warning of config.warnings) deps.logger.warn({ event: 'config.warning' }, warning)
-  const store = deps.store ?? FileStore.open(config.stateFile)
-  if (store instanceof FileStore) logStoreOpened(store, deps.logger)
   const clock = deps.clock ?? systemClock
+  // a fleet's shared store (Redis) loads only when configured
+  const fleet =
+    config.store && !deps.store
+      ? await (await import('./fleet-store.js')).openFleetStore(config, { logger: deps.logger, clock })
+      : undefined
+  const store: TokenStore = deps.store ?? fleet?.store ?? FileStore.open(config.stateFile)
+  if (store instanceof FileStore) logStoreOpened(store, deps.logger)
   const idpDispatcher = deps.idpDispatcher ?? createIdpAgent(config)
   const adminKey = randomBytes(24).toString('base64url')
   let managers: Map<string, TokenManager> | undefined
@@ -54,7 +59,9 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
       clock,
       idpDispatcher,
       ...(deps.random ? { random: deps.random } : {}),
+      ...(fleet ? { wrapGrant: fleet.wrap } : {}),
     })
+    await fleet?.follow(managers)
     const server = await buildServer(config, {
       logger: deps.logger,
       managers,
@@ -75,7 +82,12 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
     const listeners = await openListeners(config, server, deps.logger)
     store.advertise?.({ adminUrl: listeners.adminUrl, adminKey })
     deps.logger.info(
-      { event: 'proxy.listening', url: listeners.url, upstream: config.oacUrl, stateFile: config.stateFile },
+      {
+        event: 'proxy.listening',
+        url: listeners.url,
+        upstream: config.oacUrl,
+        ...(fleet ? { store: fleet.store.redis.describe().target } : { stateFile: config.stateFile }),
+      },
       `proxy listening on ${listeners.url}`,
     )
     for (const m of managers.values()) m.start()
