@@ -1,9 +1,11 @@
 // What the fleet suites share: a Redis, the simulator behind a tap, one config with a store section, replica
 // processes (`serve`, each with its own port, state file and replica id), a load client, and a watch on the store.
 import { randomBytes } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createClient } from '@redis/client'
+import { decodeJwt } from 'jose'
 import type { Test } from 'tap'
 import { Pool } from 'undici'
 import { stringify } from 'yaml'
@@ -30,6 +32,26 @@ export function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b)
   if (sorted.length === 0) return NaN
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number
+}
+
+/**
+ * The identity domain's successful refresh calls since `fromMs`, each with how early it came: the margin (ms) between
+ * the call and the moment the token of the previous call became due (0.4 of its life: half, minus the jitter). A
+ * negative margin is a replica refreshing although a fresh token was stored. Calls are serialised by the lock, so
+ * the n-th call issued the n-th access token.
+ */
+export function refreshMargins(sim: Simulator, fromMs: number): { calls: number; margins: number[] } {
+  const calls = sim.calls.filter((c) => c.server === 'idcs' && c.grantType === 'refresh_token' && c.status === 200)
+  const tokens = sim.issued.accessTokens
+  const margins: number[] = []
+  calls.forEach((call, i) => {
+    const previous = calls[i - 1]
+    if (!previous || call.atMs < fromMs) return
+    const exp = (decodeJwt(tokens[i - 1] as string).exp ?? 0) * 1000
+    const due = previous.atMs + 0.4 * (exp - previous.atMs)
+    margins.push(call.atMs - due)
+  })
+  return { calls: calls.filter((c) => c.atMs >= fromMs).length, margins }
 }
 
 /** A store announcement as a watcher received it. */
@@ -140,7 +162,9 @@ export class Fleet {
       sim,
       () => holder.fleet?.replicas.filter((r) => r.alive).map((r) => r.proxy.pid) ?? [],
     )
-    const dir = t.testdir()
+    // a directory per fleet: a test may start several
+    const dir = mkdtempSync(join(tmpdir(), 'oac-fleet-'))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
     const key = randomBytes(32).toString('base64')
     registerSecret(key)
     writeFileSync(join(dir, 'store-key'), key + '\n', { mode: 0o600 })

@@ -113,9 +113,6 @@ export async function startIdcsTap(t: Test, sim: Simulator, pids: () => number[]
     res.on('close', () => {
       if (!res.writableFinished) clientGone = true
     })
-    req.socket.on('close', () => {
-      clientGone = true
-    })
     const isToken = (req.url ?? '').startsWith('/oauth2/v1/token')
     const inode = isToken ? socketInode(req.socket.remotePort ?? 0, port) : undefined
     const exchange: TapExchange = { pid: inode ? ownerOf(inode, pids()) : undefined, arrivedAt: performance.now() }
@@ -127,7 +124,7 @@ export async function startIdcsTap(t: Test, sim: Simulator, pids: () => number[]
           if (isToken) {
             tap.exchanges.push(exchange)
             await tap.onArrival?.(exchange)
-            if (clientGone) {
+            if (clientGone || req.socket.destroyed) {
               exchange.dropped = true
               return
             }
