@@ -1,6 +1,10 @@
 // Prometheus metrics (prom-client, own registry): token refreshes, expiry, upstream answers, latency, replays, refusals.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { TokenManager } from '../token/manager.js'
+import type { TokenStore } from '../token/store/types.js'
+import { registerStoreMetrics } from './store-metrics.js'
+
+export { STORE_METRIC_NAMES } from './store-metrics.js'
 
 /** Every metric name, for docs/metrics.md and its test. */
 export const METRIC_NAMES = [
@@ -110,6 +114,11 @@ export class Metrics {
       this.#refreshes.inc({ credential: e.credential, result: 'failure' })
       this.#refreshDuration.observe({ credential: e.credential }, e.durationMs / 1000)
     })
+  }
+
+  /** Store operations by result and latency, lock waits, errors, reconnects, adoptions and versions (read at scrape). */
+  watchStore(store: TokenStore): void {
+    registerStoreMetrics(this.registry, store)
   }
 
   readonly #upstreamByKey = new Map<string, ReturnType<Counter['labels']>>()

@@ -4,11 +4,12 @@ import { DEFAULT_CREDENTIAL } from '../config/options.js'
 import type { ProxyConfig } from '../config/types.js'
 import { ProxyError } from '../shared/errors.js'
 import type { TokenManager } from '../token/manager.js'
+import type { TokenStore } from '../token/store/types.js'
 import { ADMIN_KEY_HEADER, adminKeyMatches } from '../shared/admin-path.js'
 import type { ProxyCounters } from './counters.js'
 import { VERSION } from '../shared/version.js'
 import type { Metrics } from './metrics.js'
-import { credentialStatusJson, timesJson } from './status-json.js'
+import { credentialStatusJson, storeStatusJson, timesJson } from './status-json.js'
 import { registerStatusPage } from './status-page.js'
 
 // the reserved prefix, header and key check live in shared/ so the proxy and the CLI need not import this file
@@ -20,10 +21,12 @@ export interface AdminDeps {
   metrics: Metrics
   adminKey?: string
   startedAtMs: number
+  store?: TokenStore
 }
 
 export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
   const { managers, counters, config, metrics } = deps
+  if (deps.store) metrics.watchStore(deps.store)
   const main = managers.get(DEFAULT_CREDENTIAL) as TokenManager
   app.get('/-/healthz', async () => ({ status: 'ok' }))
 
@@ -47,6 +50,7 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
         credentialStatusJson(m.status(), config.credentials.find((c) => c.name === m.name)?.scope),
       ),
       routes: config.routes.map((r) => ({ prefix: r.prefix, upstream: r.upstream, credential: r.credential })),
+      ...(deps.store?.describe ? { store: storeStatusJson(deps.store.describe()) } : {}),
       counters,
     }
   })

@@ -1,5 +1,6 @@
 // The /-/status body: times as whole epoch milliseconds plus ISO 8601 strings; the token's scope beside the configured one.
 import type { ManagerStatus } from '../token/manager.js'
+import type { StoreStatus } from '../token/store/types.js'
 
 /** One credential as /-/status and `oac-token-proxy status --json` show it. */
 export type CredentialStatusJson = ManagerStatus & {
@@ -49,4 +50,17 @@ export function timesJson(nowMs: number, startedAtMs: number): Record<string, nu
   const now = Math.round(nowMs)
   const started = Math.round(startedAtMs)
   return { now, nowAt: iso(now), startedAtMs: started, startedAt: iso(started) }
+}
+
+/** The store as /-/status shows it: each credential's stored version with its time as an ISO string too. */
+export function storeStatusJson(s: StoreStatus): Record<string, unknown> {
+  if (!s.credentials) return { ...s }
+  const credentials: Record<string, unknown> = {}
+  for (const [name, c] of Object.entries(s.credentials)) {
+    credentials[name] =
+      c.updatedAtMs === undefined
+        ? { ...c }
+        : { ...c, updatedAtMs: Math.round(c.updatedAtMs), updatedAt: iso(c.updatedAtMs) }
+  }
+  return { ...s, credentials }
 }

@@ -5,9 +5,11 @@ import type { Clock } from '../shared/clock.js'
 import { ProxyError } from '../shared/errors.js'
 import type { Logger } from '../shared/log.js'
 import type { Grant } from '../oauth/types.js'
-import { FleetRefresher, fleetGrant, storedTokenSet } from '../token/fleet.js'
+import { FleetRefresher } from '../token/fleet.js'
+import { fleetGrant, storedTokenSet } from '../token/fleet-grant.js'
 import { lifetimeOf } from '../token/lifetime.js'
-import type { TokenManager } from '../token/manager.js'
+import type { PendingLogin, TokenManager } from '../token/manager.js'
+import type { LoginCoordinator } from './headless-login.js'
 import { notYetDue } from '../token/schedule.js'
 import { identityOf } from '../token/store/identity.js'
 import {
@@ -16,6 +18,7 @@ import {
   RedisTokenStore,
   StateCipher,
   type CredentialIdentity,
+  type CredentialStore,
   type LinkEvent,
   type RedisConnectionConfig,
 } from '../token/store/redis/index.js'
@@ -27,6 +30,8 @@ export interface FleetWiring {
   wrap(c: CredentialConfig, grant: Grant): Grant
   /** Hands every token another replica stores to that credential's manager. */
   follow(managers: ReadonlyMap<string, TokenManager>): Promise<void>
+  /** The fleet's headless-login turn for a credential: one replica runs the device login. */
+  loginCoordinator(c: CredentialConfig): LoginCoordinator
 }
 
 export interface FleetDeps {
@@ -144,6 +149,7 @@ export async function openFleetStore(config: ProxyConfig, deps: FleetDeps): Prom
         lifetimeOf,
         fresh: (expiresAtMs, obtainedAtMs) => notYetDue(expiresAtMs, obtainedAtMs, deps.clock.now(), config.token),
         lockWaitMs: settings.lockWaitMs,
+        replicaId: redis.replicaId,
       })
       fleets.set(c.name, fleet)
       await store.attach(c.name, fleet)
@@ -159,16 +165,59 @@ export async function openFleetStore(config: ProxyConfig, deps: FleetDeps): Prom
       fleet.useGrant(grant)
       return fleetGrant(grant, fleet, deps.clock)
     },
+    loginCoordinator(c) {
+      return loginCoordinatorFor(redis.credential(storeIdentityOf(c)), redis.replicaId, deps.clock)
+    },
     async follow(managers) {
       for (const [name, manager] of managers) {
         const fleet = fleets.get(name)
         if (!fleet) continue
-        await fleet.follow((adopted) => {
-          // the lifetime counts from when the token was obtained, as on the replica that obtained it
-          const obtainedAt = adopted.state.accessTokenObtainedAtMs ?? adopted.state.updatedAtMs
-          manager.adoptShared(storedTokenSet(adopted.state, obtainedAt), obtainedAt).catch(() => {})
-        })
+        await fleet.follow(
+          (adopted) => {
+            // the lifetime counts from when the token was obtained, as on the replica that obtained it
+            const obtainedAt = adopted.state.accessTokenObtainedAtMs ?? adopted.state.updatedAtMs
+            manager.adoptShared(storedTokenSet(adopted.state, obtainedAt), obtainedAt).catch(() => {})
+          },
+          (refreshToken) => void manager.adoptSharedRefreshToken(refreshToken),
+        )
       }
+    },
+  }
+}
+
+/** What the store holds of a login one replica runs: what the others show (code and URI, never a token). */
+interface StoredLogin extends PendingLogin {
+  replica: string
+}
+
+function loginCoordinatorFor(store: CredentialStore, replica: string, clock: Clock): LoginCoordinator {
+  let mine: string | undefined
+  return {
+    async current() {
+      const text = await store.readLogin().catch(() => undefined)
+      if (!text || text === mine) return undefined
+      try {
+        const { userCode, verificationUri, verificationUriComplete, expiresAtMs } = JSON.parse(text) as StoredLogin
+        return {
+          userCode,
+          verificationUri,
+          ...(verificationUriComplete ? { verificationUriComplete } : {}),
+          expiresAtMs,
+        }
+      } catch {
+        return undefined
+      }
+    },
+    async claim(login) {
+      const text = JSON.stringify({ ...login, replica })
+      // without the store, this replica runs its own login (nothing to coordinate with)
+      const taken = await store.claimLogin(text, login.expiresAtMs - clock.now()).catch(() => true)
+      if (taken) mine = text
+      return taken
+    },
+    async release() {
+      if (mine) await store.releaseLogin(mine)
+      mine = undefined
     },
   }
 }

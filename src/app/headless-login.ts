@@ -5,9 +5,9 @@ import { tokenEndpointFor } from './managers.js'
 import { ProxyError } from '../shared/errors.js'
 import type { Logger } from '../shared/log.js'
 import { noRefreshTokenError, subjectOf, withOfflineAccess } from '../oauth/scope.js'
-import { pollDeviceToken, startDeviceAuthorization } from '../oauth/login/device.js'
+import { pollDeviceToken, startDeviceAuthorization, type DeviceAuthorization } from '../oauth/login/device.js'
 import type { TokenEndpoint } from '../oauth/token-endpoint.js'
-import type { TokenManager } from '../token/manager.js'
+import type { PendingLogin, TokenManager } from '../token/manager.js'
 import type { Dispatcher } from 'undici'
 
 /** Pause before a new device code after a refusal or an error (an expired code is renewed at once). */
@@ -17,10 +17,23 @@ export interface HeadlessLogin {
   stop(): void
 }
 
+/** How often a replica looks again while another replica of the fleet runs the login. */
+export const FLEET_LOGIN_POLL_MS = 5_000
+
+/** A fleet's login turn (the shared store): one replica runs the device login, the others show its code. */
+export interface LoginCoordinator {
+  /** The login another replica runs, if any. */
+  current(): Promise<PendingLogin | undefined>
+  /** Takes the turn for this login (false: another replica took it first). */
+  claim(login: PendingLogin): Promise<boolean>
+  release(): Promise<void>
+}
+
 export interface HeadlessDeps {
   logger: Logger
   clock: Clock
   idpDispatcher?: Dispatcher
+  coordinator?: LoginCoordinator
 }
 
 /** Watches the manager; whenever it needs a login, runs device logins until one succeeds or stop() is called. */
@@ -43,6 +56,7 @@ export function watchForLogin(
     log,
     clock: deps.clock,
     signal: abort.signal,
+    ...(deps.coordinator ? { coordinator: deps.coordinator } : {}),
   }
 
   async function run(): Promise<void> {
@@ -51,8 +65,9 @@ export function watchForLogin(
     try {
       while (!abort.signal.aborted && manager.health === 'login_required') {
         try {
-          await deviceLogin(attempt)
-          return
+          if (await deviceLogin(attempt)) return
+          // another replica runs the fleet's login: look again shortly (its result arrives by the store)
+          await abortableWait(deps.clock, abort.signal, FLEET_LOGIN_POLL_MS)
         } catch (err) {
           manager.setPendingLogin(undefined)
           if (abort.signal.aborted) return
@@ -92,17 +107,38 @@ interface DeviceLoginAttempt {
   log: Logger
   clock: Clock
   signal: AbortSignal
+  coordinator?: LoginCoordinator
 }
 
-/** One device login: a code shown (in the log and on the status page), polled until approved, the tokens handed to the manager. */
-async function deviceLogin(a: DeviceLoginAttempt): Promise<void> {
+/**
+ * One device login: a code shown (in the log and on the status page), polled until approved, the tokens handed to the
+ * manager. In a fleet, only the replica that takes the login turn runs it; false when another replica runs it (its
+ * code is shown here too).
+ */
+async function deviceLogin(a: DeviceLoginAttempt): Promise<boolean> {
+  const other = await a.coordinator?.current()
+  if (other) {
+    a.manager.setPendingLogin(other)
+    return false
+  }
   const auth = await startDeviceAuthorization(a.endpoint, a.scope)
-  a.manager.setPendingLogin({
+  const pending: PendingLogin = {
     userCode: auth.userCode,
     verificationUri: auth.verificationUri,
     ...(auth.verificationUriComplete ? { verificationUriComplete: auth.verificationUriComplete } : {}),
     expiresAtMs: a.clock.now() + auth.expiresInS * 1000,
-  })
+  }
+  if (a.coordinator && !(await a.coordinator.claim(pending))) return false
+  try {
+    await runDeviceLogin(a, auth, pending)
+  } finally {
+    await a.coordinator?.release().catch(() => {})
+  }
+  return true
+}
+
+async function runDeviceLogin(a: DeviceLoginAttempt, auth: DeviceAuthorization, pending: PendingLogin): Promise<void> {
+  a.manager.setPendingLogin(pending)
   a.log.warn(
     {
       event: 'login.device_code',

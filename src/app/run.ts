@@ -13,6 +13,7 @@ import type { TokenManager } from '../token/manager.js'
 import { attachTokenSink } from '../token/sink.js'
 import { FileStore } from '../token/store/file.js'
 import type { TokenStore } from '../token/store/types.js'
+import type { FleetWiring } from './fleet-store.js'
 
 export interface RunningProxy {
   /** http://host:port of the proxy listener (or unix:PATH). */
@@ -41,13 +42,7 @@ export interface RunDeps {
 export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<RunningProxy> {
   for (const warning of config.warnings) deps.logger.warn({ event: 'config.warning' }, warning)
   const clock = deps.clock ?? systemClock
-  // a fleet's shared store (Redis) loads only when configured
-  const fleet =
-    config.store && !deps.store
-      ? await (await import('./fleet-store.js')).openFleetStore(config, { logger: deps.logger, clock })
-      : undefined
-  const store: TokenStore = deps.store ?? fleet?.store ?? FileStore.open(config.stateFile)
-  if (store instanceof FileStore) logStoreOpened(store, deps.logger)
+  const { store, fleet } = await openStore(config, deps, clock)
   const idpDispatcher = deps.idpDispatcher ?? createIdpAgent(config)
   const adminKey = randomBytes(24).toString('base64url')
   let managers: Map<string, TokenManager> | undefined
@@ -66,6 +61,7 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
       logger: deps.logger,
       managers,
       adminKey,
+      store,
       startedAtMs: clock.now(),
       ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
     })
@@ -74,7 +70,14 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
       if (!m) continue
       if (credential.tokenFile) attachTokenSink(m, credential.tokenFile, deps.logger)
       if (credential.grant === 'refresh_token' && config.login.headless && config.login.method === 'device') {
-        logins.push(watchForLogin(m, credential, config, { logger: deps.logger, clock, idpDispatcher }))
+        logins.push(
+          watchForLogin(m, credential, config, {
+            logger: deps.logger,
+            clock,
+            idpDispatcher,
+            ...(fleet ? { coordinator: fleet.loginCoordinator(credential) } : {}),
+          }),
+        )
       }
     }
     // bind first: a proxy that cannot listen must exit before a refresh rotates the refresh token
@@ -120,6 +123,22 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
     await store.close().catch(() => {})
     throw err
   }
+}
+
+/** The state file, or a fleet's shared store (Redis, loaded only when configured), unless the caller brings one. */
+async function openStore(
+  config: ProxyConfig,
+  deps: RunDeps,
+  clock: Clock,
+): Promise<{ store: TokenStore; fleet: FleetWiring | undefined }> {
+  if (deps.store) return { store: deps.store, fleet: undefined }
+  if (config.store) {
+    const fleet = await (await import('./fleet-store.js')).openFleetStore(config, { logger: deps.logger, clock })
+    return { store: fleet.store, fleet }
+  }
+  const store = FileStore.open(config.stateFile)
+  logStoreOpened(store, deps.logger)
+  return { store, fleet: undefined }
 }
 
 /** What taking the state file's lock cleaned up: a stale lock of a process that is gone, temporary files. */

@@ -74,9 +74,19 @@ export function resolveStore(tree: Tree, value: Reader, ctx: Ctx): StoreSettings
   }
 }
 
+/** Keys that only make sense with a store (the ones with defaults may stand in a shared example file). */
+const STORE_ONLY_KEYS = [
+  'store.username',
+  'store.password',
+  'store.sentinel.nodes',
+  'store.sentinel.password',
+  'store.encryptionKey',
+  'store.previousEncryptionKey',
+  'store.replicaId',
+]
+
 function hasStoreKeys(tree: Tree): boolean {
-  const store = getPath(tree, 'store')
-  return typeof store === 'object' && store !== null && Object.keys(store).length > 0
+  return STORE_ONLY_KEYS.some((key) => getPath(tree, key) !== undefined)
 }
 
 function readSecret(tree: Tree, key: string, ctx: Ctx): Secret | undefined {

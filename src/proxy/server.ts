@@ -7,6 +7,7 @@ import type { ProxyConfig } from '../config/types.js'
 import type { ErrorCode } from '../shared/errors.js'
 import type { Logger } from '../shared/log.js'
 import type { TokenManager } from '../token/manager.js'
+import type { TokenStore } from '../token/store/types.js'
 import { registerAdmin } from '../admin/routes.js'
 import { newCounters, type ProxyCounters } from '../admin/counters.js'
 import { Metrics } from '../admin/metrics.js'
@@ -29,6 +30,8 @@ export interface ServerDeps {
   adminKey?: string
   /** Build information shown by /-/status. */
   startedAtMs?: number
+  /** The token store, described by /-/status (and its metrics, for a shared store). */
+  store?: TokenStore
 }
 
 export interface BuiltServer {
@@ -85,6 +88,7 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
     config,
     metrics,
     ...(deps.adminKey ? { adminKey: deps.adminKey } : {}),
+    ...(deps.store ? { store: deps.store } : {}),
     startedAtMs: deps.startedAtMs ?? Date.now(),
   })
   logCompletedRequests(app, config, logger, metrics)

@@ -36,11 +36,27 @@ export function terminalError(err: unknown, grant: string): ProxyError | undefin
   })
 }
 
-/** token_unavailable, with the Retry-After callers may act on and the last failure as the hint. */
-export function unavailableError(credential: string, retryAfterS: number, lastErrorMessage?: string): ProxyError {
-  return new ProxyError('token_unavailable', `no valid access token for credential '${credential}' right now`, {
+/** Failures of a fleet's shared store: callers see the store's own code, not token_unavailable. */
+const STORE_CODES = new Set(['store_unavailable', 'store_busy', 'store_refused', 'store_state_unreadable'])
+
+export function isStoreCode(code: string): boolean {
+  return STORE_CODES.has(code)
+}
+
+/**
+ * token_unavailable, with the Retry-After callers may act on and the last failure as the hint; when the shared
+ * store (Redis) is what failed, its code (store_unavailable, ...) so callers and operators see where to look.
+ */
+export function unavailableError(
+  credential: string,
+  retryAfterS: number,
+  lastError?: { code: string; message: string },
+): ProxyError {
+  const code =
+    lastError && STORE_CODES.has(lastError.code) ? (lastError.code as 'store_unavailable') : 'token_unavailable'
+  return new ProxyError(code, `no valid access token for credential '${credential}' right now`, {
     retryAfterS,
-    hint: lastErrorMessage !== undefined ? `last refresh failed: ${lastErrorMessage}` : 'a refresh is under way',
+    hint: lastError !== undefined ? `last refresh failed: ${lastError.message}` : 'a refresh is under way',
   })
 }
 

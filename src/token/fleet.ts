@@ -4,56 +4,22 @@
 // A replica reads, takes the lock, reads again (a newer version: adopt it, call nobody), calls the grant with the
 // refresh token of the version it read, and writes version + 1 only if the stored version is still the one it read.
 // Every write is announced; the other replicas adopt the new access token without calling the identity domain.
-import type { Clock } from '../shared/clock.js'
-import { OAuthError, ProxyError } from '../shared/errors.js'
-import type { Logger } from '../shared/log.js'
+import { ProxyError } from '../shared/errors.js'
 import type { Grant, TokenSet } from '../oauth/types.js'
+import {
+  DEFAULT_LOCK_WAIT_MS,
+  isInvalidGrant,
+  isStoreError,
+  type FleetDeps,
+  type FleetResult,
+  pickHeld,
+  type RefreshOptions,
+} from './fleet-types.js'
 import type { HeldLock } from './store/redis/lock.js'
-import type { CredentialStore, SharedState, StateInput, VersionedState } from './store/redis/store.js'
+import type { StateInput, VersionedState } from './store/redis/store.js'
+import type { SharedCredentialStatus } from './store/types.js'
 
-/** How long a replica waits for another replica's refresh (the lock) before it looks for that replica's result. */
-export const DEFAULT_LOCK_WAIT_MS = 10_000
-
-export interface FleetDeps {
-  store: CredentialStore
-  grant: Grant
-  log: Logger
-  clock: Clock
-  /** The access token's lifetime from a token response (the manager's rule, from expires_in and the JWT exp). */
-  lifetimeOf(set: TokenSet, sentAtMs: number): number
-  /**
-   * Whether a stored access token is not yet due for a refresh (wall-clock ms; obtainedAtMs may be unknown for a
-   * token a login stored): a token that is due is refreshed rather than adopted.
-   */
-  fresh(expiresAtMs: number, obtainedAtMs: number | undefined): boolean
-  lockWaitMs?: number
-}
-
-export interface RefreshOptions {
-  signal?: AbortSignal
-  /** An access token the upstream refused: never adopted again. */
-  rejected?: string
-  /** The refresh token the caller holds; used only when neither the store nor this replica has one. */
-  refreshToken?: string
-}
-
-/** What a refresh through the fleet gave. */
-export type FleetResult =
-  /** Another replica (or a login) stored a newer token: use it, nobody was called. */
-  | { kind: 'adopted'; version: number; state: SharedState }
-  /** This replica called the identity domain; `stored` is false while the write's outcome is unknown. */
-  | { kind: 'obtained'; version: number; set: TokenSet; sentAtMs: number; lifetimeMs: number; stored: boolean }
-
-const STORE_CODES = new Set(['store_unavailable', 'store_refused', 'store_state_unreadable'])
-
-/** True for the shared store's own failures (Redis down, refused, unreadable). */
-export function isStoreError(err: unknown): err is ProxyError {
-  return err instanceof ProxyError && STORE_CODES.has(err.code)
-}
-
-function isInvalidGrant(err: unknown): boolean {
-  return err instanceof OAuthError && err.oauthError === 'invalid_grant'
-}
+export type { FleetDeps, FleetResult, RefreshOptions } from './fleet-types.js'
 
 export class FleetRefresher {
   readonly #deps: FleetDeps
@@ -64,9 +30,13 @@ export class FleetRefresher {
   /** A write whose outcome is unknown (the store timed out): written or seeded until stored or superseded. */
   #unstored: { expected: number; input: StateInput } | undefined
   #adoptListener: ((result: FleetResult & { kind: 'adopted' }) => void) | undefined
+  #newRefreshTokenListener: ((refreshToken: string) => void) | undefined
   #unsubscribe: (() => Promise<void>) | undefined
   #stopResync: (() => void) | undefined
   #adopting: Promise<void> | undefined
+  /** The stored version last seen (read, adopted or written): for status. */
+  #seen: { writtenBy?: string; updatedAtMs?: number } = {}
+  #adoptions = 0
   /** Refreshes waiting for the lock: woken when an announced token is adopted. */
   readonly #waiters = new Set<() => void>()
 
@@ -81,6 +51,11 @@ export class FleetRefresher {
 
   get version(): number {
     return this.#version
+  }
+
+  /** The stored version this replica holds, who wrote it and when, and how many tokens it adopted. */
+  status(): SharedCredentialStatus {
+    return { version: this.#version, ...this.#seen, adoptions: this.#adoptions }
   }
 
   /** The refresh token of the newest version held (what a rotation wrote, a login stored, or the store had). */
@@ -118,6 +93,7 @@ export class FleetRefresher {
     const { store, log } = this.#deps
     await this.#settleUnstored()
     const seen = await store.read()
+    if (seen) this.#seen = { writtenBy: seen.state.writtenBy, updatedAtMs: seen.state.updatedAtMs }
     if (seen || !this.#held || this.#version === 0) return seen
     // Redis came back empty (restarted without persistence): put back the newest state this replica holds
     const seeded = await store.seed(this.#version, this.#held)
@@ -243,7 +219,10 @@ export class FleetRefresher {
       )
       return { kind: 'obtained', version: base + 1, set, sentAtMs, lifetimeMs, stored: false }
     }
-    if (written.ok) return { kind: 'obtained', version: written.version, set, sentAtMs, lifetimeMs, stored: true }
+    if (written.ok) {
+      this.#seen = { ...(this.#deps.replicaId ? { writtenBy: this.#deps.replicaId } : {}), updatedAtMs: clock.now() }
+      return { kind: 'obtained', version: written.version, set, sentAtMs, lifetimeMs, stored: true }
+    }
     // someone wrote although this replica held the lock (it expired): theirs is the stored truth
     log.warn(
       { event: 'store.write_conflict', expected: base, current: written.currentVersion },
@@ -287,6 +266,8 @@ export class FleetRefresher {
   }
 
   #adopt(seen: VersionedState): FleetResult & { kind: 'adopted' } {
+    this.#adoptions++
+    this.#seen = { writtenBy: seen.state.writtenBy, updatedAtMs: seen.state.updatedAtMs }
     this.hold(seen.version, pickHeld(seen.state))
     if (this.#unstored && this.#unstored.expected < seen.version) this.#unstored = undefined
     return { kind: 'adopted', version: seen.version, state: seen.state }
@@ -318,8 +299,12 @@ export class FleetRefresher {
    * Follows the other replicas: announcements of newer versions and reconnects are read and handed to `onAdopt`
    * when they carry a usable access token. Resolves once subscribed.
    */
-  async follow(onAdopt: (result: FleetResult & { kind: 'adopted' }) => void): Promise<void> {
+  async follow(
+    onAdopt: (result: FleetResult & { kind: 'adopted' }) => void,
+    onNewRefreshToken?: (refreshToken: string) => void,
+  ): Promise<void> {
     this.#adoptListener = onAdopt
+    this.#newRefreshTokenListener = onNewRefreshToken
     const { store } = this.#deps
     this.#unsubscribe = await store.onAnnouncement((a) => {
       if (a.version > this.#version) this.#catchUp()
@@ -332,11 +317,16 @@ export class FleetRefresher {
     if (this.#adopting) return
     this.#adopting = this.read()
       .then((seen) => {
-        if (!seen || seen.version <= this.#version) return
+        const before = this.#version
+        if (!seen || seen.version <= before) return
         const usable = this.#usable(seen)
-        if (!usable) return
-        this.#adoptListener?.(this.#adopt(usable))
-        for (const wake of this.#waiters) wake()
+        if (usable) {
+          this.#adoptListener?.(this.#adopt(usable))
+          for (const wake of this.#waiters) wake()
+        } else if (seen.state.refreshToken) {
+          // a login or an import stored a refresh token without an access token: refresh with it (one replica will)
+          this.#newRefreshTokenListener?.(seen.state.refreshToken)
+        }
       })
       .catch((err: unknown) => {
         this.#deps.log.debug(
@@ -353,50 +343,5 @@ export class FleetRefresher {
     this.#stopResync?.()
     await this.#unsubscribe?.().catch(() => {})
     await this.#adopting
-  }
-}
-
-function pickHeld(state: SharedState): StateInput {
-  const held: StateInput = {}
-  if (state.refreshToken) held.refreshToken = state.refreshToken
-  if (state.accessToken) held.accessToken = state.accessToken
-  if (state.accessTokenExpiresAtMs !== undefined) held.accessTokenExpiresAtMs = state.accessTokenExpiresAtMs
-  if (state.accessTokenObtainedAtMs !== undefined) held.accessTokenObtainedAtMs = state.accessTokenObtainedAtMs
-  if (state.subject) held.subject = state.subject
-  return held
-}
-
-/**
- * The grant a manager runs when its credential is shared: a refresh through the fleet. A token another replica stored
- * comes back as a token response (its remaining life as expires_in; a JWT's exp still rules), so the manager applies,
- * schedules and serves it like one it obtained.
- */
-export function fleetGrant(inner: Grant, fleet: FleetRefresher, clock: Clock): Grant {
-  return {
-    name: inner.name,
-    needsRefreshToken: inner.needsRefreshToken,
-    async run(ctx) {
-      const result = await fleet.refresh({
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
-        ...(ctx.refreshToken ? { refreshToken: ctx.refreshToken } : {}),
-        ...(ctx.rejected ? { rejected: ctx.rejected } : {}),
-      })
-      if (result.kind === 'obtained') return result.set
-      return storedTokenSet(result.state, clock.now())
-    },
-  }
-}
-
-/**
- * A stored token as a token response whose expires_in counts from `fromMs` (the manager counts its lifetime from there).
- * expires_in keeps the milliseconds: whole seconds would cut up to a second off every adopted token, and one with less
- * than a second left would be adopted as already expired and refreshed again at once, in a loop, until it is due.
- */
-export function storedTokenSet(state: SharedState, fromMs: number): TokenSet {
-  return {
-    accessToken: state.accessToken as string,
-    tokenType: 'Bearer',
-    expiresInS: Math.max(0, ((state.accessTokenExpiresAtMs as number) - fromMs) / 1000),
-    ...(state.refreshToken ? { refreshToken: state.refreshToken } : {}),
   }
 }

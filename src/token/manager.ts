@@ -155,6 +155,19 @@ export class TokenManager extends EventEmitter<ManagerEvents> {
   }
 
   /**
+   * A refresh token another replica stored without an access token (a login or an import there): held, a terminal
+   * state left, and a refresh started (through the shared store, so one replica of the fleet calls).
+   */
+  async adoptSharedRefreshToken(refreshToken: string): Promise<void> {
+    if (this.#saved.refreshToken === refreshToken) return
+    this.#saved.replace(refreshToken)
+    this.#r.lostAnswerFor = undefined
+    this.#r.terminal = undefined
+    this.#r.retry.restart()
+    await this.#r.refresh('login_elsewhere').catch(() => {})
+  }
+
+  /**
    * A token another replica stored in the shared store (announced): served at once like one this replica obtained,
    * its refresh token held (the store already has it). Clears a terminal state: a login on any replica signs in all.
    */

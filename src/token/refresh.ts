@@ -313,7 +313,7 @@ export class Refresher {
   unavailable(retryAfterS?: number): ProxyError {
     const waitS =
       retryAfterS ?? Math.max(1, Math.ceil((this.retry.demandAllowedAtMono() - this.#o.clock.monotonic()) / 1000))
-    return unavailableError(this.#o.name, waitS, this.lastError?.message)
+    return unavailableError(this.#o.name, waitS, this.lastError)
   }
 
   #schedule(token: AccessToken): void {

@@ -1,58 +1,12 @@
 // Two proxies sharing one login through Redis (store.url): one identity-domain call per cycle, adoption, a login stored once.
-import t, { type Test } from 'tap'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { randomBytes } from 'node:crypto'
+import t from 'tap'
 import { request } from 'undici'
-import { stringify } from 'yaml'
-import { FakeClock } from '../../src/shared/clock.js'
-import { loadConfig } from '../../src/config/load.js'
-import { startProxy, type RunningProxy } from '../../src/app/run.js'
-import { startSimulator, type Simulator } from '../../src/simulator/index.js'
-import { LogCapture, registerSecret, simEnv } from '../helpers.js'
-import { redisMissing, startRedis, type RedisServer } from '../helpers/redis-server.js'
+import type { RunningProxy } from '../../src/app/run.js'
+import { STORE_METRIC_NAMES } from '../../src/admin/metrics.js'
+import { redisMissing } from '../helpers/redis-server.js'
+import { startFleet } from '../helpers/fleet.js'
 
 const missing = redisMissing()
-
-interface Fleet {
-  sim: Simulator
-  redis: RedisServer
-  clock: FakeClock
-  proxies: RunningProxy[]
-  logs: LogCapture[]
-  dir: string
-}
-
-async function startFleet(t: Test, size: number, extra: Record<string, unknown> = {}): Promise<Fleet> {
-  const clock = new FakeClock()
-  const sim = await startSimulator({ clock })
-  t.teardown(() => sim.close())
-  const redis = await startRedis(t)
-  const dir = mkdtempSync(join(tmpdir(), 'oac-fleet-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const key = randomBytes(32).toString('base64')
-  registerSecret(key)
-  writeFileSync(join(dir, 'store.key'), key, { mode: 0o600 })
-  writeFileSync(
-    join(dir, 'config.yaml'),
-    stringify({ store: { url: redis.url, encryptionKey: { file: 'store.key' } }, ...extra }),
-    { mode: 0o600 },
-  )
-  const env = { ...simEnv(sim, dir), OAC_PROXY_REFRESH_TOKEN: sim.issueRefreshToken() }
-  const proxies: RunningProxy[] = []
-  const logs: LogCapture[] = []
-  for (let i = 0; i < size; i++) {
-    const config = loadConfig({ env, cwd: dir, configPath: join(dir, 'config.yaml') })
-    const log = new LogCapture()
-    const proxy = await startProxy(config, { logger: log.logger(), clock, random: () => 0 })
-    t.teardown(() => proxy.close())
-    await proxy.manager.settled()
-    proxies.push(proxy)
-    logs.push(log)
-  }
-  return { sim, redis, clock, proxies, logs, dir }
-}
 
 async function get(p: RunningProxy): Promise<number> {
   const res = await request(`${p.url}/api/20210901/snapshots`)
@@ -67,6 +21,23 @@ t.test('a fleet on Redis', { skip: missing ?? false }, async (t) => {
     t.same(await Promise.all(fleet.proxies.map(get)), [200, 200])
     t.match(fleet.redis.cli('KEYS', '*'), /oac-token-proxy:\{[0-9a-f]+\}:state/)
     t.notMatch(fleet.redis.cli('HGET', fleet.redis.cli('KEYS', '*:state').trim(), 'd'), /rt-|eyJ/, 'sealed at rest')
+    const status = (await (await request(`${fleet.proxies[1]!.adminUrl}/-/status`)).body.json()) as {
+      store: {
+        kind: string
+        target: string
+        encrypted: boolean
+        credentials: Record<string, { version: number; adoptions: number; writtenBy: string }>
+      }
+    }
+    t.equal(status.store.kind, 'redis')
+    t.match(status.store.target, /^redis:\/\/127\.0\.0\.1:\d+/)
+    t.equal(status.store.encrypted, true)
+    t.equal(status.store.credentials.default?.version, 1)
+    t.match(status.store.credentials.default?.writtenBy, /\//, 'the writer replica is named')
+    const metrics = await (await request(`${fleet.proxies[1]!.adminUrl}/-/metrics`)).body.text()
+    for (const name of STORE_METRIC_NAMES) t.match(metrics, new RegExp(`^# TYPE ${name} `, 'm'), `${name} is exported`)
+    t.match(metrics, /^oac_proxy_store_operations_total\{operation="read",result="ok"\} [1-9]/m)
+    t.match(metrics, /^oac_proxy_store_state_version\{credential="default"\} 1$/m)
   })
 
   t.test('cycles: one refresh per cycle for the fleet, the others adopt it', async (t) => {
@@ -82,4 +53,34 @@ t.test('a fleet on Redis', { skip: missing ?? false }, async (t) => {
     t.equal(fleet.sim.stats().staleRefreshTokenUses, 0)
     t.equal(fleet.sim.stats().oacExpiredTokenRequests, 0)
   })
+
+  t.test(
+    'Redis down past the token life: 503 store_unavailable; back empty: re-seeded, served, no login',
+    async (t) => {
+      const fleet = await startFleet(t, 2)
+      await fleet.redis.stop()
+      // the held tokens are served while they last
+      await fleet.clock.advance(60_000)
+      t.same(await Promise.all(fleet.proxies.map(get)), [200, 200])
+      const callsDuringOutage = fleet.sim.stats().tokenCalls
+      await fleet.clock.advance(40_000)
+      for (const p of fleet.proxies) await p.manager.settled()
+      const res = await request(`${fleet.proxies[0]!.url}/api/20210901/snapshots`)
+      t.equal(res.statusCode, 503)
+      t.equal(((await res.body.json()) as { error: string }).error, 'store_unavailable')
+      t.equal(fleet.sim.stats().tokenCalls, callsDuringOutage, 'a refresh_token fleet calls nobody while Redis is down')
+      await fleet.redis.start()
+      let statuses: number[] = []
+      for (let i = 0; i < 100; i++) {
+        await fleet.clock.advance(1_000)
+        for (const p of fleet.proxies) await p.manager.settled()
+        statuses = await Promise.all(fleet.proxies.map(get))
+        if (statuses.every((s) => s === 200)) break
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      t.same(statuses, [200, 200], 'recovered with no login')
+      t.equal(fleet.sim.stats().staleRefreshTokenUses, 0)
+      t.match(fleet.logs.map((l) => l.text()).join(''), /"event":"store.seeded"/)
+    },
+  )
 })

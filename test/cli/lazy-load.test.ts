@@ -7,14 +7,15 @@ import { CLI } from '../helpers.js'
 
 const DIST = fileURLToPath(new URL('../../dist/', import.meta.url))
 
-/** A module hook that names every file of dist/ the process loads, one line each on stderr. */
-const HOOKS =
-  'export async function load(url, context, next) {' +
-  " if (url.includes('/dist/')) process.stderr.write('module.loaded ' + url + '\\n');" +
-  ' return next(url, context) }'
+/**
+ * A module hook that names every file of dist/ the process loads, one line each on stderr. registerHooks runs in the
+ * process itself (the async hooks of module.register run on another thread, whose writes may be lost at exit).
+ */
 const REGISTER =
-  "import { register } from 'node:module';" +
-  ` register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(HOOKS)}))`
+  "import { registerHooks } from 'node:module';" +
+  ' registerHooks({ load(url, context, next) {' +
+  " if (url.includes('/dist/')) process.stderr.write('module.loaded ' + url + '\\n');" +
+  ' return next(url, context) } })'
 
 /** Runs the CLI with the hook; resolves the dist/ files it loaded (relative paths) and its exit code. */
 function loadedBy(args: string[]): Promise<{ code: number; modules: string[] }> {

@@ -1,6 +1,6 @@
 // A token another replica stored is handed to the manager with the life it has left, to the millisecond.
 import t from 'tap'
-import { storedTokenSet } from '../../src/token/fleet.js'
+import { storedTokenSet } from '../../src/token/fleet-grant.js'
 import { lifetimeOf } from '../../src/token/lifetime.js'
 import type { SharedState } from '../../src/token/store/redis/index.js'
 

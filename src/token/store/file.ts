@@ -7,7 +7,7 @@ import { ProxyError } from '../../shared/errors.js'
 import { registerToken } from '../../shared/redact.js'
 import { Claims } from './identity.js'
 import { acquireLock, keepLockFresh, readSmallFile, releaseLock, replaceLock, type LockInfo } from './lock.js'
-import type { Advertisement, CredentialIdentity, CredentialState, TokenStore } from './types.js'
+import type { Advertisement, CredentialIdentity, CredentialState, StoreStatus, TokenStore } from './types.js'
 
 export const STATE_FILE_VERSION = 1
 export const STATE_FILE_MODE = 0o600
@@ -27,6 +27,10 @@ const OPEN_IN_THIS_PROCESS = new Set<string>()
  * a lock whose process is gone (e.g. after SIGKILL) is taken over.
  */
 export class FileStore implements TokenStore {
+  describe(): StoreStatus {
+    return { kind: 'file', path: this.path }
+  }
+
   readonly path: string
   readonly lockPath: string
   #state: StateFile

@@ -1,7 +1,8 @@
 // The token store of a fleet: each credential's state lives in Redis behind a FleetRefresher; nothing is kept on disk.
 import type { FleetRefresher } from '../fleet.js'
+import type { StoreMetricsSnapshot } from './redis/metrics.js'
 import type { RedisTokenStore, VersionedState } from './redis/store.js'
-import type { CredentialState, TokenStore } from './types.js'
+import type { CredentialState, StoreStatus, TokenStore } from './types.js'
 
 /** A stored version as the manager's saved state: its refresh token and the access token every replica serves. */
 export function credentialStateOf(seen: VersionedState): CredentialState {
@@ -56,6 +57,25 @@ export class SharedStateStore implements TokenStore {
         ? { accessToken: state.accessToken, accessTokenExpiresAtMs: state.accessTokenExpiresAtMs }
         : {}),
     })
+  }
+
+  describe(): StoreStatus {
+    const d = this.redis.describe()
+    const credentials: NonNullable<StoreStatus['credentials']> = {}
+    for (const [name, fleet] of this.#fleets) credentials[name] = fleet.status()
+    return {
+      kind: d.kind === 'sentinel' ? 'sentinel' : 'redis',
+      target: d.target,
+      keyPrefix: d.keyPrefix,
+      encrypted: d.encrypted,
+      ...(d.keyId !== undefined ? { keyId: d.keyId } : {}),
+      replica: d.replicaId,
+      credentials,
+    }
+  }
+
+  metricsSnapshot(): StoreMetricsSnapshot {
+    return this.redis.metrics.snapshot()
   }
 
   async close(): Promise<void> {

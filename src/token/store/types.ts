@@ -1,4 +1,5 @@
 // Token store contract: what is kept per credential and what every store (file, memory, redis) offers.
+import type { StoreMetricsSnapshot } from './redis/metrics.js'
 
 /** Which identity domain and client a state entry was obtained from; a refresh token is only valid there. */
 export interface CredentialIdentity {
@@ -40,6 +41,32 @@ export interface TokenStore {
    * Optional: a store without it keeps no identities (a test double, say).
    */
   claim?(identity: CredentialIdentity): void
+  /** What status shows of the store (never a secret). */
+  describe?(): StoreStatus
+  /** A shared store's operation counters, for /-/metrics. */
+  metricsSnapshot?(): StoreMetricsSnapshot
+}
+
+/** The store as /-/status and `status` show it. */
+export interface StoreStatus {
+  kind: 'file' | 'redis' | 'sentinel'
+  /** The state file (file store). */
+  path?: string
+  /** The shared store: redacted target, key prefix, encryption, this replica's id. */
+  target?: string
+  keyPrefix?: string
+  encrypted?: boolean
+  keyId?: string
+  replica?: string
+  /** Per credential: the stored version this replica last saw, who wrote it and when, how often it adopted. */
+  credentials?: Record<string, SharedCredentialStatus>
+}
+
+export interface SharedCredentialStatus {
+  version: number
+  writtenBy?: string
+  updatedAtMs?: number
+  adoptions: number
 }
 
 /** Written into the lock file (mode 0600) once the proxy listens. */

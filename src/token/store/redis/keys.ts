@@ -19,6 +19,8 @@ export interface CredentialKeys {
   state: string
   /** String: the refresh lock's owner id, with a TTL. */
   lock: string
+  /** String: the device login one replica runs for the fleet (code and URI, never a token), with a TTL. */
+  login: string
   /** Pub/sub channel of the write announcements (channels are not keys, but share the naming). */
   channel: string
   /** The hex hash inside the braces, for status output. */
@@ -50,5 +52,5 @@ export function credentialKeys(identity: CredentialIdentity, prefix: string = DE
   validatePrefix(prefix)
   const tag = createHash('sha256').update(canonicalIdentity(identity)).digest('hex').slice(0, 32)
   const base = `${prefix}:{${tag}}`
-  return { state: `${base}:state`, lock: `${base}:lock`, channel: `${base}:events`, tag }
+  return { state: `${base}:state`, lock: `${base}:lock`, login: `${base}:login`, channel: `${base}:events`, tag }
 }

@@ -26,7 +26,7 @@ import type { CredentialIdentity, CredentialKeys } from './keys.js'
 import { openLink, type LinkEvent, type RedisLink } from './link.js'
 import { acquireLock, DEFAULT_LOCK_TTL_MS, HeldLock, type AcquireOptions } from './lock.js'
 import { StoreMetrics, type StoreOperation } from './metrics.js'
-import { CAS_WRITE, runScript, SEED_WRITE } from './scripts.js'
+import { CAS_WRITE, LOCK_RELEASE, runScript, SEED_WRITE } from './scripts.js'
 import { subscribeAnnouncements, type Announcement } from './subscription.js'
 
 /** What one credential's shared state holds (sealed in Redis). */
@@ -216,6 +216,29 @@ export class CredentialStore {
       lock.signal.addEventListener('abort', () => this.store.heldLocks.delete(lock), { once: true })
     }
     return lock
+  }
+
+  /**
+   * The fleet's headless-login turn: stores `info` (what every replica shows: code and URI, never a token) for
+   * `ttlMs` unless another replica's login is there; false then.
+   */
+  async claimLogin(info: string, ttlMs: number): Promise<boolean> {
+    const reply = await this.link.command(
+      ['SET', this.keys.login, info, 'NX', 'PX', String(Math.max(1, Math.round(ttlMs)))],
+      'login',
+    )
+    return reply === 'OK'
+  }
+
+  /** The login another replica runs for the fleet, if any. */
+  async readLogin(): Promise<string | undefined> {
+    const reply = await this.link.command(['GET', this.keys.login], 'login')
+    return typeof reply === 'string' ? reply : undefined
+  }
+
+  /** Ends this replica's login turn (compare-and-delete: a later replica's turn stays). */
+  async releaseLogin(info: string): Promise<void> {
+    await runScript(this.link, LOCK_RELEASE, [this.keys.login], [info])
   }
 
   /** Announcements of writes by any replica (this one included); resolves once subscribed. */
