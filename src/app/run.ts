@@ -65,21 +65,7 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
       startedAtMs: clock.now(),
       ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
     })
-    for (const credential of config.credentials) {
-      const m = managers.get(credential.name)
-      if (!m) continue
-      if (credential.tokenFile) attachTokenSink(m, credential.tokenFile, deps.logger)
-      if (credential.grant === 'refresh_token' && config.login.headless && config.login.method === 'device') {
-        logins.push(
-          watchForLogin(m, credential, config, {
-            logger: deps.logger,
-            clock,
-            idpDispatcher,
-            ...(fleet ? { coordinator: fleet.loginCoordinator(credential) } : {}),
-          }),
-        )
-      }
-    }
+    logins.push(...attachPerCredential(config, managers, { ...deps, clock, idpDispatcher }, fleet))
     // bind first: a proxy that cannot listen must exit before a refresh rotates the refresh token
     for (const m of managers.values()) m.load()
     const listeners = await openListeners(config, server, deps.logger)
@@ -123,6 +109,32 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
     await store.close().catch(() => {})
     throw err
   }
+}
+
+/** Each credential's token file and headless login (one login for a fleet, through its shared store). */
+function attachPerCredential(
+  config: ProxyConfig,
+  managers: ReadonlyMap<string, TokenManager>,
+  deps: RunDeps & { clock: Clock; idpDispatcher: Dispatcher },
+  fleet: FleetWiring | undefined,
+): HeadlessLogin[] {
+  const logins: HeadlessLogin[] = []
+  for (const credential of config.credentials) {
+    const m = managers.get(credential.name)
+    if (!m) continue
+    if (credential.tokenFile) attachTokenSink(m, credential.tokenFile, deps.logger)
+    if (credential.grant === 'refresh_token' && config.login.headless && config.login.method === 'device') {
+      logins.push(
+        watchForLogin(m, credential, config, {
+          logger: deps.logger,
+          clock: deps.clock,
+          idpDispatcher: deps.idpDispatcher,
+          ...(fleet ? { coordinator: fleet.loginCoordinator(credential) } : {}),
+        }),
+      )
+    }
+  }
+  return logins
 }
 
 /** The state file, or a fleet's shared store (Redis, loaded only when configured), unless the caller brings one. */
