@@ -19,6 +19,8 @@ export interface TapExchange {
   rotated?: boolean
   /** The sender was gone before the request was forwarded: the identity domain never saw it. */
   dropped?: boolean
+  /** Whether the sender's connection has closed. */
+  gone(): boolean
 }
 
 export interface IdcsTap {
@@ -115,7 +117,11 @@ export async function startIdcsTap(t: Test, sim: Simulator, pids: () => number[]
     })
     const isToken = (req.url ?? '').startsWith('/oauth2/v1/token')
     const inode = isToken ? socketInode(req.socket.remotePort ?? 0, port) : undefined
-    const exchange: TapExchange = { pid: inode ? ownerOf(inode, pids()) : undefined, arrivedAt: performance.now() }
+    const exchange: TapExchange = {
+      pid: inode ? ownerOf(inode, pids()) : undefined,
+      arrivedAt: performance.now(),
+      gone: () => clientGone || req.socket.destroyed,
+    }
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {

@@ -124,8 +124,8 @@ async function killHolder(fleet: Fleet, phase: Phase): Promise<Replica> {
       if (phase === 'as its token request arrives') {
         await fleet.kill(holder)
       } else if (phase === 'while the identity domain is slow to answer') {
-        setTimeout(() => void fleet.kill(holder), 50 + Math.random() * 300)
-        await sleep(400)
+        await sleep(50 + Math.random() * 300)
+        await fleet.kill(holder)
       } else {
         const writes = fleet.watch.writes().length
         void waitFor(() => fleet.watch.writes().length > writes, 10_000, 'the holder to write')
@@ -133,6 +133,8 @@ async function killHolder(fleet: Fleet, phase: Phase): Promise<Replica> {
           .then(() => resolve(holder), reject)
         return
       }
+      // the request is forwarded only if its sender is still connected: let the tap see the connection close
+      await waitFor(() => exchange.gone(), 5_000, "the killed holder's connection to close").catch(() => {})
       resolve(holder)
     }
   })
