@@ -107,7 +107,7 @@ async function runSize(n, sim, redis) {
   const heapNow = async () => {
     for (let i = 0; i < 3; i++) {
       await new Promise((r) => setImmediate(r))
-      global.gc?.()
+      globalThis.gc?.()
     }
     const m = process.memoryUsage()
     return m.heapUsed + m.external
