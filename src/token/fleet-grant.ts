@@ -29,12 +29,16 @@ export function fleetGrant(
   }
 }
 
-/** A stored token as a token response whose expires_in counts from `fromMs` (the manager counts its lifetime from there). */
+/**
+ * A stored token as a token response whose expires_in counts from `fromMs` (the manager counts its lifetime from there).
+ * expires_in keeps the milliseconds: whole seconds would cut up to a second off every adopted token, and one with less
+ * than a second left would be adopted as already expired and refreshed again at once, in a loop, until it is due.
+ */
 export function storedTokenSet(state: SharedState, fromMs: number): TokenSet {
   return {
     accessToken: state.accessToken as string,
     tokenType: 'Bearer',
-    expiresInS: Math.max(0, Math.floor(((state.accessTokenExpiresAtMs as number) - fromMs) / 1000)),
+    expiresInS: Math.max(0, ((state.accessTokenExpiresAtMs as number) - fromMs) / 1000),
     ...(state.refreshToken ? { refreshToken: state.refreshToken } : {}),
   }
 }
