@@ -23,6 +23,7 @@ import {
   type RedisConnectionConfig,
 } from '../token/store/redis/index.js'
 import { SharedStateStore } from '../token/store/shared.js'
+import { FileStore } from '../token/store/file.js'
 
 export interface FleetWiring {
   store: SharedStateStore
@@ -37,6 +38,8 @@ export interface FleetWiring {
 export interface FleetDeps {
   logger: Logger
   clock: Clock
+  /** serve: sign-ins the store cannot take yet are kept pending, and at stop an unconfirmed one goes to the state file. */
+  serving?: boolean
 }
 
 /** The connection options of the store section (secrets revealed only here, for the Redis client). */
@@ -132,7 +135,7 @@ export async function openFleetStore(config: ProxyConfig, deps: FleetDeps): Prom
   const settings = config.store
   if (!settings) throw new ProxyError('config_invalid', 'store: no store.url or store.sentinel configured')
   const redis = await openRedisStore(config, settings, deps.logger)
-  const store = new SharedStateStore(redis)
+  const store = new SharedStateStore(redis, deps.serving === true)
   const fleets = new Map<string, FleetRefresher>()
   try {
     for (const c of config.credentials) {
@@ -150,6 +153,9 @@ export async function openFleetStore(config: ProxyConfig, deps: FleetDeps): Prom
         fresh: (expiresAtMs, obtainedAtMs) => notYetDue(expiresAtMs, obtainedAtMs, deps.clock.now(), config.token),
         lockWaitMs: settings.lockWaitMs,
         replicaId: redis.replicaId,
+        ...(deps.serving
+          ? { keepInFile: (refreshToken: string) => keepInStateFile(config, c.name, refreshToken) }
+          : {}),
       })
       fleets.set(c.name, fleet)
       await store.attach(c.name, fleet)
@@ -220,4 +226,16 @@ function loginCoordinatorFor(store: CredentialStore, replica: string, clock: Clo
       mine = undefined
     },
   }
+}
+
+/** Writes a refresh token the store never confirmed into the state file (its lock taken as usual); resolves its path. */
+export async function keepInStateFile(config: ProxyConfig, credential: string, refreshToken: string): Promise<string> {
+  const file = FileStore.open(config.stateFile)
+  try {
+    const now = Date.now()
+    await file.save(credential, { refreshToken, refreshTokenObtainedAtMs: now, updatedAtMs: now })
+  } finally {
+    await file.close()
+  }
+  return config.stateFile
 }

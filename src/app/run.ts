@@ -145,7 +145,9 @@ async function openStore(
 ): Promise<{ store: TokenStore; fleet: FleetWiring | undefined }> {
   if (deps.store) return { store: deps.store, fleet: undefined }
   if (config.store) {
-    const fleet = await (await import('./fleet-store.js')).openFleetStore(config, { logger: deps.logger, clock })
+    const fleet = await (
+      await import('./fleet-store.js')
+    ).openFleetStore(config, { logger: deps.logger, clock, serving: true })
     return { store: fleet.store, fleet }
   }
   const store = FileStore.open(config.stateFile)

@@ -1,7 +1,7 @@
 // The one-shot commands on a fleet's shared store (store.url or store.sentinel): login, import and token read and write
 // the credential's state in Redis, so the whole fleet signs in at once and a refresh happens only under the fleet's lock.
 import type { CredentialConfig, ProxyConfig } from '../config/types.js'
-import { openFleetStore, storeIdentityOf, type FleetWiring } from '../app/fleet-store.js'
+import { keepInStateFile, openFleetStore, storeIdentityOf, type FleetWiring } from '../app/fleet-store.js'
 import { createTokenManagers } from '../app/managers.js'
 import { systemClock, type Clock } from '../shared/clock.js'
 import { ProxyError } from '../shared/errors.js'
@@ -9,7 +9,6 @@ import type { Logger } from '../shared/log.js'
 import type { Grant } from '../oauth/types.js'
 import type { FleetRefresher } from '../token/fleet.js'
 import { isStoreError } from '../token/fleet-types.js'
-import { FileStore } from '../token/store/file.js'
 import { idpName, withProgress } from './progress.js'
 import { lateAnswer } from './late-answer.js'
 
@@ -159,7 +158,7 @@ async function settle(fleet: FleetRefresher, config: ProxyConfig, credential: st
     }
     await new Promise((r) => setTimeout(r, 500 * (attempt + 1)))
   }
-  const kept = await keepInStateFile(fleet, config, credential)
+  const kept = await keepInFile(fleet, config, credential)
   throw new ProxyError(
     'store_unavailable',
     kept
@@ -174,20 +173,12 @@ async function settle(fleet: FleetRefresher, config: ProxyConfig, credential: st
   )
 }
 
-/** Writes the held refresh token into the state file (its lock taken as usual); false when there is none or it fails. */
-async function keepInStateFile(fleet: FleetRefresher, config: ProxyConfig, credential: string): Promise<boolean> {
+/** Writes the held refresh token into the state file; false when there is none or the write fails. */
+async function keepInFile(fleet: FleetRefresher, config: ProxyConfig, credential: string): Promise<boolean> {
   const refreshToken = fleet.heldRefreshToken
   if (!refreshToken) return false
-  try {
-    const file = FileStore.open(config.stateFile)
-    try {
-      const now = Date.now()
-      await file.save(credential, { refreshToken, refreshTokenObtainedAtMs: now, updatedAtMs: now })
-    } finally {
-      await file.close()
-    }
-    return true
-  } catch {
-    return false
-  }
+  return keepInStateFile(config, credential, refreshToken).then(
+    () => true,
+    () => false,
+  )
 }

@@ -24,6 +24,8 @@ export interface FleetDeps {
   lockWaitMs?: number
   /** This replica's id, recorded as the writer of what it stores (for status). */
   replicaId?: string
+  /** Keeps a refresh token the store never confirmed in the state file at stop; resolves its path. */
+  keepInFile?(refreshToken: string): Promise<string | undefined>
 }
 
 export interface RefreshOptions {

@@ -5,7 +5,7 @@
 // refresh token of the version it read, and writes version + 1 only if the stored version is still the one it read.
 // Every write is announced; the other replicas adopt the new access token without calling the identity domain.
 import { ProxyError } from '../shared/errors.js'
-import type { Grant, TokenSet } from '../oauth/types.js'
+import type { Grant } from '../oauth/types.js'
 import {
   DEFAULT_LOCK_WAIT_MS,
   isInvalidGrant,
@@ -15,6 +15,8 @@ import {
   pickHeld,
   type RefreshOptions,
 } from './fleet-types.js'
+import { followStore, lockOrWake, type Follower } from './fleet-follow.js'
+import { carriesRetired, refreshAlone, settlePending, storeAsNextVersion, type PendingWrite } from './fleet-pending.js'
 import type { HeldLock } from './store/redis/lock.js'
 import type { StateInput, VersionedState } from './store/redis/store.js'
 import type { SharedCredentialStatus } from './store/types.js'
@@ -27,13 +29,11 @@ export class FleetRefresher {
   #version = 0
   /** What this replica holds of that version: the copy it seeds an emptied Redis with. */
   #held: StateInput | undefined
-  /** A write whose outcome is unknown (the store timed out): written or seeded until stored or superseded. */
-  #unstored: { expected: number; input: StateInput } | undefined
-  #adoptListener: ((result: FleetResult & { kind: 'adopted' }) => void) | undefined
-  #newRefreshTokenListener: ((refreshToken: string) => void) | undefined
-  #unsubscribe: (() => Promise<void>) | undefined
-  #stopResync: (() => void) | undefined
-  #adopting: Promise<void> | undefined
+  /** When the held state was written (to tell a deliberate reset from lost writes when Redis comes back older). */
+  #heldAtMs = 0
+  /** A write the store has not confirmed (a timeout, Redis down): written again until the store holds it. */
+  #unstored: PendingWrite | undefined
+  #follower: Follower | undefined
   /** The stored version last seen (read, adopted or written): for status. */
   #seen: { writtenBy?: string; updatedAtMs?: number } = {}
   #adoptions = 0
@@ -65,41 +65,63 @@ export class FleetRefresher {
 
   /**
    * Stores the result of a login or an import as the next version (whatever version is stored: a login replaces
-   * the grant). Other replicas adopt it from the announcement. Rejects with the store's error when unreachable.
+   * the grant). Other replicas adopt it from the announcement. With `keepOnFailure` (serve) a store failure keeps it
+   * pending, written when the store answers; otherwise it rejects with the store's error.
    */
-  async storeLogin(input: StateInput): Promise<number> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const seen = await this.#deps.store.read()
-      const result = await this.#deps.store.write(seen?.version ?? 0, input)
-      if (result.ok) {
-        this.hold(result.version, input)
-        return result.version
-      }
+  async storeLogin(input: StateInput, options: { keepOnFailure?: boolean } = {}): Promise<number> {
+    const { store, log } = this.#deps
+    this.#held = { ...input }
+    this.#heldAtMs = Date.now()
+    try {
+      const version = await storeAsNextVersion(store, input)
+      this.hold(version, input)
+      return version
+    } catch (err) {
+      if (!options.keepOnFailure || !(isStoreError(err) || (err as ProxyError).code === 'store_busy')) throw err
+      this.#unstored = { kind: 'login', expected: this.#version, input }
+      log.warn(
+        { event: 'store.login_pending', err },
+        'the sign-in could not be stored in the shared store yet; it is served here and stored when the store answers',
+      )
+      return this.#version
     }
-    throw new ProxyError('store_busy', 'the shared store kept changing while the login was being stored', {
-      hint: 'run the login again',
-    })
   }
 
   /** The state held for `version`, e.g. what the manager loaded at start or obtained by a login. */
-  hold(version: number, input: StateInput): void {
+  // wall-clock ms, like the store's updatedAtMs it is compared with (the injected clock drives schedules only)
+  hold(version: number, input: StateInput, atMs = Date.now()): void {
     if (version < this.#version) return
     this.#version = version
     this.#held = { ...input }
+    this.#heldAtMs = atMs
   }
 
-  /** Reads the stored state (re-seeding an emptied store from what is held); undefined when there is none. */
+  /**
+   * Reads the stored state; an emptied store, or one that came back older than what this replica holds (lost writes,
+   * a restore), is seeded again from it (a seed writes only over a lower version). An older version written later
+   * than the held one is a deliberate reset followed by a login: it is taken as is.
+   */
   async read(): Promise<VersionedState | undefined> {
-    const { store, log } = this.#deps
     await this.#settleUnstored()
-    const seen = await store.read()
+    const seen = await this.#deps.store.read()
     if (seen) this.#seen = { writtenBy: seen.state.writtenBy, updatedAtMs: seen.state.updatedAtMs }
-    if (seen || !this.#held || this.#version === 0) return seen
-    // Redis came back empty (restarted without persistence): put back the newest state this replica holds
-    const seeded = await store.seed(this.#version, this.#held)
+    if (!this.#held || this.#version === 0 || (seen && seen.version >= this.#version)) return seen
+    if (!seen) return this.#reseed('store.seeded', 'the shared store had no state for this credential')
+    if (seen.state.updatedAtMs > this.#heldAtMs) {
+      this.#version = seen.version
+      this.#held = pickHeld(seen.state)
+      this.#heldAtMs = seen.state.updatedAtMs
+      return seen
+    }
+    return this.#reseed('store.reseeded', 'the shared store came back older than the state this replica holds')
+  }
+
+  async #reseed(event: string, what: string): Promise<VersionedState | undefined> {
+    const { store, log } = this.#deps
+    const seeded = await store.seed(this.#version, this.#held as StateInput)
     log.warn(
-      { event: 'store.seeded', version: this.#version, result: seeded.ok ? 'ok' : 'newer_present' },
-      'the shared store had no state for this credential; it was seeded from this replica',
+      { event, version: this.#version, result: seeded.ok ? 'ok' : 'newer_present' },
+      `${what}; it was seeded from this replica`,
     )
     return store.read()
   }
@@ -118,12 +140,12 @@ export class FleetRefresher {
       return await this.#refreshShared(signal, rejected)
     } catch (err) {
       if (!isStoreError(err) || this.#deps.grant.needsRefreshToken) throw err
-      return this.#refreshAlone(err, signal)
+      return refreshAlone(this.#deps, this.#version, err, signal)
     }
   }
 
   async #refreshShared(signal: AbortSignal | undefined, rejected: string | undefined): Promise<FleetResult> {
-    const usable = this.#usable(await this.read(), rejected)
+    const usable = this.usable(await this.read(), rejected)
     if (usable) return this.#adopt(usable)
     const lock = await this.#lockOrAdoption(signal, rejected)
     if (!lock) return this.#afterBusyLock(rejected)
@@ -131,11 +153,13 @@ export class FleetRefresher {
     try {
       // with the lock: another replica may have stored a token since the first read
       const current = await this.read()
-      const moved = this.#usable(current, rejected)
+      const moved = this.usable(current, rejected)
       if (moved) return this.#adopt(moved)
       return await this.#callUnderLock(current, lock, signal)
     } finally {
-      await lock.release().catch(() => {})
+      // a rotation the store has not confirmed keeps the lock (it expires by itself) unless it can be written now
+      if (this.#unstored) await this.#settleUnstored().catch(() => {})
+      if (!this.#unstored) await lock.release().catch(() => {})
     }
   }
 
@@ -144,59 +168,63 @@ export class FleetRefresher {
     signal: AbortSignal | undefined,
     rejected: string | undefined,
   ): Promise<HeldLock | (FleetResult & { kind: 'adopted' }) | undefined> {
-    const adoption = new AbortController()
-    const wake = (): void => adoption.abort(new Error('a newer token was announced'))
-    this.#waiters.add(wake)
-    try {
-      return await this.#deps.store.acquireLock({
-        waitMs: this.#deps.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS,
-        signal: signal ? AbortSignal.any([signal, adoption.signal]) : adoption.signal,
-      })
-    } catch (err) {
-      if (!adoption.signal.aborted || signal?.aborted) throw err
-      const usable = this.#usable(await this.read(), rejected)
-      if (usable) return this.#adopt(usable)
-      // announced but not usable for this caller (it rejected that token): wait for the lock after all
-      return this.#deps.store.acquireLock({
-        waitMs: this.#deps.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS,
-        ...(signal ? { signal } : {}),
-      })
-    } finally {
-      this.#waiters.delete(wake)
-    }
+    const got = await lockOrWake(this.#deps, this.#waiters, signal)
+    if (got !== 'announced') return got
+    const usable = this.usable(await this.read(), rejected)
+    if (usable) return this.#adopt(usable)
+    // announced but not usable for this caller (it rejected that token): wait for the lock after all
+    return this.#deps.store.acquireLock({
+      waitMs: this.#deps.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS,
+      ...(signal ? { signal } : {}),
+    })
   }
 
   /** Another replica held the lock for the whole wait: use what it wrote, or report that nothing came. */
   async #afterBusyLock(rejected: string | undefined): Promise<FleetResult> {
-    const usable = this.#usable(await this.read(), rejected)
+    const usable = this.usable(await this.read(), rejected)
     if (usable) return this.#adopt(usable)
     throw new ProxyError('store_busy', 'another replica holds the refresh lock and has not stored a new token yet', {
       hint: 'the proxy retries by itself; if it persists, check the other replicas can reach the identity domain',
     })
   }
 
+  /** The identity-domain call under the lock; an invalid_grant is checked against the store before it counts. */
   async #callUnderLock(
     current: VersionedState | undefined,
     lock: HeldLock,
     signal: AbortSignal | undefined,
   ): Promise<FleetResult> {
+    let base = current
+    for (let attempt = 0; ; attempt++) {
+      const refreshToken = base?.state.refreshToken ?? this.#held?.refreshToken
+      try {
+        return await this.#obtainAndStore(base, refreshToken, lock, signal)
+      } catch (err) {
+        if (!isInvalidGrant(err) || attempt > 0) throw err
+        // another replica or a login may have replaced the refresh token: read before declaring the grant dead
+        const again = await this.#deps.store.read().catch(() => undefined)
+        if (!again || again.version <= (base?.version ?? 0)) throw err
+        const usable = this.usable(again)
+        if (usable) return this.#adopt(usable)
+        if (!again.state.refreshToken || again.state.refreshToken === refreshToken) throw err
+        base = again // a newer refresh token without an access token: use it, still under the lock
+      }
+    }
+  }
+
+  async #obtainAndStore(
+    current: VersionedState | undefined,
+    refreshToken: string | undefined,
+    lock: HeldLock,
+    signal: AbortSignal | undefined,
+  ): Promise<FleetResult> {
     const { grant, clock, store, log } = this.#deps
     const base = current?.version ?? 0
-    const refreshToken = current?.state.refreshToken ?? this.#held?.refreshToken
     const sentAtMs = clock.now()
-    let set: TokenSet
-    try {
-      const signals = signal ? [signal, lock.signal] : [lock.signal]
-      set = await grant.run({ refreshToken, signal: AbortSignal.any(signals) })
-    } catch (err) {
-      // another replica (or a login) may have rotated the refresh token: read before declaring the grant dead
-      if (isInvalidGrant(err)) {
-        const again = await store.read().catch(() => undefined)
-        const newer = again && again.version > base ? again : undefined
-        if (newer) return this.#adopt(newer)
-      }
-      throw err
-    }
+    const set = await grant.run({
+      refreshToken,
+      signal: AbortSignal.any(signal ? [signal, lock.signal] : [lock.signal]),
+    })
     const lifetimeMs = this.#deps.lifetimeOf(set, sentAtMs)
     const input: StateInput = {
       ...(grant.needsRefreshToken ? { refreshToken: set.refreshToken ?? refreshToken } : {}),
@@ -205,45 +233,42 @@ export class FleetRefresher {
       accessTokenObtainedAtMs: sentAtMs,
       ...(current?.state.subject ? { subject: current.state.subject } : {}),
     }
+    const obtained = (stored: boolean): FleetResult => ({
+      kind: 'obtained',
+      version: base + 1,
+      set,
+      sentAtMs,
+      lifetimeMs,
+      stored,
+    })
     // held before the write: it may be the only copy of a rotated refresh token
     this.hold(base + 1, input)
-    let written
+    const retired =
+      grant.needsRefreshToken && refreshToken && set.refreshToken !== refreshToken ? refreshToken : undefined
+    const pending: PendingWrite = { kind: 'rotation', expected: base, input, ...(retired ? { retired } : {}) }
     try {
-      written = await store.write(base, input)
+      const written = await store.write(base, input)
+      if (written.ok) {
+        this.#seen = { ...(this.#deps.replicaId ? { writtenBy: this.#deps.replicaId } : {}), updatedAtMs: clock.now() }
+        return obtained(true)
+      }
+      log.warn(
+        { event: 'store.write_conflict', expected: base, current: written.currentVersion },
+        'another replica stored a token while this one refreshed; using the stored one',
+      )
+      // theirs is the stored truth, unless it still carries the refresh token this rotation retired
+      const stored = await store.read()
+      if (stored?.state.accessToken && !carriesRetired(stored, pending)) return this.#adopt(stored)
+      if (await settlePending(store, pending)) return obtained(true)
     } catch (err) {
       if (!isStoreError(err)) throw err
-      this.#unstored = { expected: base, input }
-      log.warn(
-        { event: 'store.write_unknown', version: base + 1, err },
-        'the new token was obtained but its write did not complete; it is served and written again when the store answers',
-      )
-      return { kind: 'obtained', version: base + 1, set, sentAtMs, lifetimeMs, stored: false }
     }
-    if (written.ok) {
-      this.#seen = { ...(this.#deps.replicaId ? { writtenBy: this.#deps.replicaId } : {}), updatedAtMs: clock.now() }
-      return { kind: 'obtained', version: written.version, set, sentAtMs, lifetimeMs, stored: true }
-    }
-    // someone wrote although this replica held the lock (it expired): theirs is the stored truth
+    this.#unstored = pending
     log.warn(
-      { event: 'store.write_conflict', expected: base, current: written.currentVersion },
-      'another replica stored a token while this one refreshed; using the stored one',
+      { event: 'store.write_unknown', version: base + 1 },
+      'the new token was obtained but its write was not confirmed; it is served and written again when the store answers',
     )
-    const stored = await store.read()
-    if (stored && stored.state.accessToken) return this.#adopt(stored)
-    return { kind: 'obtained', version: base + 1, set, sentAtMs, lifetimeMs, stored: false }
-  }
-
-  /** The store is unreachable and the grant rotates nothing: refresh for this replica alone. */
-  async #refreshAlone(storeError: ProxyError, signal: AbortSignal | undefined): Promise<FleetResult> {
-    const { grant, clock, log } = this.#deps
-    log.warn(
-      { event: 'store.refresh_alone', err: storeError },
-      'the shared store is unreachable; refreshing for this replica alone (this grant rotates nothing)',
-    )
-    const sentAtMs = clock.now()
-    const set = await grant.run({ refreshToken: undefined, ...(signal ? { signal } : {}) })
-    const lifetimeMs = this.#deps.lifetimeOf(set, sentAtMs)
-    return { kind: 'obtained', version: this.#version, set, sentAtMs, lifetimeMs, stored: false }
+    return obtained(false)
   }
 
   /**
@@ -251,7 +276,7 @@ export class FleetRefresher {
    * due) and not the token the caller saw rejected. A newer refresh token without such an access token (a login, an
    * import) is held, so the refresh uses it.
    */
-  #usable(seen: VersionedState | undefined, rejected?: string): VersionedState | undefined {
+  usable(seen: VersionedState | undefined, rejected?: string): VersionedState | undefined {
     if (!seen) return undefined
     const { accessToken, accessTokenExpiresAtMs, accessTokenObtainedAtMs } = seen.state
     if (
@@ -268,88 +293,56 @@ export class FleetRefresher {
   #adopt(seen: VersionedState): FleetResult & { kind: 'adopted' } {
     this.#adoptions++
     this.#seen = { writtenBy: seen.state.writtenBy, updatedAtMs: seen.state.updatedAtMs }
-    this.hold(seen.version, pickHeld(seen.state))
-    if (this.#unstored && this.#unstored.expected < seen.version) this.#unstored = undefined
+    const held = pickHeld(seen.state)
+    const pending = this.#unstored
+    // a writer that did not know of this replica's rotation must not take its refresh token back to the retired one
+    if (pending && carriesRetired(seen, pending)) held.refreshToken = pending.input.refreshToken as string
+    else if (pending?.kind === 'rotation' && pending.expected < seen.version) this.#unstored = undefined
+    this.hold(seen.version, held, seen.state.updatedAtMs)
     return { kind: 'adopted', version: seen.version, state: seen.state }
   }
 
-  /** Writes (or seeds) a state whose write timed out, until the store shows it stored or superseded. */
+  /** Writes a state the store has not confirmed, until the store holds it (or a newer state that includes it). */
   async #settleUnstored(): Promise<void> {
     const pending = this.#unstored
-    if (!pending) return
-    const { store, log } = this.#deps
-    const seen = await store.read()
-    const version = seen?.version ?? 0
-    if (version > pending.expected) {
-      // stored after all, or superseded by a newer write
-      this.#unstored = undefined
-      return
-    }
-    const result = seen
-      ? await store.write(pending.expected, pending.input)
-      : await store.seed(pending.expected + 1, pending.input)
+    if (!pending || !(await settlePending(this.#deps.store, pending)) || this.#unstored !== pending) return
     this.#unstored = undefined
-    log.info(
-      { event: 'store.write_recovered', version: pending.expected + 1, ok: result.ok },
-      'the held token was written to the shared store',
+    this.#deps.log.info(
+      { event: 'store.write_recovered', kind: pending.kind },
+      'the held state was written to the shared store',
     )
   }
 
   /**
-   * Follows the other replicas: announcements of newer versions and reconnects are read and handed to `onAdopt`
-   * when they carry a usable access token. Resolves once subscribed.
+   * Follows the other replicas: newer stored tokens go to `onAdopt`, a newer refresh token without an access token
+   * (a login or an import elsewhere) to `onNewRefreshToken`. Resolves once subscribed.
    */
   async follow(
     onAdopt: (result: FleetResult & { kind: 'adopted' }) => void,
     onNewRefreshToken?: (refreshToken: string) => void,
   ): Promise<void> {
-    this.#adoptListener = onAdopt
-    this.#newRefreshTokenListener = onNewRefreshToken
-    const { store } = this.#deps
-    this.#unsubscribe = await store.onAnnouncement((a) => {
-      if (a.version > this.#version) this.#catchUp()
+    this.#follower = await followStore(this.#deps, this, {
+      onAdopt: (seen) => {
+        onAdopt(this.#adopt(seen))
+        for (const wake of this.#waiters) wake()
+      },
+      ...(onNewRefreshToken ? { onNewRefreshToken } : {}),
     })
-    this.#stopResync = store.onResync(() => this.#catchUp())
-  }
-
-  /** Reads and adopts a newer stored version (one read at a time). */
-  #catchUp(): void {
-    if (this.#adopting) return
-    this.#adopting = this.read()
-      .then((seen) => {
-        const before = this.#version
-        if (!seen || seen.version <= before) return
-        const usable = this.#usable(seen)
-        if (usable) {
-          this.#adoptListener?.(this.#adopt(usable))
-          for (const wake of this.#waiters) wake()
-        } else if (seen.state.refreshToken) {
-          // a login or an import stored a refresh token without an access token: refresh with it (one replica will)
-          this.#newRefreshTokenListener?.(seen.state.refreshToken)
-        }
-      })
-      .catch((err: unknown) => {
-        this.#deps.log.debug(
-          { event: 'store.catch_up_failed', err },
-          'could not read the shared store; retried on the next refresh',
-        )
-      })
-      .finally(() => {
-        this.#adopting = undefined
-      })
   }
 
   /** Stops following; a write still unconfirmed gets one last try, and its loss is logged with the way back. */
   async stop(): Promise<void> {
-    this.#stopResync?.()
-    await this.#unsubscribe?.().catch(() => {})
-    await this.#adopting
+    await this.#follower?.stop()
     if (!this.#unstored) return
-    await this.#settleUnstored().catch((err: unknown) =>
-      this.#deps.log.error(
-        { event: 'store.unstored_at_stop', err },
-        'stopping with a rotated refresh token the shared store never confirmed; if the replicas answer login_required, run oac-token-proxy login',
-      ),
+    await this.#settleUnstored().catch(() => {})
+    const left = this.#unstored?.input.refreshToken
+    if (!left) return
+    const file = await this.#deps.keepInFile?.(left).catch(() => undefined)
+    this.#deps.log.error(
+      { event: 'store.unstored_at_stop', ...(file ? { stateFile: file } : {}) },
+      file
+        ? `stopping with a refresh token the shared store never confirmed: it is kept in ${file}; when Redis answers, run oac-token-proxy migrate --to redis`
+        : 'stopping with a refresh token the shared store never confirmed; if the replicas answer login_required, run oac-token-proxy login',
     )
   }
 }

@@ -24,6 +24,7 @@ interface Fleet {
   replicas: FleetRefresher[]
   logs: LogCapture
   clock: FakeClock
+  key: ReturnType<typeof testKey>
 }
 
 function endpointFor(t: Test, sim: Simulator): TokenEndpoint {
@@ -78,7 +79,7 @@ async function startFleet(
     t.teardown(() => replica.stop())
     replicas.push(replica)
   }
-  return { sim, redis, replicas, logs, clock }
+  return { sim, redis, replicas, logs, clock, key }
 }
 
 const rotating = (endpoint: TokenEndpoint): Grant => refreshTokenGrant(endpoint)
@@ -241,5 +242,80 @@ t.test('FleetRefresher', { skip: missing }, async (t) => {
     const untouched = await other.read()
     t.equal(untouched?.version, 1)
     t.equal(untouched?.state.refreshToken, 'other-credential-rt')
+  })
+
+  t.test(
+    'Redis back older than the fleet (lost writes, a restore): the newer state is put back, nothing stale presented',
+    async (t) => {
+      const fleet = await startFleet(t, 2, rotating)
+      fleet.replicas[0]!.hold(1, { refreshToken: fleet.sim.issueRefreshToken() })
+      await fleet.replicas[0]!.read()
+      const first = (await fleet.replicas[0]!.read())!.state.refreshToken
+      await fleet.replicas[0]!.refresh()
+      await fleet.clock.advance(95_000)
+      await fleet.replicas[1]!.refresh()
+      t.equal(fleet.replicas[1]!.version, 3)
+      // Redis comes back holding version 1, written long ago (its refresh token retired twice since)
+      fleet.redis.cli('FLUSHALL')
+      const restore = await openTestStore(
+        t,
+        { url: fleet.redis.url },
+        { cipher: new StateCipher(fleet.key), now: () => 1_000 },
+      )
+      await restore.credential(IDENTITY).write(0, { refreshToken: first })
+      const seen = await fleet.replicas[1]!.read()
+      t.equal(seen?.version, 3, 'the newer state was seeded back')
+      t.match(fleet.logs.text(), /"event":"store.reseeded"/)
+      await fleet.clock.advance(95_000)
+      const after = await fleet.replicas[0]!.refresh()
+      t.equal(after.kind, 'obtained')
+      t.equal(fleet.sim.stats().staleRefreshTokenUses, 0, 'the retired refresh token was never presented')
+    },
+  )
+
+  t.test(
+    'a writer racing a rotation with the retired refresh token (an import): the rotated one is kept',
+    async (t) => {
+      const fleet = await startFleet(t, 1, rotating)
+      const rt1 = fleet.sim.issueRefreshToken()
+      fleet.replicas[0]!.hold(1, { refreshToken: rt1 })
+      await fleet.replicas[0]!.read()
+      const importer = (
+        await openTestStore(t, { url: fleet.redis.url }, { cipher: new StateCipher(fleet.key) })
+      ).credential(IDENTITY)
+      // the identity domain answers after 1 s; meanwhile the importer writes version 2 carrying rt1 forward
+      fleet.sim.faults.idcs.next({ kind: 'latency', ms: 1_000 })
+      const refreshing = fleet.replicas[0]!.refresh()
+      await new Promise((r) => setTimeout(r, 300))
+      t.same(
+        await importer.write(1, {
+          refreshToken: rt1,
+          accessToken: 'imported-access',
+          accessTokenExpiresAtMs: Date.now() + 3_600_000,
+        }),
+        { ok: true, version: 2 },
+      )
+      await refreshing
+      const stored = await importer.read()
+      t.not(stored?.state.refreshToken, rt1, 'the stored refresh token is the rotated one, not the retired one')
+      t.equal(stored?.state.refreshToken, fleet.sim.issued.refreshTokens.at(-1))
+      t.equal(fleet.replicas[0]!.heldRefreshToken, stored?.state.refreshToken)
+    },
+  )
+
+  t.test('a sign-in while Redis is down is kept and stored when Redis answers (serve)', async (t) => {
+    const fleet = await startFleet(t, 1, rotating)
+    await fleet.redis.stop()
+    const login = fleet.sim.issueRefreshToken()
+    await fleet.replicas[0]!.storeLogin({ refreshToken: login }, { keepOnFailure: true })
+    t.match(fleet.logs.text(), /"event":"store.login_pending"/)
+    t.equal(fleet.replicas[0]!.heldRefreshToken, login)
+    await fleet.redis.start()
+    let seen
+    for (let i = 0; i < 100 && !seen; i++) {
+      seen = await fleet.replicas[0]!.read().catch(() => undefined)
+      if (!seen) await new Promise((r) => setTimeout(r, 50))
+    }
+    t.equal(seen?.state.refreshToken, login, 'the sign-in reached the store')
   })
 })

@@ -26,7 +26,11 @@ export class SharedStateStore implements TokenStore {
   readonly #fleets = new Map<string, FleetRefresher>()
   readonly #snapshots = new Map<string, CredentialState>()
 
-  constructor(readonly redis: RedisTokenStore) {}
+  /** serve keeps a sign-in the store cannot take yet (stored later); one-shot commands report the failure instead. */
+  constructor(
+    readonly redis: RedisTokenStore,
+    readonly keepPendingLogins = false,
+  ) {}
 
   /** Registers a credential's refresher and reads its stored state (seeding an emptied store from it later). */
   async attach(name: string, fleet: FleetRefresher): Promise<VersionedState | undefined> {
@@ -50,13 +54,17 @@ export class SharedStateStore implements TokenStore {
   async save(name: string, state: CredentialState): Promise<void> {
     const fleet = this.#fleets.get(name)
     if (!fleet || !state.refreshToken || state.refreshToken === fleet.heldRefreshToken) return
-    await fleet.storeLogin({
-      refreshToken: state.refreshToken,
-      ...(state.subject ? { subject: state.subject } : {}),
-      ...(state.accessToken && state.accessTokenExpiresAtMs !== undefined
-        ? { accessToken: state.accessToken, accessTokenExpiresAtMs: state.accessTokenExpiresAtMs }
-        : {}),
-    })
+    await fleet.storeLogin(
+      {
+        refreshToken: state.refreshToken,
+        ...(state.subject ? { subject: state.subject } : {}),
+        ...(state.accessToken && state.accessTokenExpiresAtMs !== undefined
+          ? { accessToken: state.accessToken, accessTokenExpiresAtMs: state.accessTokenExpiresAtMs }
+          : {}),
+      },
+      // serve: a sign-in the store cannot take yet is served here and stored when it answers
+      { keepOnFailure: this.keepPendingLogins },
+    )
   }
 
   describe(): StoreStatus {
