@@ -70,10 +70,10 @@ interface Target {
 
 async function openTarget(config: ProxyConfig, credential: CredentialConfig, logger: Logger): Promise<Target> {
   if (config.store) {
-    const { openCommandStore, storeImportedAccessToken } = await import('./shared-store.js')
+    const { openCommandStore, storeImportedAccessToken, withStateFileFallback } = await import('./shared-store.js')
     const shared = await openCommandStore(config, logger)
     return {
-      store: shared.wiring.store,
+      store: withStateFileFallback(shared.wiring.store, config),
       where: () => shared.where(credential.name),
       importAccessToken: async (accessToken, expiresAtMs) => {
         await storeImportedAccessToken(shared, credential, accessToken, expiresAtMs)

@@ -6,6 +6,7 @@ import { createTokenManagers } from '../app/managers.js'
 import { systemClock, type Clock } from '../shared/clock.js'
 import { ProxyError } from '../shared/errors.js'
 import type { Logger } from '../shared/log.js'
+import type { TokenStore } from '../token/store/types.js'
 import type { Grant } from '../oauth/types.js'
 import type { FleetRefresher } from '../token/fleet.js'
 import { isStoreError } from '../token/fleet-types.js'
@@ -77,19 +78,54 @@ export async function storeImportedAccessToken(
   expiresAtMs: number,
 ): Promise<number> {
   const credentialStore = store.wiring.store.redis.credential(storeIdentityOf(credential))
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const seen = await credentialStore.read()
-    const written = await credentialStore.write(seen?.version ?? 0, {
-      ...(seen?.state.refreshToken ? { refreshToken: seen.state.refreshToken } : {}),
-      ...(seen?.state.subject ? { subject: seen.state.subject } : {}),
-      accessToken,
-      accessTokenExpiresAtMs: expiresAtMs,
-    })
-    if (written.ok) return written.version
+  // under the refresh lock: a replica rotating meanwhile would otherwise see its new refresh token written over
+  const lock = await forCommand(credentialStore.acquireLock({ waitMs: 10_000 }))
+  if (!lock)
+    throw new ProxyError('store_busy', 'a replica held the refresh lock for 10 s', { hint: 'run the import again' })
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const seen = await forCommand(credentialStore.read())
+      const written = await forCommand(
+        credentialStore.write(seen?.version ?? 0, {
+          ...(seen?.state.refreshToken ? { refreshToken: seen.state.refreshToken } : {}),
+          ...(seen?.state.subject ? { subject: seen.state.subject } : {}),
+          accessToken,
+          accessTokenExpiresAtMs: expiresAtMs,
+        }),
+      )
+      if (written.ok) return written.version
+    }
+  } finally {
+    await lock.release().catch(() => {})
   }
   throw new ProxyError('store_busy', 'the shared store kept changing while the access token was being stored', {
     hint: 'run the import again',
   })
+}
+
+/**
+ * The shared store as a login's or an import's target: a refresh token the store cannot take (Redis down) is kept in
+ * the state file instead of being lost, and the message says how to move it into the store.
+ */
+export function withStateFileFallback(store: TokenStore, config: ProxyConfig): TokenStore {
+  return {
+    load: (name) => store.load(name),
+    close: () => store.close(),
+    async save(name, state) {
+      try {
+        await forCommand(store.save(name, state))
+      } catch (err) {
+        const code = (err as ProxyError).code
+        if (!state.refreshToken || !(isStoreError(err) || code === 'store_busy')) throw err
+        const file = await keepInStateFile(config, name, state.refreshToken).catch(() => undefined)
+        if (!file) throw err
+        throw new ProxyError(code, `${(err as ProxyError).message}; the new refresh token is kept in ${file}`, {
+          cause: err,
+          hint: 'when Redis answers again, run: oac-token-proxy migrate --to redis',
+        })
+      }
+    },
+  }
 }
 
 /** A grant that records whether it ran, i.e. whether this command called the identity domain. */

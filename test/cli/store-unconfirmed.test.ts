@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfig } from '../../src/config/load.js'
-import { fleetToken } from '../../src/cli/shared-store.js'
+import { fleetToken, openCommandStore, withStateFileFallback } from '../../src/cli/shared-store.js'
 import { ProxyError } from '../../src/shared/errors.js'
 import { FileStore } from '../../src/token/store/file.js'
 import { LogCapture, registerSecret, writeSimConfig } from '../helpers.js'
@@ -42,5 +42,35 @@ t.test(
     t.teardown(() => file.close())
     t.equal(file.load('default')?.refreshToken, rotated, 'the newest refresh token is in the state file')
     t.notMatch(err.message, rotated as string)
+  },
+)
+
+t.test(
+  'a sign-in the store cannot take is kept in the state file, with the way back',
+  { skip: redisMissing() ?? false },
+  async (t) => {
+    const sim = await simulatorFor(t)
+    const redis = await startRedis(t)
+    const dir = tempFolder(t)
+    const key = randomBytes(32).toString('base64')
+    registerSecret(key)
+    writeFileSync(join(dir, 'store.key'), key, { mode: 0o600 })
+    const configPath = await writeSimConfig(dir, sim, {
+      store: { url: redis.url, encryptionKey: { file: 'store.key' }, commandTimeoutSeconds: 0.5 },
+    })
+    const config = loadConfig({ configPath, env: {}, cwd: dir })
+    const shared = await openCommandStore(config, new LogCapture().logger())
+    const target = withStateFileFallback(shared.wiring.store, config)
+    t.teardown(() => target.close())
+    await redis.stop()
+    const signedIn = sim.issueRefreshToken()
+    const err = (await target.save('default', { refreshToken: signedIn }).catch((e: unknown) => e)) as ProxyError
+    t.equal(err.code, 'store_unavailable')
+    t.match(err.message, `the new refresh token is kept in ${config.stateFile}`)
+    t.match(err.hint, /oac-token-proxy migrate --to redis/)
+    t.notMatch(err.message, signedIn)
+    const file = FileStore.open(config.stateFile)
+    t.teardown(() => file.close())
+    t.equal(file.load('default')?.refreshToken, signedIn)
   },
 )
