@@ -1,6 +1,5 @@
 // `migrate`: the state file into the shared store and back, never replacing a newer state unless forced.
 import t, { type Test } from 'tap'
-import { randomBytes } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
@@ -8,9 +7,9 @@ import { loadConfig } from '../../src/config/load.js'
 import { claimCredential } from '../../src/app/managers.js'
 import type { Simulator } from '../../src/simulator/index.js'
 import { FileStore } from '../../src/token/store/file.js'
-import { registerSecret, writeSimConfig } from '../helpers.js'
 import { runCli, simulatorFor, tempFolder, type CliResult } from '../helpers/cli-run.js'
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis-server.js'
+import { writeStoreConfig } from '../helpers/store-config.js'
 
 const missing = redisMissing()
 
@@ -28,10 +27,7 @@ async function setup(t: Test): Promise<Setup> {
   const sim = await simulatorFor(t)
   const redis = await startRedis(t)
   const dir = tempFolder(t)
-  const key = randomBytes(32).toString('base64')
-  registerSecret(key)
-  writeFileSync(join(dir, 'store.key'), key, { mode: 0o600 })
-  const configPath = await writeSimConfig(dir, sim, { store: { url: redis.url, encryptionKey: { file: 'store.key' } } })
+  const { configPath } = await writeStoreConfig(dir, sim, redis)
   const plain = parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>
   delete plain.store
   delete plain.refreshToken

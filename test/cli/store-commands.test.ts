@@ -11,6 +11,7 @@ import type { Simulator } from '../../src/simulator/index.js'
 import { CLI, LogCapture, registerSecret, waitFor, writeSimConfig } from '../helpers.js'
 import { runCli, simulatorFor, tempFolder, type CliResult } from '../helpers/cli-run.js'
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis-server.js'
+import { writeStoreConfig } from '../helpers/store-config.js'
 
 const missing = redisMissing()
 
@@ -27,12 +28,7 @@ async function setup(t: Test, store: Record<string, unknown> = {}): Promise<Setu
   const sim = await simulatorFor(t, { deviceIntervalS: 1 })
   const redis = await startRedis(t)
   const dir = tempFolder(t)
-  const key = randomBytes(32).toString('base64')
-  registerSecret(key)
-  writeFileSync(join(dir, 'store.key'), key, { mode: 0o600 })
-  const configPath = await writeSimConfig(dir, sim, {
-    store: { url: redis.url, encryptionKey: { file: 'store.key' }, ...store },
-  })
+  const { configPath, key } = await writeStoreConfig(dir, sim, redis, store)
   return { sim, redis, dir, configPath, key, cli: (...args) => runCli([...args, '--config', configPath], { cwd: dir }) }
 }
 

@@ -1,14 +1,12 @@
 // token on a shared store that stops answering between the refresh and its write: the rotated refresh token is kept in
 // the state file, and the message says how to put it back (migrate --to redis).
 import t from 'tap'
-import { randomBytes } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { loadConfig } from '../../src/config/load.js'
 import { fleetToken, openCommandStore, withStateFileFallback } from '../../src/cli/shared-store.js'
 import { ProxyError } from '../../src/shared/errors.js'
 import { FileStore } from '../../src/token/store/file.js'
-import { LogCapture, registerSecret, writeSimConfig } from '../helpers.js'
+import { LogCapture } from '../helpers.js'
+import { writeStoreConfig } from '../helpers/store-config.js'
 import { simulatorFor, tempFolder } from '../helpers/cli-run.js'
 import { redisMissing, startRedis } from '../helpers/redis-server.js'
 
@@ -19,12 +17,7 @@ t.test(
     const sim = await simulatorFor(t)
     const redis = await startRedis(t)
     const dir = tempFolder(t)
-    const key = randomBytes(32).toString('base64')
-    registerSecret(key)
-    writeFileSync(join(dir, 'store.key'), key, { mode: 0o600 })
-    const configPath = await writeSimConfig(dir, sim, {
-      store: { url: redis.url, encryptionKey: { file: 'store.key' }, commandTimeoutSeconds: 0.5 },
-    })
+    const { configPath } = await writeStoreConfig(dir, sim, redis, { commandTimeoutSeconds: 0.5 })
     const env = { OAC_PROXY_REFRESH_TOKEN: sim.issueRefreshToken() }
     const config = loadConfig({ configPath, env, cwd: dir })
     // the identity domain answers after 1.5 s; Redis goes away meanwhile, before the write
@@ -52,12 +45,7 @@ t.test(
     const sim = await simulatorFor(t)
     const redis = await startRedis(t)
     const dir = tempFolder(t)
-    const key = randomBytes(32).toString('base64')
-    registerSecret(key)
-    writeFileSync(join(dir, 'store.key'), key, { mode: 0o600 })
-    const configPath = await writeSimConfig(dir, sim, {
-      store: { url: redis.url, encryptionKey: { file: 'store.key' }, commandTimeoutSeconds: 0.5 },
-    })
+    const { configPath } = await writeStoreConfig(dir, sim, redis, { commandTimeoutSeconds: 0.5 })
     const config = loadConfig({ configPath, env: {}, cwd: dir })
     const shared = await openCommandStore(config, new LogCapture().logger())
     const target = withStateFileFallback(shared.wiring.store, config)

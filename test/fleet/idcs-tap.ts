@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net'
 import type { Test } from 'tap'
 import { request } from 'undici'
 import type { Simulator } from '../../src/simulator/index.js'
+import { forwardable } from '../reliability/support/idcs-front.js'
 
 /** One token request as the tap saw it. */
 export interface TapExchange {
@@ -32,17 +33,6 @@ export interface IdcsTap {
    * promise settles, and only if its sender is still connected.
    */
   onArrival: ((exchange: TapExchange) => Promise<void> | void) | undefined
-}
-
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host', 'content-length'])
-
-function forwardable(headers: Record<string, string | string[] | undefined>): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(headers)) {
-    if (v === undefined || HOP_BY_HOP.has(k)) continue
-    out[k] = Array.isArray(v) ? v.join(', ') : v
-  }
-  return out
 }
 
 /** The socket inode of the loopback TCP connection from clientPort to serverPort (Linux /proc/net/tcp). */

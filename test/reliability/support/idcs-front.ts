@@ -15,9 +15,11 @@ export interface IdcsFront {
   close(): Promise<void>
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host', 'content-length'])
+/** Headers that belong to one hop and are not forwarded. */
+export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host', 'content-length'])
 
-function forwardable(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+/** The request headers a test front forwards to the simulator. */
+export function forwardable(headers: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(headers)) {
     if (v === undefined || HOP_BY_HOP.has(k)) continue
