@@ -1,7 +1,7 @@
-// Fleet bench: 1, 10, 50 and 200 replicas sharing one grant through one Redis (in-process replicas, each with its own
+// Fleet bench: 10, 50 and 200 replicas sharing one grant through one Redis (in-process replicas, each with its own
 // Redis connections and refresher), against the simulator's rotating IDCS. Prints identity-domain calls per cycle with
 // and without the shared store, Redis commands per replica per cycle, the time from a refresh to the last replica
-// adopting it (p50/p99), and memory per replica. Usage: npm run bench:fleet [-- --sizes 1,10,50,200 --cycles 10]
+// adopting it (p50/p99), and memory per replica. Usage: npm run bench:fleet [-- --sizes 10,50,200 --cycles 10]
 import { spawn, execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -13,7 +13,7 @@ import pino from 'pino'
 import { freePort } from './proc.mjs'
 
 const { values } = parseArgs({
-  options: { sizes: { type: 'string', default: '1,10,50,200' }, cycles: { type: 'string', default: '10' } },
+  options: { sizes: { type: 'string', default: '10,50,200' }, cycles: { type: 'string', default: '10' } },
 })
 const SIZES = values.sizes.split(',').map(Number)
 const CYCLES = Number(values.cycles)
