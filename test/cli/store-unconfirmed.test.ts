@@ -1,6 +1,6 @@
 // token on a shared store that stops answering between the refresh and its write: the rotated refresh token is kept in
 // the state file, and the message says how to put it back (migrate --to redis).
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { loadConfig } from '../../src/config/load.js'
 import { fleetToken, openCommandStore, withStateFileFallback } from '../../src/cli/shared-store.js'
 import { ProxyError } from '../../src/shared/errors.js'
@@ -10,16 +10,21 @@ import { writeStoreConfig } from '../helpers/store-config.js'
 import { simulatorFor, tempFolder } from '../helpers/cli-run.js'
 import { redisMissing, startRedis } from '../helpers/redis-server.js'
 
+/** The simulator, a Redis and a configuration on it with short command timeouts (a refresh token given or not). */
+async function storeSetup(t: Test, withRefreshToken: boolean) {
+  const sim = await simulatorFor(t)
+  const redis = await startRedis(t)
+  const dir = tempFolder(t)
+  const { configPath } = await writeStoreConfig(dir, sim, redis, { commandTimeoutSeconds: 0.5 })
+  const env = withRefreshToken ? { OAC_PROXY_REFRESH_TOKEN: sim.issueRefreshToken() } : {}
+  return { sim, redis, config: loadConfig({ configPath, env, cwd: dir }) }
+}
+
 t.test(
   'an unconfirmed write keeps the rotated refresh token in the state file',
   { skip: redisMissing() ?? false },
   async (t) => {
-    const sim = await simulatorFor(t)
-    const redis = await startRedis(t)
-    const dir = tempFolder(t)
-    const { configPath } = await writeStoreConfig(dir, sim, redis, { commandTimeoutSeconds: 0.5 })
-    const env = { OAC_PROXY_REFRESH_TOKEN: sim.issueRefreshToken() }
-    const config = loadConfig({ configPath, env, cwd: dir })
+    const { sim, redis, config } = await storeSetup(t, true)
     // the identity domain answers after 1.5 s; Redis goes away meanwhile, before the write
     sim.faults.idcs.next({ kind: 'latency', ms: 1_500 })
     const pending = fleetToken(config, config.credentials[0]!, new LogCapture().logger())
@@ -42,11 +47,7 @@ t.test(
   'a sign-in the store cannot take is kept in the state file, with the way back',
   { skip: redisMissing() ?? false },
   async (t) => {
-    const sim = await simulatorFor(t)
-    const redis = await startRedis(t)
-    const dir = tempFolder(t)
-    const { configPath } = await writeStoreConfig(dir, sim, redis, { commandTimeoutSeconds: 0.5 })
-    const config = loadConfig({ configPath, env: {}, cwd: dir })
+    const { sim, redis, config } = await storeSetup(t, false)
     const shared = await openCommandStore(config, new LogCapture().logger())
     const target = withStateFileFallback(shared.wiring.store, config)
     t.teardown(() => target.close())

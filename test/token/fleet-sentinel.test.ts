@@ -1,13 +1,12 @@
 // FleetRefresher through Sentinel: three replicas keep refreshing one rotating grant across a failover; no rotation lost.
 import t from 'tap'
-import { Agent } from 'undici'
 import { FakeClock } from '../../src/shared/clock.js'
-import { Secret } from '../../src/shared/secret.js'
 import { refreshTokenGrant } from '../../src/oauth/grants/refresh-token.js'
 import { FleetRefresher, type FleetResult } from '../../src/token/fleet.js'
 import { startSimulator } from '../../src/simulator/index.js'
 import { StateCipher } from '../../src/token/store/redis/index.js'
 import { LogCapture } from '../helpers.js'
+import { simEndpoint, testRefresher } from '../helpers/fleet-refresher.js'
 import { redisMissing, startSentinelSet } from '../helpers/redis-server.js'
 import { IDENTITY, openTestStore, testKey } from '../helpers/redis-store.js'
 
@@ -33,8 +32,6 @@ t.test('a Sentinel failover during refreshes loses no rotation', { skip: missing
   const set = await startSentinelSet(t)
   const key = testKey()
   const logs = new LogCapture()
-  const dispatcher = new Agent()
-  t.teardown(() => dispatcher.close())
   const replicas: FleetRefresher[] = []
   for (let i = 0; i < 3; i++) {
     const store = await openTestStore(
@@ -42,26 +39,7 @@ t.test('a Sentinel failover during refreshes loses no rotation', { skip: missing
       { sentinel: { masterName: set.masterName, nodes: [`127.0.0.1:${set.sentinelPort}`] }, commandTimeoutMs: 1_000 },
       { cipher: new StateCipher(key), replicaId: `replica-${i}` },
     )
-    const replica = new FleetRefresher({
-      store: store.credential(IDENTITY),
-      grant: refreshTokenGrant({
-        idcsUrl: sim.idcsUrl,
-        clientAuth: {
-          method: 'client_secret_basic',
-          clientId: sim.clientId,
-          clientSecret: new Secret(sim.clientSecret, 'test'),
-        },
-        timeoutMs: 5_000,
-        dispatcher,
-      }),
-      log: logs.logger(),
-      clock,
-      lifetimeOf: (set) => set.expiresInS * 1000,
-      fresh: (expiresAtMs) => expiresAtMs - clock.now() > 10_000,
-      lockWaitMs: 5_000,
-    })
-    t.teardown(() => replica.stop())
-    replicas.push(replica)
+    replicas.push(testRefresher(t, store.credential(IDENTITY), refreshTokenGrant(simEndpoint(t, sim)), { logs, clock }))
   }
   replicas[0]!.hold(1, { refreshToken: sim.issueRefreshToken() })
   await replicas[0]!.read()

@@ -1,17 +1,17 @@
 // FleetRefresher: replicas (each its own Redis connection) refreshing one grant against the simulator's rotating IDCS.
 import t, { type Test } from 'tap'
-import { Agent } from 'undici'
 import { FakeClock } from '../../src/shared/clock.js'
 import { ProxyError } from '../../src/shared/errors.js'
 import { Secret } from '../../src/shared/secret.js'
-import type { Grant, TokenSet } from '../../src/oauth/types.js'
+import type { Grant } from '../../src/oauth/types.js'
 import type { TokenEndpoint } from '../../src/oauth/token-endpoint.js'
 import { refreshTokenGrant } from '../../src/oauth/grants/refresh-token.js'
 import { passwordGrant } from '../../src/oauth/grants/password.js'
-import { FleetRefresher, type FleetResult } from '../../src/token/fleet.js'
+import type { FleetRefresher, FleetResult } from '../../src/token/fleet.js'
 import { startSimulator, type Simulator } from '../../src/simulator/index.js'
 import { DEFAULT_USER, DEFAULT_USER_PASSWORD } from '../../src/simulator/constants.js'
 import { LogCapture } from '../helpers.js'
+import { simEndpoint, testRefresher } from '../helpers/fleet-refresher.js'
 import { redisMissing, startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { IDENTITY, openTestStore, testKey } from '../helpers/redis-store.js'
 import { StateCipher } from '../../src/token/store/redis/index.js'
@@ -26,23 +26,6 @@ interface Fleet {
   clock: FakeClock
   key: ReturnType<typeof testKey>
 }
-
-function endpointFor(t: Test, sim: Simulator): TokenEndpoint {
-  const dispatcher = new Agent()
-  t.teardown(() => dispatcher.close())
-  return {
-    idcsUrl: sim.idcsUrl,
-    clientAuth: {
-      method: 'client_secret_basic',
-      clientId: sim.clientId,
-      clientSecret: new Secret(sim.clientSecret, 'test'),
-    },
-    timeoutMs: 5_000,
-    dispatcher,
-  }
-}
-
-const lifetimeOf = (set: TokenSet): number => set.expiresInS * 1000
 
 async function startFleet(
   t: Test,
@@ -67,17 +50,13 @@ async function startFleet(
         ...(options.keyPrefix ? { keyPrefix: options.keyPrefix } : {}),
       },
     )
-    const replica = new FleetRefresher({
-      store: store.credential(IDENTITY),
-      grant: grantOf(endpointFor(t, sim), sim),
-      log: logs.logger(),
-      clock,
-      lifetimeOf,
-      fresh: (expiresAtMs) => expiresAtMs - clock.now() > 10_000,
-      lockWaitMs: options.lockWaitMs ?? 5_000,
-    })
-    t.teardown(() => replica.stop())
-    replicas.push(replica)
+    replicas.push(
+      testRefresher(t, store.credential(IDENTITY), grantOf(simEndpoint(t, sim), sim), {
+        logs,
+        clock,
+        ...(options.lockWaitMs ? { lockWaitMs: options.lockWaitMs } : {}),
+      }),
+    )
   }
   return { sim, redis, replicas, logs, clock, key }
 }
