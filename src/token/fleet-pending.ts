@@ -67,3 +67,24 @@ export async function refreshAlone(
   const lifetimeMs = deps.lifetimeOf(set, sentAtMs)
   return { kind: 'obtained', version, set, sentAtMs, lifetimeMs, stored: false }
 }
+
+const RESEEDS = {
+  empty: ['store.seeded', 'the shared store had no state for this credential'],
+  older: ['store.reseeded', 'the shared store came back older than the state this replica holds'],
+} as const
+
+/** Seeds the store with the state a replica holds (a seed writes only over a lower version); the store's answer after. */
+export async function reseed(
+  deps: FleetDeps,
+  version: number,
+  held: StateInput,
+  why: keyof typeof RESEEDS,
+): Promise<VersionedState | undefined> {
+  const [event, what] = RESEEDS[why]
+  const seeded = await deps.store.seed(version, held)
+  deps.log.warn(
+    { event, version, result: seeded.ok ? 'ok' : 'newer_present' },
+    `${what}; it was seeded from this replica`,
+  )
+  return deps.store.read()
+}

@@ -62,3 +62,18 @@ export function pickHeld(state: SharedState): StateInput {
   if (state.subject) held.subject = state.subject
   return held
 }
+
+/** The newest few refresh tokens a replica has seen (bounded; never logged). */
+export class RecentTokens {
+  readonly #tokens: string[] = []
+
+  add(token: string | undefined): void {
+    if (!token || this.#tokens.includes(token)) return
+    this.#tokens.push(token)
+    if (this.#tokens.length > 16) this.#tokens.shift()
+  }
+
+  has(token: string): boolean {
+    return this.#tokens.includes(token)
+  }
+}

@@ -13,10 +13,18 @@ import {
   type FleetDeps,
   type FleetResult,
   pickHeld,
+  RecentTokens,
   type RefreshOptions,
 } from './fleet-types.js'
 import { followStore, lockOrWake, type Follower } from './fleet-follow.js'
-import { carriesRetired, refreshAlone, settlePending, storeAsNextVersion, type PendingWrite } from './fleet-pending.js'
+import {
+  carriesRetired,
+  refreshAlone,
+  reseed,
+  settlePending,
+  storeAsNextVersion,
+  type PendingWrite,
+} from './fleet-pending.js'
 import type { HeldLock } from './store/redis/lock.js'
 import type { StateInput, VersionedState } from './store/redis/store.js'
 import type { SharedCredentialStatus } from './store/types.js'
@@ -37,6 +45,8 @@ export class FleetRefresher {
   /** The stored version last seen (read, adopted or written): for status. */
   #seen: { writtenBy?: string; updatedAtMs?: number } = {}
   #adoptions = 0
+  /** Refresh tokens this replica read, adopted or wrote: a save of one of them is no new sign-in. */
+  readonly #known = new RecentTokens()
   /** Refreshes waiting for the lock: woken when an announced token is adopted. */
   readonly #waiters = new Set<() => void>()
 
@@ -58,16 +68,17 @@ export class FleetRefresher {
     return { version: this.#version, ...this.#seen, adoptions: this.#adoptions }
   }
 
+  /** Whether a refresh token came from the fleet (the store or this replica's rotations), not from a new sign-in. */
+  knows(refreshToken: string): boolean {
+    return this.#known.has(refreshToken)
+  }
+
   /** The refresh token of the newest version held (what a rotation wrote, a login stored, or the store had). */
   get heldRefreshToken(): string | undefined {
     return this.#held?.refreshToken
   }
 
-  /**
-   * Stores the result of a login or an import as the next version (whatever version is stored: a login replaces
-   * the grant). Other replicas adopt it from the announcement. With `keepOnFailure` (serve) a store failure keeps it
-   * pending, written when the store answers; otherwise it rejects with the store's error.
-   */
+  /** A login or an import as the next version (it replaces the grant); `keepOnFailure` (serve) keeps it pending. */
   async storeLogin(input: StateInput, options: { keepOnFailure?: boolean } = {}): Promise<number> {
     const { store, log } = this.#deps
     this.#held = { ...input }
@@ -90,6 +101,7 @@ export class FleetRefresher {
   /** The state held for `version`, e.g. what the manager loaded at start or obtained by a login. */
   // wall-clock ms, like the store's updatedAtMs it is compared with (the injected clock drives schedules only)
   hold(version: number, input: StateInput, atMs = Date.now()): void {
+    this.#known.add(input.refreshToken)
     if (version < this.#version) return
     this.#version = version
     this.#held = { ...input }
@@ -106,24 +118,14 @@ export class FleetRefresher {
     const seen = await this.#deps.store.read()
     if (seen) this.#seen = { writtenBy: seen.state.writtenBy, updatedAtMs: seen.state.updatedAtMs }
     if (!this.#held || this.#version === 0 || (seen && seen.version >= this.#version)) return seen
-    if (!seen) return this.#reseed('store.seeded', 'the shared store had no state for this credential')
+    if (!seen) return reseed(this.#deps, this.#version, this.#held, 'empty')
     if (seen.state.updatedAtMs > this.#heldAtMs) {
       this.#version = seen.version
       this.#held = pickHeld(seen.state)
       this.#heldAtMs = seen.state.updatedAtMs
       return seen
     }
-    return this.#reseed('store.reseeded', 'the shared store came back older than the state this replica holds')
-  }
-
-  async #reseed(event: string, what: string): Promise<VersionedState | undefined> {
-    const { store, log } = this.#deps
-    const seeded = await store.seed(this.#version, this.#held as StateInput)
-    log.warn(
-      { event, version: this.#version, result: seeded.ok ? 'ok' : 'newer_present' },
-      `${what}; it was seeded from this replica`,
-    )
-    return store.read()
+    return reseed(this.#deps, this.#version, this.#held, 'older')
   }
 
   /**
@@ -313,10 +315,7 @@ export class FleetRefresher {
     )
   }
 
-  /**
-   * Follows the other replicas: newer stored tokens go to `onAdopt`, a newer refresh token without an access token
-   * (a login or an import elsewhere) to `onNewRefreshToken`. Resolves once subscribed.
-   */
+  /** Follows the other replicas (fleet-follow.ts): usable tokens to `onAdopt`, bare refresh tokens to the other. */
   async follow(
     onAdopt: (result: FleetResult & { kind: 'adopted' }) => void,
     onNewRefreshToken?: (refreshToken: string) => void,

@@ -53,7 +53,8 @@ export class SharedStateStore implements TokenStore {
 
   async save(name: string, state: CredentialState): Promise<void> {
     const fleet = this.#fleets.get(name)
-    if (!fleet || !state.refreshToken || state.refreshToken === fleet.heldRefreshToken) return
+    // a refresh token the fleet already had (a rotation it stored, a token it adopted) is no new sign-in
+    if (!fleet || !state.refreshToken || fleet.knows(state.refreshToken)) return
     await fleet.storeLogin(
       {
         refreshToken: state.refreshToken,
