@@ -1,6 +1,8 @@
 // One proxied route: an @fastify/http-proxy instance sending requests under its prefix to its upstream with a fresh token.
 import type { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+// before @fastify/http-proxy: its reply-from then gets undici's dispatchers without the rest of undici
+import '../net/undici.js'
 import { fastifyHttpProxy } from '@fastify/http-proxy'
 import type { RouteConfig } from '../config/types.js'
 import { ProxyError } from '../shared/errors.js'
