@@ -1,6 +1,7 @@
 // Authorization code grant with PKCE (S256) on a loopback redirect: the browser login.
 import { createHash, randomBytes } from 'node:crypto'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { createServer } from '../../shared/node-http.js'
 import type { AddressInfo } from 'node:net'
 import { ProxyError } from '../../shared/errors.js'
 import { requestToken, type TokenEndpoint } from '../token-endpoint.js'
