@@ -8,6 +8,7 @@ import { callerGone } from './client-abort.js'
 import type { ProxyRequestState } from './request-state.js'
 import type { RouteContext } from './route-context.js'
 import { Slots, type Release } from './slots.js'
+import { streamedUntilClose } from './transfer-gc.js'
 
 export type PreHandler = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void
 
@@ -65,25 +66,25 @@ export function createPreHandler(route: RouteConfig, manager: TokenManager, ctx:
         hold(reply, granted)
         // a caller that gave up while waiting is not forwarded
         if (callerGone(request)) done(new ProxyError('bad_request', 'the client closed the connection'))
-        else withSlot(request, done)
+        else withSlot(request, reply, done)
       }, done)
       return
     }
     hold(reply, release)
-    withSlot(request, done)
+    withSlot(request, reply, done)
   }
 
-  function withSlot(request: FastifyRequest, done: (err?: Error) => void): void {
+  function withSlot(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
     const token = manager.peek()
     if (token !== undefined && request.body === undefined) {
       request.proxyState = newState(token.value, route)
       done()
       return
     }
-    prepare(request, token?.value).then(() => done(), done)
+    prepare(request, reply, token?.value).then(() => done(), done)
   }
 
-  async function prepare(request: FastifyRequest, held: string | undefined): Promise<void> {
+  async function prepare(request: FastifyRequest, reply: FastifyReply, held: string | undefined): Promise<void> {
     let tokenValue = held
     if (tokenValue === undefined) {
       try {
@@ -96,6 +97,7 @@ export function createPreHandler(route: RouteConfig, manager: TokenManager, ctx:
     const state = newState(tokenValue, route)
     request.proxyState = state
     await holdBody(request, state, replayLimit)
+    if (!state.replayable) streamedUntilClose(reply.raw, ctx.transferGc)
   }
 
   return preHandler

@@ -11,6 +11,7 @@ import type { TokenManager } from '../token/manager.js'
 import { droppedRequestHeaders, localLocation, upstreamRequestHeaders } from './headers.js'
 import { createPreHandler } from './pre-handler.js'
 import { replayAfter401 } from './replay.js'
+import { streamedUntilClose } from './transfer-gc.js'
 import type { ProxyRequestState } from './request-state.js'
 import type { RouteContext } from './route-context.js'
 import { sendError } from './send-error.js'
@@ -40,6 +41,7 @@ function createOnResponse(route: RouteConfig, manager: TokenManager, ctx: RouteC
       res.stream.once('error', (err: Error) => reply.send(err))
       return
     }
+    streamedUntilClose(reply.raw, ctx.transferGc)
     reply.send(res.stream)
   }
 }
