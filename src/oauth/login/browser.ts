@@ -192,7 +192,7 @@ function refusedLogin(error: string, description: string | null, prompt: 'consen
   const detail = description ? ` (${printable(description, 160)})` : ''
   const message = `the identity domain answered the login with ${printable(error, 64)}${detail}`
   const promptSent = (prompt ?? 'consent') !== 'omit'
-  const aboutPrompt = /prompt|consent/i.test(description ?? '') || error === 'consent_required'
+  const aboutPrompt = /\bprompt\b/i.test(description ?? '')
   const hint =
     promptSent && aboutPrompt
       ? 'The login asked for consent (prompt=consent), which this identity domain refuses: set login.prompt: omit (OAC_PROXY_LOGIN_PROMPT=omit) and run login again.'
