@@ -50,18 +50,6 @@ export function request(
   })
 }
 
-const slim: Record<string, unknown> = {
-  Dispatcher,
-  Agent,
-  Pool,
-  Client,
-  EnvHttpProxyAgent,
-  getGlobalDispatcher,
-  setGlobalDispatcher,
-  request,
-  errors: lib<Lib['errors']>('core/errors.js'),
-}
-
 let full: Record<string, unknown> | undefined
 /** The package's real entry, loaded past the cache entry below; it reuses the dispatcher files loaded above. */
 function loadFull(): Record<string, unknown> {
@@ -76,12 +64,49 @@ function loadFull(): Record<string, unknown> {
   return full
 }
 
+/**
+ * What require('undici') answers: the dispatchers above as plain properties; the other dispatcher classes (which
+ * @fastify/reply-from tests requests against, e.g. `instanceof undici.BalancedPool` on every request) from their
+ * own files on first use; any other name from the full entry, through the prototype.
+ */
+function slimExports(): Record<string, unknown> {
+  const exports: Record<string, unknown> = Object.create(
+    new Proxy({}, { get: (_target, name) => (typeof name === 'string' ? loadFull()[name] : undefined) }),
+  )
+  Object.assign(exports, {
+    Dispatcher,
+    Agent,
+    Pool,
+    Client,
+    EnvHttpProxyAgent,
+    getGlobalDispatcher,
+    setGlobalDispatcher,
+    request,
+    errors: lib<Lib['errors']>('core/errors.js'),
+  })
+  const own: Record<string, string> = {
+    BalancedPool: 'dispatcher/balanced-pool.js',
+    RoundRobinPool: 'dispatcher/round-robin-pool.js',
+    ProxyAgent: 'dispatcher/proxy-agent.js',
+    RetryAgent: 'dispatcher/retry-agent.js',
+  }
+  for (const [name, path] of Object.entries(own)) {
+    Object.defineProperty(exports, name, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        const value = lib(path)
+        Object.defineProperty(exports, name, { value, enumerable: true })
+        return value
+      },
+    })
+  }
+  return exports
+}
+
 // A process that loaded the full entry already (a test importing undici itself) keeps it.
 if (!require.cache[ENTRY]) {
-  const exports = new Proxy(slim, {
-    get: (target, name) => (typeof name === 'string' && !(name in target) ? loadFull()[name] : target[name as string]),
-    has: (target, name) => name in target || name in loadFull(),
-  })
+  const exports = slimExports()
   const Module = require('node:module') as typeof import('node:module')
   const entry = new Module(ENTRY)
   entry.filename = ENTRY

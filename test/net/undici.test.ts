@@ -10,11 +10,15 @@ import { startSimulator } from '../../src/simulator/index.js'
 const require = createRequire(import.meta.url)
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url))
 
+const loadedWeb = (): boolean => Object.keys(require.cache).some((k) => k.includes('/undici/lib/web/'))
+
 t.test("require('undici') after it gives the same classes, and the rest of undici on first use", async (t) => {
   const undici = require('undici') as Record<string, unknown>
   t.equal(undici.Agent, Agent)
   t.equal(undici.Pool, Pool)
-  const loadedWeb = () => Object.keys(require.cache).some((k) => k.includes('/undici/lib/web/'))
+  // reply-from tests every request against BalancedPool: the other dispatcher classes come from their own files
+  t.equal(undici.BalancedPool, require('undici/lib/dispatcher/balanced-pool.js'))
+  t.equal(undici.ProxyAgent, require('undici/lib/dispatcher/proxy-agent.js'))
   t.equal(loadedWeb(), false, 'fetch and WebSocket are not loaded')
   t.type(undici.fetch, 'function', 'a name outside the dispatchers loads the full entry')
   t.equal(loadedWeb(), true)
@@ -65,4 +69,36 @@ t.test('runtime imports of undici, node:http and jose go through the files that 
     }
   }
   t.same(found, [], 'value imports outside the allowed files')
+})
+
+/** Prints, as the proxy exits, whether undici's fetch half or Node's bundled undici were ever loaded. */
+const REPORT_AT_EXIT =
+  'import { createRequire } from "node:module"; const r = createRequire("/report-at-exit.js");' +
+  ' process.on("exit", () => process.stdout.write(JSON.stringify({ event: "test.undici",' +
+  ' web: Object.keys(r.cache).some((k) => k.includes("/undici/lib/web/")),' +
+  ' nodeBundled: process.moduleLoadList.some((x) => x.includes("deps/undici")) }) + "\\n"))'
+
+t.test("proxied requests never load undici's fetch half nor Node's bundled undici", async (t) => {
+  // test/helpers.ts imports undici itself (its whole entry): loaded only now, after the in-process checks above
+  const { spawnProxy, writeSimConfig } = await import('../helpers.js')
+  const sim = await startSimulator()
+  t.teardown(() => sim.close())
+  const dir = t.testdir()
+  const proxy = await spawnProxy(t, await writeSimConfig(dir, sim), {}, [
+    '--import',
+    `data:text/javascript,${encodeURIComponent(REPORT_AT_EXIT)}`,
+  ])
+  const agent = new Agent()
+  t.teardown(() => agent.close())
+  for (const path of ['/api/20210901/catalog', '/api/20210901/workbooks/w/exports/e?bytes=200000']) {
+    const res = await request(proxy.url + path, { dispatcher: agent })
+    await res.body.dump()
+    t.equal(res.statusCode, 200, path)
+  }
+  proxy.child.kill('SIGTERM')
+  await proxy.exited
+  t.same(
+    proxy.lines.find((l) => l.event === 'test.undici'),
+    { event: 'test.undici', web: false, nodeBundled: false },
+  )
 })
