@@ -1,5 +1,6 @@
 // Prometheus metrics (prom-client, own registry): token refreshes, expiry, upstream answers, latency, replays, refusals.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { Counter as CounterType, Histogram as HistogramType } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from './prom-client.js'
 import type { TokenManager } from '../token/manager.js'
 import type { TokenStore } from '../token/store/types.js'
 import { registerStoreMetrics } from './store-metrics.js'
@@ -121,8 +122,8 @@ export class Metrics {
     registerStoreMetrics(this.registry, store)
   }
 
-  readonly #upstreamByKey = new Map<string, ReturnType<Counter['labels']>>()
-  readonly #latencyByRoute = new Map<string, ReturnType<Histogram['labels']>>()
+  readonly #upstreamByKey = new Map<string, ReturnType<CounterType['labels']>>()
+  readonly #latencyByRoute = new Map<string, ReturnType<HistogramType['labels']>>()
 
   /** Per-request calls use label children cached by key: no label hashing on the hot path. */
   upstream(route: string, status: number | 'error'): void {

@@ -1,5 +1,6 @@
 // Prometheus metrics of a shared store (Redis): read from the store's counters at each scrape, absent with the state file.
-import { Counter, Gauge, type Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
+import { Counter, Gauge } from './prom-client.js'
 import type { StoreMetricsSnapshot } from '../token/store/redis/metrics.js'
 import type { StoreStatus, TokenStore } from '../token/store/types.js'
 
@@ -35,7 +36,7 @@ function scraped(
     registers: [registry],
     collect() {
       this.reset()
-      for (const [labels, v] of values()) (this as Gauge).inc(labels, v)
+      for (const [labels, v] of values()) (this as InstanceType<typeof Gauge>).inc(labels, v)
     },
   })
 }

@@ -39,6 +39,11 @@ t.test('metrics count what happened', async (t) => {
   t.ok(expiry > 90 && expiry <= 100, `seconds until expiry: ${expiry}`)
   t.ok((value(text, 'oac_proxy_refresh_token_age_seconds{credential="default"}') as number) >= 0)
   t.match(text, /^oac_proxy_process_resident_memory_bytes \d+/m, 'process metrics too')
+  t.match(
+    text,
+    /^oac_proxy_process_cpu_seconds_total [\d.e+-]+$/m,
+    'with the CPU counter, whose module requires the deferred exemplars package',
+  )
   t.notOk(text.includes(s.sim.issued.accessTokens[0] as string), 'no token in the metrics')
 })
 

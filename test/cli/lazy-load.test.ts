@@ -144,6 +144,12 @@ t.test("serve loads undici's dispatchers only, neither Node's bundled undici nor
     [],
     'jose loads only to sign assertions',
   )
+  t.ok(r.modules.includes('../node_modules/prom-client/index.js'), 'the metrics are set up')
+  t.same(
+    r.modules.filter((m) => m.includes('@opentelemetry/')),
+    [],
+    'prom-client without the exemplars package',
+  )
   // an ES import of node:http reads its WebSocket getter, which loads Node's own copy of undici
   t.equal(r.nodeBundledUndici, false, "Node's bundled undici is not loaded")
 })
