@@ -129,7 +129,9 @@ export async function measureRow({ tools, base, pid, headers, ourPids, files, cp
   const row = {}
   if (pid !== undefined) {
     await sleep(timing.idleMs)
-    row.idleRssMiB = memory(pid).rssMiB
+    const idle = memory(pid)
+    row.idleRssMiB = idle.rssMiB
+    row.idleAnonMiB = idle.anonMiB
   }
   const url = base + CATALOG_PATH
   const load = { wrk: tools.wrk, url, headers, cpus: cpus.client }

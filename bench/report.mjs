@@ -44,6 +44,7 @@ export function aggregate(all, noisyCores = Infinity) {
     firstUp: pick((r) => r.firstUploadMiBs),
     cpu: pick((r) => r.cpuUsPerReq),
     idle: pick((r) => r.idleRssMiB),
+    idleAnon: pick((r) => r.idleAnonMiB),
     peak: pick((r) => r.peakRssMiB),
     peakC50: pick((r) => r.hwmAfterC50MiB),
     errors: all.reduce((a, r) => a + r.errors, 0),
@@ -180,7 +181,46 @@ function profileSection(p) {
   ]
 }
 
-export function renderReport({ names, rounds, agg, refresh, bodySize, cold, profile, machine, versions, meta }) {
+/** Idle memory from bare node to the running proxy, split into the process's own and the binary's shared pages. */
+function layersSection(layers, agg) {
+  const rows = [
+    ...layers,
+    { what: `${REFERENCE}, running`, rssMiB: agg[REFERENCE]?.idle, anonMiB: agg[REFERENCE]?.idleAnon },
+    {
+      what: 'oac-token-proxy, running (holding a token, listening)',
+      rssMiB: agg['oac-token-proxy']?.idle,
+      anonMiB: agg['oac-token-proxy']?.idleAnon,
+    },
+  ]
+  return [
+    '## Idle memory, layer by layer',
+    '',
+    "| what is loaded | RSS MB | anonymous MB (the process's own) | file-backed MB (mostly the node binary, shared by its processes) |",
+    '| --- | ---: | ---: | ---: |',
+    ...rows.map(
+      (r) =>
+        `| ${r.what} | ${num(r.rssMiB, 1)} | ${num(r.anonMiB, 1)} | ${num(r.rssMiB !== undefined && r.anonMiB !== undefined ? r.rssMiB - r.anonMiB : undefined, 1)} |`,
+    ),
+    '',
+    "Medians of 3 fresh processes on the bench's Node and flags (bench/idle-layers.mjs); the running rows are the " +
+      "main table's idle RSS. The built-ins alone (no code of the proxy's) come close to an idle target of 60 MB.",
+    '',
+  ]
+}
+
+export function renderReport({
+  names,
+  rounds,
+  agg,
+  refresh,
+  bodySize,
+  cold,
+  layers,
+  profile,
+  machine,
+  versions,
+  meta,
+}) {
   const L = [
     '# oac-token-proxy benchmark',
     '',
@@ -232,6 +272,7 @@ export function renderReport({ names, rounds, agg, refresh, bodySize, cold, prof
       '',
     )
   }
+  if (layers) L.push(...layersSection(layers, agg))
   if (cold) {
     const row = (name, c) => `| ${name} | ${num(c.ms)} ms | ${num(c.cpuMs)} ms | ${num(c.rssMiB, 1)} MB |`
     L.push(

@@ -20,6 +20,7 @@ import { startKubectlProxy } from './kubectl.mjs'
 import { startOacProxy } from './proxy.mjs'
 import { benchNode } from './node.mjs'
 import { coldStart, coldStartReference } from './cold-start.mjs'
+import { idleLayers } from './idle-layers.mjs'
 import { cpuPlan, measureRow, rssByBodySize, waitForQuiet, writeBodyFiles } from './measure.mjs'
 import { refreshUnderLoad } from './refresh.mjs'
 import { profileProxy } from './profile.mjs'
@@ -253,6 +254,9 @@ async function main() {
   }
   log(`cold start: ${cold.proxy.ms.toFixed(0)} ms (reference ${cold.reference.ms.toFixed(0)} ms)`)
 
+  log('idle memory layer by layer')
+  const layers = idleLayers(ROOT)
+
   let refresh
   if (!opts['no-refresh']) {
     log('refresh under load (2 s access tokens)')
@@ -301,6 +305,7 @@ async function main() {
     refresh,
     bodySize,
     cold,
+    layers,
     profile,
     machine: machineFacts(),
     versions,
