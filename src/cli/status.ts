@@ -1,6 +1,7 @@
 // `oac-token-proxy status`: who is signed in, scopes, when the access and refresh tokens expire.
 import type { ProxyConfig } from '../config/types.js'
 import type { CredentialStatusJson } from '../admin/status-json.js'
+import { claimsOf } from '../token/lifetime.js'
 import { EXIT } from './exit-codes.js'
 import { credentialByName } from './login.js'
 import { askProxy, checkStateIdentity, readStateFile, runningProxy } from './ask-proxy.js'
@@ -48,9 +49,12 @@ export async function collectStatus(config: ProxyConfig, credential?: string): P
       }
       if (saved?.subject) entry.subject = saved.subject
       if (saved?.refreshTokenObtainedAtMs !== undefined) entry.refreshTokenObtainedAtMs = saved.refreshTokenObtainedAtMs
-      // the access token `oac-token-proxy token` saved, while it lasts
-      if (saved?.accessTokenExpiresAtMs !== undefined && saved.accessTokenExpiresAtMs > Date.now())
+      // the access token login or token saved, while it lasts, and the scope it carries
+      if (saved?.accessTokenExpiresAtMs !== undefined && saved.accessTokenExpiresAtMs > Date.now()) {
         entry.accessTokenExpiresAtMs = saved.accessTokenExpiresAtMs
+        const scope = saved.accessToken ? claimsOf({ accessToken: saved.accessToken }).scope : undefined
+        if (scope !== undefined) entry.scope = scope
+      }
       entry.health =
         c.grant === 'refresh_token' && !saved?.refreshToken && !c.refreshToken ? 'login_required' : 'stopped'
       return entry
@@ -103,7 +107,7 @@ export function renderStatus(report: StatusReport, config: ProxyConfig, now = Da
     if (c.accessTokenExpiresAtMs !== undefined) {
       const left = c.accessTokenExpiresAtMs - now
       lines.push(
-        `  access token:   ${left > 0 ? `expires in ${formatDuration(left)}` : 'expired'} (${new Date(c.accessTokenExpiresAtMs).toISOString()})${report.running ? '' : ', saved by oac-token-proxy token'}`,
+        `  access token:   ${left > 0 ? `expires in ${formatDuration(left)}` : 'expired'} (${new Date(c.accessTokenExpiresAtMs).toISOString()})${report.running ? '' : ', saved by login or token'}`,
       )
     } else lines.push(`  access token:   none held${report.running ? '' : ' (the proxy is not running)'}`)
     if (c.refreshTokenObtainedAtMs !== undefined) {

@@ -77,6 +77,8 @@ export class Refresher {
     this.current = token
     this.#appliedSeq = token.seq
     this.health = 'valid'
+    // status shows who the held token is for and the scope it carries, as for one obtained here
+    this.#describe({ accessToken: value })
     log.info(
       { event: `token.${kind}_used`, expiresInS: Math.round(token.lifetimeMs / 1000) },
       `using the ${kind} access token`,
@@ -330,7 +332,7 @@ export class Refresher {
     this.refresh('clock_jump').catch(() => {})
   }
 
-  #describe(set: TokenSet): void {
+  #describe(set: Pick<TokenSet, 'accessToken' | 'scope'>): void {
     const claims = claimsOf(set)
     if (claims.subject !== undefined) this.#o.saved.subject = claims.subject
     if (claims.scope !== undefined) this.scope = claims.scope
