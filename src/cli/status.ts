@@ -125,9 +125,17 @@ export function renderStatus(report: StatusReport, config: ProxyConfig, now = Da
     if (c.refreshes !== undefined) lines.push(`  refreshes:      ${c.refreshes} ok, ${c.failures ?? 0} failed`)
     if (c.lastError) lines.push(`  last error:     ${c.lastError.code}: ${c.lastError.message}`)
     if (c.login) lines.push(`  sign-in needed: open ${c.login.verificationUri} and enter ${c.login.userCode}`)
-    if (c.health === 'login_required' && !c.login) lines.push('  to sign in:     oac-token-proxy login')
+    if (c.health === 'login_required' && !c.login) lines.push(`  to sign in:     ${signInAdvice(report, config)}`)
   }
   return lines
+}
+
+/** How to sign in again: login takes the state file's lock, so a running proxy either signs in by itself or must stop. */
+function signInAdvice(report: StatusReport, config: ProxyConfig): string {
+  if (!report.running) return 'oac-token-proxy login'
+  if (config.login.headless && config.login.method === 'device')
+    return 'the proxy starts a device login by itself; its code shows here and on its status page /-/ (run status again)'
+  return `stop the proxy (pid ${report.running.pid}), run oac-token-proxy login, then start it again (or set login.headless: true)`
 }
 
 /** The store's lines of `status`: where the fleet keeps its state, and how it is protected. */

@@ -23,6 +23,8 @@ export interface RefresherOptions {
   log: Logger
   saved: SavedCredential
   events: EventEmitter<ManagerEvents>
+  /** The hint of login_required in this process, when not the default one. */
+  loginHint?: string
 }
 
 /** The token a manager serves and the refreshes that renew it; the manager reads its state for status. */
@@ -245,7 +247,7 @@ export class Refresher {
       this.timer.after(0, () => this.refresh('bootstrap_fallback').catch(() => {}))
       throw this.unavailable(1)
     }
-    const terminal = terminalError(err, this.#o.grant.name)
+    const terminal = terminalError(err, this.#o.grant.name, this.#o.loginHint)
     if (terminal) {
       this.#enterTerminal(terminal, error, reason, usedRefreshToken)
       this.#o.events.emit('refresh_failed', { credential: this.#o.name, reason, durationMs, error: terminal })

@@ -106,6 +106,23 @@ t.test('login_required: exit 4, with and without a running proxy', async (t) => 
   t.match(r.stdout, /login_required/)
 })
 
+t.test('a running proxy that does not sign in by itself: status and login say to stop it first', async (t) => {
+  const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
+  const config = await writeSimConfig(tempFolder(t), sim, { refreshToken: undefined, login: { headless: false } })
+  await running(t, config)
+  const status = await runCli(['status', '--config', config])
+  t.equal(status.code, EXIT.login)
+  t.match(
+    status.stdout,
+    /^ {2}to sign in: +stop the proxy \(pid \d+\), run oac-token-proxy login, then start it again/m,
+  )
+  const login = await runCli(['login', '--config', config])
+  t.equal(login.code, EXIT.state, login.stderr)
+  t.match(login.stderr, /^oac-token-proxy: state_locked: /m)
+  t.match(login.stderr, /hint: login and import write the state file that process holds: stop it/)
+  t.notMatch(login.stderr, /ask the running proxy for a token/, 'no advice meant for token')
+})
+
 t.test('credential_rejected: exit 5', async (t) => {
   const { code, report } = await statusWithFile(t, 'client-secret', 'wrong-secret')
   t.equal(report.credentials[0]?.health, 'credential_rejected')
