@@ -79,8 +79,8 @@ export async function getToken(
     let obtainedAtMs: number
     const interruption = listenForInterruption((signal) => {
       process.stderr.write(
-        `\noac-token-proxy: token cancelled (${signal === 'SIGINT' ? 'Ctrl-C' : signal}) while waiting for ` +
-          `${idpName(credential.idcsUrl)}; ${config.stateFile} was not changed. Its answer may have carried a rotated ` +
+        `\noac-token-proxy: cancelled (${signal === 'SIGINT' ? 'Ctrl-C' : signal}) while waiting for ` +
+          `${idpName(credential.idcsUrl)} to answer a refresh; ${config.stateFile} was not changed. Its answer may have carried a rotated ` +
           'refresh token: if the saved one is refused from now on, sign in again with oac-token-proxy login.\n',
       )
     })

@@ -80,7 +80,10 @@ for (const [signal, code] of [
       child.kill(signal)
       const [exitCode] = (await exited) as [number | null]
       t.equal(exitCode, code)
-      t.match(stderr, /^oac-token-proxy: token cancelled \(.+\) while waiting for the identity provider at /m)
+      t.match(
+        stderr,
+        /^oac-token-proxy: cancelled \(.+\) while waiting for the identity provider at \S+ to answer a refresh/m,
+      )
       t.match(stderr, /oac-token-proxy login/, 'says what to do if the refresh token was rotated meanwhile')
       t.equal(stdout, '', 'no token printed')
       t.notOk(existsSync(join(dir, 'state.json.lock')), 'the lock file is removed')
