@@ -9,6 +9,7 @@ import { clientCredentialsGrant } from '../oauth/grants/client-credentials.js'
 import { jwtBearerGrant } from '../oauth/grants/jwt-bearer.js'
 import { passwordGrant } from '../oauth/grants/password.js'
 import { refreshTokenGrant } from '../oauth/grants/refresh-token.js'
+import { LOGIN_FLEET_HINT, LOGIN_STOP_PROXY_HINT } from '../oauth/rejection.js'
 import type { TokenEndpoint } from '../oauth/token-endpoint.js'
 import type { Grant } from '../oauth/types.js'
 import { TokenManager } from '../token/manager.js'
@@ -26,6 +27,22 @@ export interface CredentialDeps {
   random?: () => number
   /** Wraps a credential's grant (a fleet's shared store refreshes through it). */
   wrapGrant?: (c: CredentialConfig, grant: Grant) => Grant
+  /** True in serve: login_required then names the way this proxy signs in again (servingLoginHint). */
+  serving?: boolean
+}
+
+/** Whether serve runs a device login by itself when a credential needs a sign-in (login.headless). */
+export function signsInByItself(config: ProxyConfig): boolean {
+  return config.login.headless && config.login.method === 'device'
+}
+
+/**
+ * The login_required hint of a running proxy that does not sign in by itself: stop it and run login (its
+ * lock keeps login out), or, for a fleet, log in from anywhere. Undefined: the default hint (its device login).
+ */
+export function servingLoginHint(config: ProxyConfig): string | undefined {
+  if (signsInByItself(config)) return undefined
+  return config.store ? LOGIN_FLEET_HINT : LOGIN_STOP_PROXY_HINT
 }
 
 export function clientAuthFor(c: CredentialConfig, clock?: Clock): ClientAuth {
@@ -118,6 +135,7 @@ export function createTokenManagers(config: ProxyConfig, deps: CredentialDeps): 
         settings: config.token,
         logger: deps.logger,
         bootstrapRefreshToken: c.grant === 'refresh_token' ? c.refreshToken : undefined,
+        loginHint: deps.serving ? servingLoginHint(config) : undefined,
         ...(deps.clock ? { clock: deps.clock } : {}),
         ...(deps.random ? { random: deps.random } : {}),
       }),

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import type { Dispatcher } from 'undici'
 import { systemClock, type Clock } from '../shared/clock.js'
 import type { ProxyConfig } from '../config/types.js'
-import { createTokenManagers, DEFAULT_CREDENTIAL } from './managers.js'
+import { createTokenManagers, DEFAULT_CREDENTIAL, signsInByItself } from './managers.js'
 import { createIdpAgent } from '../net/http-agent.js'
 import type { Logger } from '../shared/log.js'
 import { watchForLogin, type HeadlessLogin } from './headless-login.js'
@@ -53,6 +53,7 @@ export async function startProxy(config: ProxyConfig, deps: RunDeps): Promise<Ru
       store,
       clock,
       idpDispatcher,
+      serving: true,
       ...(deps.random ? { random: deps.random } : {}),
       ...(fleet ? { wrapGrant: fleet.wrap } : {}),
     })
@@ -123,7 +124,7 @@ function attachPerCredential(
     const m = managers.get(credential.name)
     if (!m) continue
     if (credential.tokenFile) attachTokenSink(m, credential.tokenFile, deps.logger)
-    if (credential.grant === 'refresh_token' && config.login.headless && config.login.method === 'device') {
+    if (credential.grant === 'refresh_token' && signsInByItself(config)) {
       logins.push(
         watchForLogin(m, credential, config, {
           logger: deps.logger,

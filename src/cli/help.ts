@@ -135,7 +135,8 @@ Prints the version (the same as oac-token-proxy --version).`,
 Runs only the simulated IDCS + OAC, and prints the user name and password its sign-in page accepts.
   --token-lifetime S   access-token lifetime in seconds, 10 to 86400 (default 100)
   --write-config DIR   write DIR/config.yaml with the client secret and a refresh token in files
-                       beside it (mode 0600), ready for: oac-token-proxy serve --config DIR/config.yaml`,
+                       beside it (mode 0600), ready for: oac-token-proxy serve --config DIR/config.yaml;
+                       a state file an earlier simulator left in DIR is removed (its tokens ended with it)`,
 }
 
 /** Prints a command's help page (its -h/--help); exit 0. */

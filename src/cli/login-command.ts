@@ -83,7 +83,7 @@ async function openTarget(config: ProxyConfig, credential: CredentialConfig, log
   const { FileStore } = await import('../token/store/file.js')
   const { claimCredential } = await import('../app/managers.js')
   const { logStoreOpened } = await import('../app/run.js')
-  const store = FileStore.open(config.stateFile)
+  const store = openForWriting(() => FileStore.open(config.stateFile))
   logStoreOpened(store, logger)
   try {
     claimCredential(store, credential)
@@ -92,6 +92,22 @@ async function openTarget(config: ProxyConfig, credential: CredentialConfig, log
     throw err
   }
   return { store, where: () => `${config.stateFile} (mode 0600)` }
+}
+
+/** A state file another process holds (state_locked): the hint says how login and import get to write it. */
+function openForWriting<T>(open: () => T): T {
+  try {
+    return open()
+  } catch (err) {
+    if (!(err instanceof ProxyError) || err.code !== 'state_locked') throw err
+    throw new ProxyError('state_locked', err.message, {
+      cause: err,
+      hint:
+        'login and import write the state file that process holds: stop it, run this command again, then start it. ' +
+        'A proxy running with login.headless (the default) signs in by itself: approve the code in its log ' +
+        '(login.device_code) or on its status page /-/, with no need to stop it.',
+    })
+  }
 }
 
 /** The configuration with login's own flags (--redirect-port, --no-open) laid over it. */

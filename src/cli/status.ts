@@ -1,6 +1,7 @@
 // `oac-token-proxy status`: who is signed in, scopes, when the access and refresh tokens expire.
 import type { ProxyConfig } from '../config/types.js'
 import type { CredentialStatusJson } from '../admin/status-json.js'
+import { claimsOf } from '../token/lifetime.js'
 import { EXIT } from './exit-codes.js'
 import { credentialByName } from './login.js'
 import { askProxy, checkStateIdentity, readStateFile, runningProxy } from './ask-proxy.js'
@@ -48,9 +49,12 @@ export async function collectStatus(config: ProxyConfig, credential?: string): P
       }
       if (saved?.subject) entry.subject = saved.subject
       if (saved?.refreshTokenObtainedAtMs !== undefined) entry.refreshTokenObtainedAtMs = saved.refreshTokenObtainedAtMs
-      // the access token `oac-token-proxy token` saved, while it lasts
-      if (saved?.accessTokenExpiresAtMs !== undefined && saved.accessTokenExpiresAtMs > Date.now())
+      // the access token login or token saved, while it lasts, and the scope it carries
+      if (saved?.accessTokenExpiresAtMs !== undefined && saved.accessTokenExpiresAtMs > Date.now()) {
         entry.accessTokenExpiresAtMs = saved.accessTokenExpiresAtMs
+        const scope = saved.accessToken ? claimsOf({ accessToken: saved.accessToken }).scope : undefined
+        if (scope !== undefined) entry.scope = scope
+      }
       entry.health =
         c.grant === 'refresh_token' && !saved?.refreshToken && !c.refreshToken ? 'login_required' : 'stopped'
       return entry
@@ -103,7 +107,7 @@ export function renderStatus(report: StatusReport, config: ProxyConfig, now = Da
     if (c.accessTokenExpiresAtMs !== undefined) {
       const left = c.accessTokenExpiresAtMs - now
       lines.push(
-        `  access token:   ${left > 0 ? `expires in ${formatDuration(left)}` : 'expired'} (${new Date(c.accessTokenExpiresAtMs).toISOString()})${report.running ? '' : ', saved by oac-token-proxy token'}`,
+        `  access token:   ${left > 0 ? `expires in ${formatDuration(left)}` : 'expired'} (${new Date(c.accessTokenExpiresAtMs).toISOString()})${report.running ? '' : ', saved by login or token'}`,
       )
     } else lines.push(`  access token:   none held${report.running ? '' : ' (the proxy is not running)'}`)
     if (c.refreshTokenObtainedAtMs !== undefined) {
@@ -121,9 +125,17 @@ export function renderStatus(report: StatusReport, config: ProxyConfig, now = Da
     if (c.refreshes !== undefined) lines.push(`  refreshes:      ${c.refreshes} ok, ${c.failures ?? 0} failed`)
     if (c.lastError) lines.push(`  last error:     ${c.lastError.code}: ${c.lastError.message}`)
     if (c.login) lines.push(`  sign-in needed: open ${c.login.verificationUri} and enter ${c.login.userCode}`)
-    if (c.health === 'login_required' && !c.login) lines.push('  to sign in:     oac-token-proxy login')
+    if (c.health === 'login_required' && !c.login) lines.push(`  to sign in:     ${signInAdvice(report, config)}`)
   }
   return lines
+}
+
+/** How to sign in again: login takes the state file's lock, so a running proxy either signs in by itself or must stop. */
+function signInAdvice(report: StatusReport, config: ProxyConfig): string {
+  if (!report.running) return 'oac-token-proxy login'
+  if (config.login.headless && config.login.method === 'device')
+    return 'the proxy starts a device login by itself; its code shows here and on its status page /-/ (run status again)'
+  return `stop the proxy (pid ${report.running.pid}), run oac-token-proxy login, then start it again (or set login.headless: true)`
 }
 
 /** The store's lines of `status`: where the fleet keeps its state, and how it is protected. */

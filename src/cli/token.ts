@@ -8,6 +8,7 @@ import { idpName, withProgress } from './progress.js'
 import { FileStore } from '../token/store/file.js'
 import type { CredentialState } from '../token/store/types.js'
 import { lateAnswer } from './late-answer.js'
+import { Interrupted, listenForInterruption } from './signals.js'
 import { askProxy, checkStateIdentity, readStateFile, runningProxy } from './ask-proxy.js'
 
 /** A saved access token is reused while it has at least this long left (or half its lifetime, if shorter). */
@@ -76,14 +77,29 @@ export async function getToken(
     manager.start({ useSaved: false })
     let result: TokenResult
     let obtainedAtMs: number
+    const interruption = listenForInterruption((signal) => {
+      process.stderr.write(
+        `\noac-token-proxy: cancelled (${signal === 'SIGINT' ? 'Ctrl-C' : signal}) while waiting for ` +
+          `${idpName(credential.idcsUrl)} to answer a refresh; ${config.stateFile} was not changed. Its answer may have carried a rotated ` +
+          'refresh token: if the saved one is refused from now on, sign in again with oac-token-proxy login.\n',
+      )
+    })
+    let interrupted = false
     try {
-      const token = await withProgress(idpName(credential.idcsUrl), manager.get(), {
+      const refreshed = withProgress(idpName(credential.idcsUrl), manager.get(), {
         limitMs: config.token.idpTimeoutMs,
       }).catch((err: unknown) => lateAnswer(manager, err, config.token, credential.idcsUrl, logger))
+      refreshed.catch(() => {}) // read through the race; after a signal, nobody waits for it
+      const token = await Promise.race([refreshed, interruption.signalled]).catch((err: unknown) => {
+        interrupted = err instanceof Interrupted
+        throw err
+      })
       obtainedAtMs = token.obtainedAtMs
       result = { accessToken: token.value, expiresAtMs: token.expiresAtMs, source: 'refresh' }
     } finally {
-      await manager.stop()
+      interruption.stop()
+      // stopped by a signal: no waiting for the answer (the state lock is released below on the way out)
+      if (!interrupted) await manager.stop()
     }
     // saved after the manager's own writes (the rotated refresh token), in the 0600 state file
     await store.save(credential.name, {

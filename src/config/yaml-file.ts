@@ -20,11 +20,20 @@ export function readYaml(path: string): Tree {
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, lineCounter })
   if (doc.errors.length > 0) {
-    const lines = doc.errors.map((e) => {
+    // several complaints about one position share its line and excerpt
+    const byPosition = new Map<string, { pos: { line: number; col: number } | undefined; messages: string[] }>()
+    for (const e of doc.errors) {
       const pos = e.linePos?.[0]
       const message = (e.message.split('\n')[0] as string).replace(/ at line \d+, column \d+:?$/, '')
-      return `${path}${pos ? `:${pos.line}:${pos.col}` : ''}: ${message}${pos ? '\n' + excerpt(text, pos) : ''}`
-    })
+      const key = pos ? `${pos.line}:${pos.col}` : ''
+      const at = byPosition.get(key) ?? { pos, messages: [] }
+      if (!at.messages.includes(message)) at.messages.push(message)
+      byPosition.set(key, at)
+    }
+    const lines = [...byPosition.values()].map(
+      ({ pos, messages }) =>
+        `${path}${pos ? `:${pos.line}:${pos.col}` : ''}: ${messages.join('; ')}${pos ? '\n' + excerpt(text, pos) : ''}`,
+    )
     throw new ProxyError('config_unreadable', `config file is not valid YAML:\n${lines.join('\n')}`, {
       hint: 'Fix the YAML syntax at the position shown (indentation, quotes, duplicate keys).',
     })

@@ -39,6 +39,18 @@ export const LOGIN_REQUIRED_HINT =
   'Log in again: a running proxy starts a device login by itself (login.headless): approve the code it logs (login.device_code) or shows on its status page /-/. ' +
   'Without a running proxy, run `oac-token-proxy login` (or point refreshToken at a fresh tokens.json from the OAC profile page).'
 
+/** The login_required hint of a proxy that runs no device login of its own (login.headless off, or login.method browser). */
+export const LOGIN_STOP_PROXY_HINT =
+  'Log in again: this proxy does not sign in by itself (login.headless is off, or login.method is browser). Stop it, run ' +
+  '`oac-token-proxy login` with its configuration (login writes the state file the proxy holds), then start it again; ' +
+  'or set login.headless: true and login.method: device, and the proxy shows a sign-in code in its log (login.device_code) and on its status page /-/.'
+
+/** The same for a replica of a fleet (a shared store): a login from anywhere signs every replica in. */
+export const LOGIN_FLEET_HINT =
+  'Log in again: run `oac-token-proxy login` (or import a tokens.json) with this configuration on any machine that reaches ' +
+  'the shared store; every replica adopts the sign-in, no restart. Or set login.headless: true and login.method: device, ' +
+  'and a replica shows a sign-in code on its status page /-/.'
+
 /** The hint while the proxy's own device login waits for someone to approve its code. */
 export const LOGIN_WAITING_HINT =
   'A sign-in is waiting: the link and the code are in the log (event login.device_code) and on the status page /-/ of this proxy. ' +

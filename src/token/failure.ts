@@ -14,25 +14,37 @@ export function toProxyError(err: unknown): ProxyError {
   return new ProxyError('idp_unreachable', (err as Error)?.message ?? String(err), { cause: err })
 }
 
-/** The login_required error with the hint for a waiting device login, or back to the usual one. */
-export function withLoginHint(err: ProxyError, login: PendingLogin | undefined): ProxyError {
+/**
+ * The login_required error with the hint for a waiting device login, or else `otherwise`: the way to sign
+ * in again that this process offers (by default a running proxy's own device login, or the login command).
+ */
+export function withLoginHint(
+  err: ProxyError,
+  login: PendingLogin | undefined,
+  otherwise: string = LOGIN_REQUIRED_HINT,
+): ProxyError {
   return new ProxyError('login_required', err.message, {
     cause: err.cause,
-    hint: login ? LOGIN_WAITING_HINT : LOGIN_REQUIRED_HINT,
+    hint: login ? LOGIN_WAITING_HINT : otherwise,
     ...(err.retryAfterS === undefined ? {} : { retryAfterS: err.retryAfterS }),
   })
 }
 
-/** Errors retrying cannot fix, as the error callers receive (with a Retry-After callers can act on). */
-export function terminalError(err: unknown, grant: string): ProxyError | undefined {
+/**
+ * Errors retrying cannot fix, as the error callers receive (with a Retry-After callers can act on).
+ * `loginHint` replaces the hint of login_required where this process offers another way to sign in.
+ */
+export function terminalError(err: unknown, grant: string, loginHint?: string): ProxyError | undefined {
   const rejected =
     rejectionOf(err, grant as RejectionContext) ??
     (err instanceof ProxyError && err.code === 'login_required' ? err : undefined)
-  if (!rejected || rejected.retryAfterS !== undefined) return rejected
+  if (!rejected) return undefined
+  const hint = rejected.code === 'login_required' && loginHint ? loginHint : rejected.hint
+  if (rejected.retryAfterS !== undefined && hint === rejected.hint) return rejected
   return new ProxyError(rejected.code, rejected.message, {
     cause: rejected.cause,
-    ...(rejected.hint ? { hint: rejected.hint } : {}),
-    retryAfterS: TERMINAL_RETRY_AFTER_S,
+    ...(hint ? { hint } : {}),
+    retryAfterS: rejected.retryAfterS ?? TERMINAL_RETRY_AFTER_S,
   })
 }
 

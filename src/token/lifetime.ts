@@ -47,7 +47,7 @@ export function heldToken(
 }
 
 /** The subject and scope shown in status: from the JWT's claims, the response's scope winning. */
-export function claimsOf(set: TokenSet): { subject?: string; scope?: string } {
+export function claimsOf(set: Pick<TokenSet, 'accessToken' | 'scope'>): { subject?: string; scope?: string } {
   const found: { subject?: string; scope?: string } = {}
   try {
     const claims = jwtClaims(set.accessToken)

@@ -20,6 +20,8 @@ export interface TokenManagerOptions {
   clock?: Clock
   /** Used when the state file holds no refresh token yet. */
   bootstrapRefreshToken?: Secret | undefined
+  /** The hint of login_required here, when not the default (a running proxy's device login, or `login`). */
+  loginHint?: string | undefined
   random?: () => number
 }
 

@@ -39,6 +39,7 @@ export class TokenManager extends EventEmitter<ManagerEvents> {
   readonly #clockWatch: ClockJumpWatch
   #lastForcedAtMono = -Infinity
   #pendingLogin: PendingLogin | undefined
+  readonly #loginHint: string | undefined
   #loaded = false
 
   constructor(options: TokenManagerOptions) {
@@ -48,6 +49,7 @@ export class TokenManager extends EventEmitter<ManagerEvents> {
     this.#settings = options.settings
     this.#log = options.logger.child({ credential: options.name })
     this.#clock = options.clock ?? systemClock
+    this.#loginHint = options.loginHint
     const random = options.random ?? Math.random
     this.#saved = new SavedCredential({
       name: options.name,
@@ -66,6 +68,7 @@ export class TokenManager extends EventEmitter<ManagerEvents> {
       log: this.#log,
       saved: this.#saved,
       events: this,
+      ...(options.loginHint ? { loginHint: options.loginHint } : {}),
     })
     this.#clockWatch = new ClockJumpWatch(this.#clock, this.#settings.clockJumpMs, (skew) => this.#r.onClockJump(skew))
   }
@@ -140,7 +143,8 @@ export class TokenManager extends EventEmitter<ManagerEvents> {
   setPendingLogin(login: PendingLogin | undefined): void {
     this.#pendingLogin = login
     // while the code waits, callers are told where it is, not to stop the proxy
-    if (this.#r.terminal?.code === 'login_required') this.#r.terminal = withLoginHint(this.#r.terminal, login)
+    if (this.#r.terminal?.code === 'login_required')
+      this.#r.terminal = withLoginHint(this.#r.terminal, login, this.#loginHint)
   }
 
   /**

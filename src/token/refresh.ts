@@ -23,6 +23,8 @@ export interface RefresherOptions {
   log: Logger
   saved: SavedCredential
   events: EventEmitter<ManagerEvents>
+  /** The hint of login_required in this process, when not the default one. */
+  loginHint?: string
 }
 
 /** The token a manager serves and the refreshes that renew it; the manager reads its state for status. */
@@ -77,6 +79,8 @@ export class Refresher {
     this.current = token
     this.#appliedSeq = token.seq
     this.health = 'valid'
+    // status shows who the held token is for and the scope it carries, as for one obtained here
+    this.#describe({ accessToken: value })
     log.info(
       { event: `token.${kind}_used`, expiresInS: Math.round(token.lifetimeMs / 1000) },
       `using the ${kind} access token`,
@@ -243,7 +247,7 @@ export class Refresher {
       this.timer.after(0, () => this.refresh('bootstrap_fallback').catch(() => {}))
       throw this.unavailable(1)
     }
-    const terminal = terminalError(err, this.#o.grant.name)
+    const terminal = terminalError(err, this.#o.grant.name, this.#o.loginHint)
     if (terminal) {
       this.#enterTerminal(terminal, error, reason, usedRefreshToken)
       this.#o.events.emit('refresh_failed', { credential: this.#o.name, reason, durationMs, error: terminal })
@@ -330,7 +334,7 @@ export class Refresher {
     this.refresh('clock_jump').catch(() => {})
   }
 
-  #describe(set: TokenSet): void {
+  #describe(set: Pick<TokenSet, 'accessToken' | 'scope'>): void {
     const claims = claimsOf(set)
     if (claims.subject !== undefined) this.#o.saved.subject = claims.subject
     if (claims.scope !== undefined) this.scope = claims.scope

@@ -1,5 +1,8 @@
 // Headless first login: serve without a refresh token starts a device login by itself and serves once approved.
 import t from 'tap'
+import { servingLoginHint } from '../../src/app/managers.js'
+import type { ProxyConfig } from '../../src/config/types.js'
+import { LOGIN_FLEET_HINT, LOGIN_REQUIRED_HINT, LOGIN_STOP_PROXY_HINT } from '../../src/oauth/rejection.js'
 import { FakeClock, startStack, waitFor } from '../helpers.js'
 
 t.test('no refresh token: the code goes to the log and status, readiness waits, approval makes it serve', async (t) => {
@@ -66,13 +69,34 @@ t.test('while the device login waits, the 503 and the log say where the code is,
   t.notMatch(body.hint, /stop the proxy|run `oac-token-proxy login`/)
 })
 
-t.test('with headless login off, the 503 says how to log in', async (t) => {
-  const s = await startStack(t, {
-    noRefreshToken: true,
-    waitForToken: true,
-    env: { OAC_PROXY_LOGIN_HEADLESS: 'false' },
-  })
-  const body = (await s.get('/api/20210901/snapshots')).json() as { error: string; hint: string }
-  t.equal(body.error, 'login_required')
-  t.match(body.hint, 'oac-token-proxy login')
+for (const env of [{ OAC_PROXY_LOGIN_HEADLESS: 'false' }, { OAC_PROXY_LOGIN_METHOD: 'browser' }] as Record<
+  string,
+  string
+>[]) {
+  t.test(
+    `with no device login of its own (${JSON.stringify(env)}), the 503 and the log say to stop it and log in`,
+    async (t) => {
+      const s = await startStack(t, { noRefreshToken: true, waitForToken: true, env })
+      t.equal(s.logs.events('login.device_code').length, 0, 'no device login started')
+      const body = (await s.get('/api/20210901/snapshots')).json() as { error: string; hint: string }
+      t.equal(body.error, 'login_required')
+      t.equal(body.hint, LOGIN_STOP_PROXY_HINT)
+      t.notMatch(body.hint, /starts a device login by itself/, 'no code to wait for is promised')
+      const logged = s.logs.events('token.login_required')[0] as { hint?: string } | undefined
+      t.equal(logged?.hint, LOGIN_STOP_PROXY_HINT, 'the log line gives the same hint')
+    },
+  )
+}
+
+t.test('the login hint a serving proxy gives follows its login settings and store', async (t) => {
+  const base = { login: { headless: true, method: 'device' } } as unknown as ProxyConfig
+  t.equal(servingLoginHint(base), undefined, 'its own device login: the default hint')
+  const off = { ...base, login: { headless: false, method: 'device' } } as unknown as ProxyConfig
+  t.equal(servingLoginHint(off), LOGIN_STOP_PROXY_HINT)
+  t.equal(
+    servingLoginHint({ ...off, store: {} } as unknown as ProxyConfig),
+    LOGIN_FLEET_HINT,
+    'a fleet: login anywhere',
+  )
+  t.match(LOGIN_REQUIRED_HINT, /starts a device login by itself/)
 })

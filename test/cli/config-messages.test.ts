@@ -68,3 +68,12 @@ t.test('a YAML syntax error shows the line and a caret', async (t) => {
   t.match(r.stderr, /\n\s+2 \| idcsUrl: \[\n/)
   t.match(r.stderr, /\n\s+\| +\^\n/)
 })
+
+t.test('several YAML complaints about one position show its excerpt once', async (t) => {
+  const dir = t.testdir({ 'config.yaml': 'oacUrl: https://oac.example.com\nlisten:\n  port: 1\n   host: x\n' })
+  const r = await cli(['serve', '--config', 'config.yaml'], dir)
+  t.equal(r.code, 2)
+  t.match(r.stderr, 'config_unreadable')
+  t.equal(r.stderr.match(/^\s+3 \| {3}port: 1$/gm)?.length, 1, 'the line is shown once: ' + r.stderr)
+  t.equal(r.stderr.match(/config\.yaml:3:\d+: /g)?.length, 1, 'one position line, its messages joined')
+})

@@ -52,6 +52,46 @@ for (const [signal, code] of [
   )
 }
 
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  t.test(
+    `${signal} while token waits for the identity domain: a message, exit ${code}, the lock removed`,
+    async (t) => {
+      const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
+      sim.faults.idcs.always({ kind: 'hang' })
+      const dir = tempFolder(t)
+      const config = await writeSimConfig(dir, sim)
+      const child = spawn(process.execPath, [CLI, 'token', '--config', config], {
+        env: { PATH: process.env.PATH ?? '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      t.teardown(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      })
+      let stderr = ''
+      let stdout = ''
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+      const exited = once(child, 'exit')
+      await waitFor(() => sim.stats().tokenCalls > 0, 10_000, 'the token call')
+      t.ok(existsSync(join(dir, 'state.json.lock')), 'token holds the lock while it waits')
+      child.kill(signal)
+      const [exitCode] = (await exited) as [number | null]
+      t.equal(exitCode, code)
+      t.match(
+        stderr,
+        /^oac-token-proxy: cancelled \(.+\) while waiting for the identity provider at \S+ to answer a refresh/m,
+      )
+      t.match(stderr, /oac-token-proxy login/, 'says what to do if the refresh token was rotated meanwhile')
+      t.equal(stdout, '', 'no token printed')
+      t.notOk(existsSync(join(dir, 'state.json.lock')), 'the lock file is removed')
+      t.notOk(existsSync(join(dir, 'state.json')), 'no state file written')
+    },
+  )
+}
+
 t.test('serve that takes over the lock of a process that is gone logs a takeover line naming it', async (t) => {
   const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
   const dir = tempFolder(t)

@@ -3,7 +3,8 @@ import t, { type Test } from 'tap'
 import { writeFileSync } from 'node:fs'
 import type { Simulator } from '../../src/simulator/index.js'
 import { runCli, simulatorFor, type CliResult } from '../helpers/cli-run.js'
-import { writeSimConfig } from '../helpers.js'
+import { spawnProxy, waitFor, writeSimConfig } from '../helpers.js'
+import { request } from 'undici'
 import { join } from 'node:path'
 
 async function setup(t: Test): Promise<{ sim: Simulator; dir: string; configPath: string }> {
@@ -33,6 +34,13 @@ t.test('a wrong client secret: login and token both say credential_rejected, exi
   t.match(fromLogin.hint, /clientId and clientSecret/)
   t.same(errorOf(token), fromLogin, 'token reports the same code and hint')
   t.notMatch(login.stdout, /enter the code/, 'no code is shown for a client that is refused')
+  // serve: the same code and hint in the 503 callers get
+  const proxy = await spawnProxy(t, configPath)
+  await waitFor(() => proxy.lines.some((l) => l.event === 'token.credential_rejected'), 10_000, 'the refusal')
+  const res = await request(`${proxy.url}/api/20210901/snapshots`)
+  t.equal(res.statusCode, 503)
+  const body = (await res.body.json()) as { error: string; hint: string }
+  t.same({ code: body.error, hint: body.hint }, fromLogin, 'serve answers with the same code and hint')
 })
 
 t.test('a scope the domain does not know: login says credential_rejected with the scope hint', async (t) => {

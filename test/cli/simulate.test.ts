@@ -4,6 +4,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { request } from 'undici'
+import { runCli } from '../helpers/cli-run.js'
 import { CLI, spawnProxy, waitFor } from '../helpers.js'
 
 /** Starts `simulate --write-config dir` and resolves with its stdout once the config is written. */
@@ -59,4 +60,41 @@ t.test('an existing non-empty folder gets no .gitignore, and simulate says so', 
   const out = await simulateInto(t, dir, 'version control')
   t.notOk(existsSync(join(dir, '.gitignore')), 'the folder of the user is left alone')
   t.match(out, /already held files, so no \.gitignore was written there/)
+})
+
+t.test(
+  "simulate again into its folder: the earlier simulator's state file goes, and the config works at once",
+  async (t) => {
+    const dir = join(t.testdir(), 'sim')
+    await simulateInto(t, dir)
+    const config = join(dir, 'config.yaml')
+    const first = await runCli(['token', '--config', config])
+    t.equal(first.code, 0, first.stderr)
+    t.ok(existsSync(join(dir, 'oac-token-proxy.state.json')), 'a sign-in saved for the first simulator')
+    const again = await simulateInto(t, dir, 'removed ')
+    t.match(again, /^removed \S+oac-token-proxy\.state\.json: it held a sign-in to an earlier simulator/m)
+    t.notMatch(again, /no \.gitignore was written/, 'its own .gitignore is still there')
+    const second = await runCli(['token', '--config', config])
+    t.equal(second.code, 0, 'no state_mismatch against the new simulator: ' + second.stderr)
+  },
+)
+
+t.test('a state file the simulator did not write is kept and named', async (t) => {
+  const kept = {
+    version: 1,
+    credentials: {
+      default: {
+        refreshToken: 'a-refresh-token-kept',
+        identity: {
+          credential: 'default',
+          idcsUrl: 'https://idcs-x.identity.oraclecloud.com',
+          clientId: 'oac-sim-client',
+        },
+      },
+    },
+  }
+  const dir = t.testdir({ 'oac-token-proxy.state.json': JSON.stringify(kept) })
+  const out = await simulateInto(t, dir, 'is kept')
+  t.match(out, /oac-token-proxy\.state\.json was already there and may hold a sign-in elsewhere, so it is kept/)
+  t.same(JSON.parse(readFileSync(join(dir, 'oac-token-proxy.state.json'), 'utf8')), kept, 'left as it was')
 })

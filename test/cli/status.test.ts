@@ -3,6 +3,7 @@ import t, { type Test } from 'tap'
 import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { once } from 'node:events'
+import { decodeJwt } from 'jose'
 import { join } from 'node:path'
 import { EXIT } from '../../src/cli/exit-codes.js'
 import type { Simulator } from '../../src/simulator/index.js'
@@ -70,6 +71,30 @@ t.test('valid: exit 0, with the token scope and the configured scope', async (t)
   t.match(text.stdout, new RegExp(`^ {2}config scope: +${sim.scope.replace(/[.:]/g, '\\$&')}$`, 'm'))
 })
 
+t.test('the token scope of a saved access token: without a proxy, and from a proxy started on it', async (t) => {
+  const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
+  const config = await writeSimConfig(tempFolder(t), sim)
+  const saved = await runCli(['token', '--config', config, '--json'])
+  t.equal(saved.code, 0, saved.stderr)
+  const { accessToken } = JSON.parse(saved.stdout) as { accessToken: string }
+  const claimed = (decodeJwt(accessToken) as { scope?: string }).scope
+  t.ok(claimed, 'the simulated token carries a scope claim')
+  const idle = await statusOf(t, config)
+  t.equal(idle.code, EXIT.notRunning)
+  t.equal(idle.report.credentials[0]?.scope, claimed, 'status without a proxy reads the saved token')
+  const text = await runCli(['status', '--config', config])
+  t.match(text.stdout, /^ {2}token scope: +\S/m)
+  t.match(text.stdout, /^ {2}access token: +expires in .*, saved by login or token$/m)
+
+  const proxy = await spawnProxy(t, config)
+  await waitFor(() => proxy.lines.some((l) => l.event === 'token.saved_used'), 10_000, 'the saved token in use')
+  const served = await statusOf(t, config)
+  t.equal(served.code, EXIT.ok)
+  t.equal(served.report.credentials[0]?.scope, claimed, 'a proxy started on the saved token shows its scope')
+  t.equal(served.report.credentials[0]?.configuredScope, sim.scope)
+  t.equal(sim.stats().refreshGrants, 1, 'the proxy started on the saved token (no refresh)')
+})
+
 t.test('login_required: exit 4, with and without a running proxy', async (t) => {
   const { sim, code, report } = await statusWithFile(t, 'refresh-token', 'not-a-refresh-token')
   t.equal(report.credentials[0]?.health, 'login_required')
@@ -79,6 +104,23 @@ t.test('login_required: exit 4, with and without a running proxy', async (t) => 
   const r = await runCli(['status', '--config', idle])
   t.equal(r.code, EXIT.login, 'no proxy and no refresh token anywhere')
   t.match(r.stdout, /login_required/)
+})
+
+t.test('a running proxy that does not sign in by itself: status and login say to stop it first', async (t) => {
+  const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
+  const config = await writeSimConfig(tempFolder(t), sim, { refreshToken: undefined, login: { headless: false } })
+  await running(t, config)
+  const status = await runCli(['status', '--config', config])
+  t.equal(status.code, EXIT.login)
+  t.match(
+    status.stdout,
+    /^ {2}to sign in: +stop the proxy \(pid \d+\), run oac-token-proxy login, then start it again/m,
+  )
+  const login = await runCli(['login', '--config', config])
+  t.equal(login.code, EXIT.state, login.stderr)
+  t.match(login.stderr, /^oac-token-proxy: state_locked: /m)
+  t.match(login.stderr, /hint: login and import write the state file that process holds: stop it/)
+  t.notMatch(login.stderr, /ask the running proxy for a token/, 'no advice meant for token')
 })
 
 t.test('credential_rejected: exit 5', async (t) => {

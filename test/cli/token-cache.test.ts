@@ -52,7 +52,7 @@ t.test('a second token call reuses the saved access token: one refresh, one rota
   t.equal(statSync(statePath).mode & 0o777, 0o600, 'the state file holding the access token is 0600')
   t.same(leaks(bare.stderr, secretsOf(sim, [first.accessToken])), [], 'no token on stderr')
   const status = await runCli(['status', '--config', config])
-  t.match(status.stdout, /^ {2}access token: {3}expires in .*, saved by oac-token-proxy token$/m)
+  t.match(status.stdout, /^ {2}access token: {3}expires in .*, saved by login or token$/m)
   t.same(leaks(status.stdout + status.stderr, secretsOf(sim, [first.accessToken])), [], 'status shows no token')
 })
 

@@ -108,23 +108,31 @@ t.test('a trailing slash on the identity domain URL is the same identity domain'
 t.test('a state file written before identities were recorded keeps working and gains the record', async (t) => {
   const sim = await simulator(t)
   const statePath = join(folder(t), 'state.json')
+  const oldRefreshToken = sim.issueRefreshToken()
   const old: StateFile = {
     version: 1,
     credentials: {
-      oac: { refreshToken: sim.issueRefreshToken(), refreshTokenObtainedAtMs: Date.now(), updatedAtMs: Date.now() },
+      [DEFAULT_CREDENTIAL]: {
+        refreshToken: oldRefreshToken,
+        refreshTokenObtainedAtMs: Date.now(),
+        updatedAtMs: Date.now(),
+      },
     },
   }
   writeFileSync(statePath, JSON.stringify(old), { mode: 0o600 })
-  const config = await configFor(t, sim, statePath)
+  // no configured refresh token: the old entry's is the only one there is
+  const config = await configFor(t, sim, statePath, { refreshToken: undefined })
   const status = await runCli(['status', '--config', config])
   t.not(status.code, 3, status.stderr)
   const r = await runCli(['token', '--config', config])
   t.equal(r.code, 0, r.stderr)
-  t.same(state(statePath).credentials[DEFAULT_CREDENTIAL]?.identity, {
-    credential: DEFAULT_CREDENTIAL,
-    idcsUrl: sim.idcsUrl,
-    clientId: sim.clientId,
-  })
+  t.equal(sim.stats().refreshGrants, 1, "the old entry's refresh token was used")
+  t.equal(sim.stats().staleRefreshTokenUses, 0)
+  const entry = state(statePath).credentials[DEFAULT_CREDENTIAL]
+  t.not(entry?.refreshToken, oldRefreshToken, 'and its rotated successor saved in its place')
+  t.same(entry?.identity, { credential: DEFAULT_CREDENTIAL, idcsUrl: sim.idcsUrl, clientId: sim.clientId })
+  const again = await configFor(t, sim, statePath, { refreshToken: undefined, clientId: 'another-client' })
+  t.equal((await runCli(['token', '--config', again])).code, 3, 'once recorded, the identity is checked')
 })
 
 t.test('token and status refuse to ask a running proxy that serves another identity domain', async (t) => {
