@@ -187,14 +187,15 @@ export class OAuthError extends ProxyError {
     description: string | undefined,
     options: ProxyErrorOptions = {},
   ) {
+    const code = oauthErrorCode(oauthError)
     super(
       'idp_error',
-      `identity provider answered ${httpStatusFromIdp} ${oauthError}` +
+      `identity provider answered ${httpStatusFromIdp} ${code}` +
         (description ? `: ${sanitizeDescription(description)}` : ''),
       options,
     )
     this.name = 'OAuthError'
-    this.oauthError = oauthError
+    this.oauthError = code
     this.httpStatusFromIdp = httpStatusFromIdp
   }
 
@@ -214,6 +215,17 @@ export const TERMINAL_OAUTH_ERRORS = new Set([
 ])
 
 const MAX_DESCRIPTION_CHARS = 200
+/** What an OAuth `error` code looks like in practice (RFC 6749 5.2: invalid_grant, slow_down...). */
+const OAUTH_ERROR_FORM = /^[A-Za-z0-9_.:-]{1,64}$/
+const MAX_OAUTH_ERROR_CHARS = 64
+
+/**
+ * The `error` field of an IdP answer as shown in messages, statuses and logs: a code of the usual form
+ * as it is, anything else scrubbed like a description (known secrets, token shapes), on one line and cut.
+ */
+export function oauthErrorCode(raw: string): string {
+  return OAUTH_ERROR_FORM.test(raw) ? raw : sanitizeDescription(raw).slice(0, MAX_OAUTH_ERROR_CHARS)
+}
 
 /**
  * IdP descriptions are shown to users: every secret value this process knows is scrubbed first
