@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { ProxyError } from '../../shared/errors.js'
+import { oauthErrorCode, ProxyError } from '../../shared/errors.js'
 import { requestToken, type TokenEndpoint } from '../token-endpoint.js'
 import type { TokenSet } from '../types.js'
 
@@ -154,7 +154,7 @@ function answerRedirect(
           ? new ProxyError('login_denied', 'the sign-in was refused (access_denied)', {
               hint: 'Sign in with a user allowed to use the application, then run login again.',
             })
-          : new ProxyError('login_failed', `the identity domain answered the login with ${error.slice(0, 64)}`),
+          : new ProxyError('login_failed', `the identity domain answered the login with ${oauthErrorCode(error)}`),
       ),
     )
     return
