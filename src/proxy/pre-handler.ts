@@ -8,6 +8,7 @@ import { callerGone } from './client-abort.js'
 import type { ProxyRequestState } from './request-state.js'
 import type { RouteContext } from './route-context.js'
 import { Slots, type Release } from './slots.js'
+import { watchUpload } from './upload-watch.js'
 
 export type PreHandler = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void
 
@@ -65,15 +66,17 @@ export function createPreHandler(route: RouteConfig, manager: TokenManager, ctx:
         hold(reply, granted)
         // a caller that gave up while waiting is not forwarded
         if (callerGone(request)) done(new ProxyError('bad_request', 'the client closed the connection'))
-        else withSlot(request, done)
+        else withSlot(request, reply, done)
       }, done)
       return
     }
     hold(reply, release)
-    withSlot(request, done)
+    withSlot(request, reply, done)
   }
 
-  function withSlot(request: FastifyRequest, done: (err?: Error) => void): void {
+  function withSlot(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
+    // a body that stops moving must not keep the slot
+    watchUpload(request, reply, config.proxy.upstreamTimeoutMs, route.prefix)
     const token = manager.peek()
     if (token !== undefined && request.body === undefined) {
       request.proxyState = newState(token.value, route)

@@ -33,6 +33,11 @@ export const ERROR_CODES = {
   },
   upstream_error: { status: 502, summary: 'The upstream answered something the proxy could not relay.' },
   bad_request: { status: 400, summary: 'The request could not be read (malformed body or headers).' },
+  request_timeout: {
+    status: 408,
+    summary:
+      "The caller's request body made no progress for proxy.upstreamTimeoutSeconds while it held an upstream slot; the connection is closed.",
+  },
   internal_error: { status: 500, summary: 'An unexpected error inside the proxy; the log has details.' },
   host_not_allowed: {
     status: 421,
