@@ -10,11 +10,15 @@ import { sendError } from './send-error.js'
  */
 export function watchUpload(request: FastifyRequest, reply: FastifyReply, idleMs: number, route: string): void {
   const raw = request.raw
-  if (raw.complete || idleMs <= 0) return
+  const hasBody = request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length']) > 0
+  if (!hasBody || raw.complete || idleMs <= 0) return
+  let armed = true
   const stop = (): void => {
-    // the socket may already be gone
-    raw.socket?.setTimeout(0)
+    if (!armed) return
+    armed = false
     reply.raw.off('timeout', onIdle)
+    // once the answer is sent, the socket's timeout is the server's keep-alive timeout: leave it alone
+    if (!reply.raw.writableEnded) raw.socket?.setTimeout(0)
   }
   function onIdle(): void {
     stop()

@@ -57,3 +57,30 @@ t.test('an upload that keeps moving, however slowly, is not cut', async (t) => {
   t.match(answer, /^HTTP\/1\.1 202 /, 'OAC accepted the whole body')
   t.same(s.logs.events('request.body_stalled'), [])
 })
+
+t.test('watching uploads leaves the keep-alive timeout of answered connections in place', async (t) => {
+  const s = await startStack(t)
+  s.proxy.server.app.server.keepAliveTimeout = 300
+  // a GET, and a POST whose body comes in two parts (watched while it arrives)
+  for (const parts of [
+    [`GET ${API} HTTP/1.1\r\nHost: 127.0.0.1:${s.proxy.port}\r\n\r\n`],
+    [head(s, BODY.length) + BODY.slice(0, 10), BODY.slice(10)],
+  ]) {
+    const socket = connect(s.proxy.port, '127.0.0.1')
+    await new Promise((resolve) => socket.once('connect', resolve))
+    let answer = ''
+    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')))
+    const closed = new Promise<boolean>((resolve) => {
+      socket.once('close', () => resolve(true))
+      setTimeout(() => resolve(false), 4000)
+    })
+    for (const part of parts) {
+      socket.write(part)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    const what = (parts[0] as string).split(' ')[0] as string
+    t.ok(await closed, `${what}: the idle connection is closed by the server's keep-alive timeout`)
+    t.match(answer, /^HTTP\/1\.1 20[02] /, `${what}: answered`)
+    socket.destroy()
+  }
+})
