@@ -27,5 +27,5 @@ EXPOSE 8787
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.OAC_PROXY_LISTEN_PORT||8787)+'/-/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # exec form: node is PID 1 and receives SIGTERM directly; V8 flags (scripts/v8-flags.mjs) keep the sidecar small
-ENTRYPOINT ["node", "--max-semi-space-size=2", "--no-wasm-tier-up", "/app/dist/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "--no-wasm-tier-up", "--expose-gc", "/app/dist/cli.js"]
 CMD ["serve"]

@@ -19,8 +19,9 @@ export const SEA_FILE = join(OUT_DIR, 'oac-token-proxy')
 const SENTINEL_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
 
 /**
- * Two source lines need a bundler's help: pino-pretty is required through createRequire (to keep it off the
- * start-up path), which esbuild cannot follow, and the version is read from package.json next to dist/.
+ * Four files need a bundler's help. Three load modules through createRequire, which esbuild cannot follow:
+ * pino-pretty (kept off the start-up path), undici's parts (net/undici.js) and node:http (shared/node-http.js),
+ * the last two to keep serve small; the fourth reads the version from package.json next to dist/.
  */
 function seaPatches(version) {
   const patches = [
@@ -35,9 +36,21 @@ function seaPatches(version) {
       to: JSON.stringify(JSON.stringify({ version })),
     },
   ]
+  // the files that load undici's parts and node:http with createRequire (to keep serve small) become plain
+  // imports, which esbuild bundles
+  const replaced = {
+    [join(root, 'dist', 'net', 'undici.js')]: [
+      "import * as undici from 'undici'",
+      'export const { Agent, Pool, Client, EnvHttpProxyAgent, Dispatcher, getGlobalDispatcher, setGlobalDispatcher, request } = undici',
+    ].join('\n'),
+    [join(root, 'dist', 'shared', 'node-http.js')]: "export { createServer } from 'node:http'",
+  }
   return {
     name: 'sea-patches',
     setup(b) {
+      b.onLoad({ filter: /[\\/](undici|node-http)\.js$/ }, (args) =>
+        args.path in replaced ? { contents: replaced[args.path], loader: 'js' } : undefined,
+      )
       b.onLoad({ filter: /[\\/](log|version)\.js$/ }, (args) => {
         const mine = patches.filter((p) => p.file === args.path)
         if (mine.length === 0) return undefined

@@ -7,4 +7,7 @@ export const V8_FLAGS = [
   // raises the peak RSS under load (bench/footprint.mjs on Node 26, noisy: peak before the transfers 105-131 MiB
   // in 5 of 6 runs with this flag, 124-186 MiB in 3 without); the parser then stays in baseline (Liftoff) code
   '--no-wasm-tier-up',
+  // the gc function, which the proxy calls for a minor collection while large bodies stream
+  // (src/proxy/transfer-gc.ts: the buffers they leave behind are freed as they go, not tens of MB later)
+  '--expose-gc',
 ]

@@ -34,7 +34,13 @@ t.test('the Dockerfile is multi-stage, non-root, exec-form, with a healthcheck a
   t.match(dockerfile, /^USER node$/m)
   t.match(dockerfile, /npm ci --omit=dev/)
   t.match(dockerfile, /^VOLUME \["\/var\/lib\/oac-token-proxy"\]$/m)
-  t.same(execForm('ENTRYPOINT'), ['node', '--max-semi-space-size=2', '--no-wasm-tier-up', '/app/dist/cli.js'])
+  t.same(execForm('ENTRYPOINT'), [
+    'node',
+    '--max-semi-space-size=2',
+    '--no-wasm-tier-up',
+    '--expose-gc',
+    '/app/dist/cli.js',
+  ])
   t.same(execForm('CMD'), ['serve'])
   t.equal(finalEnv().OAC_PROXY_STATE_FILE, '/var/lib/oac-token-proxy/state.json')
 })

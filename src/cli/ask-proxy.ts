@@ -1,5 +1,5 @@
 // Asks the proxy that holds a state file (found through its lock) over its admin API, with the admin key.
-import { Agent, request } from 'undici'
+import { Agent, request } from '../net/undici.js'
 import { ADMIN_KEY_HEADER } from '../shared/admin-path.js'
 import { ProxyError } from '../shared/errors.js'
 import { readFileSync } from 'node:fs'

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { request } from 'undici'
+import { request } from '../net/undici.js'
 import { loadConfig } from '../config/load.js'
 import type { Logger } from '../shared/log.js'
 import { startProxy, type RunningProxy } from '../app/run.js'

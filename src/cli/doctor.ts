@@ -1,5 +1,6 @@
 // `oac-token-proxy doctor`: checks the configuration, the shared store, the identity domain, the scope, the grant and OAC.
-import { request, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
+import { request } from '../net/undici.js'
 import { loadConfig, type LoadOptions } from '../config/load.js'
 import type { ProxyConfig } from '../config/types.js'
 import { isProxyError } from '../shared/errors.js'

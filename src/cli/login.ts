@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { decodeJwt } from 'jose'
+import { jwtClaims } from '../shared/jwt.js'
 import { renderUnicodeCompact } from 'uqr'
 import { systemClock, type Clock } from '../shared/clock.js'
 import type { CredentialConfig, ProxyConfig } from '../config/types.js'
@@ -144,7 +144,7 @@ async function saveRefreshToken(
 /** The `exp` claim in ms, when the access token is a JWT that has one (an opaque token has no known expiry). */
 function jwtExpMs(accessToken: string): number | undefined {
   try {
-    const { exp } = decodeJwt(accessToken)
+    const { exp } = jwtClaims(accessToken)
     return typeof exp === 'number' ? exp * 1000 : undefined
   } catch {
     return undefined

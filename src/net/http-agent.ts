@@ -1,5 +1,6 @@
 // Outbound HTTP: undici agents with verified TLS, an optional extra CA bundle, and HTTPS_PROXY / NO_PROXY support.
-import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
+import { Agent, EnvHttpProxyAgent } from './undici.js'
 import type { ProxyConfig } from '../config/types.js'
 
 export interface AgentOptions {

@@ -1,6 +1,6 @@
-// Signs RS256 JWT assertions (user assertions and client assertions) with jose.
+// Signs RS256 JWT assertions (user assertions and client assertions) with jose, loaded on the first signature.
 import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto'
-import { SignJWT, type JWTHeaderParameters } from 'jose'
+import type { JWTHeaderParameters } from 'jose'
 import { systemClock, type Clock } from '../shared/clock.js'
 import type { AssertionKey } from '../config/types.js'
 
@@ -31,6 +31,7 @@ export async function signAssertion(
   const header: JWTHeaderParameters = { alg: 'RS256', typ: 'JWT' }
   if (key.keyId) header.kid = key.keyId
   else if (key.x5t) header.x5t = key.x5t
+  const { SignJWT } = await import('jose')
   return new SignJWT({})
     .setProtectedHeader(header)
     .setSubject(claims.sub)

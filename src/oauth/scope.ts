@@ -1,5 +1,5 @@
 // Scope and claim helpers shared by the login flows.
-import { decodeJwt } from 'jose'
+import { jwtClaims } from '../shared/jwt.js'
 import { ProxyError } from '../shared/errors.js'
 import type { TokenSet } from './types.js'
 
@@ -11,7 +11,7 @@ export function withOfflineAccess(scope: string): string {
 /** The `sub` claim of a JWT access token, if it is one. */
 export function subjectOf(accessToken: string): string | undefined {
   try {
-    const sub = decodeJwt(accessToken).sub
+    const sub = jwtClaims(accessToken).sub
     return typeof sub === 'string' ? sub : undefined
   } catch {
     return undefined

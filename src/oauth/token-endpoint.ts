@@ -1,5 +1,6 @@
 // Client for the IDCS token endpoint: form POST, client auth, RFC 6749 error mapping, Retry-After.
-import { request, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
+import { request } from '../net/undici.js'
 import { OAuthError, ProxyError } from '../shared/errors.js'
 import { applyClientAuth, type ClientAuth } from './client-auth.js'
 import type { TokenSet } from './types.js'

@@ -1,6 +1,7 @@
 // The raw HTTP servers under Fastify: guards first, CONNECT/Upgrade refused, parse errors answered with stable codes.
 import { existsSync, lstatSync, unlinkSync } from 'node:fs'
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http'
+import { createServer } from '../shared/node-http.js'
 import { connect, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { ADMIN_PREFIX } from '../shared/admin-path.js'

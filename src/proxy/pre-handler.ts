@@ -8,6 +8,7 @@ import { callerGone } from './client-abort.js'
 import type { ProxyRequestState } from './request-state.js'
 import type { RouteContext } from './route-context.js'
 import { Slots, type Release } from './slots.js'
+import { streamedUntilClose } from './transfer-gc.js'
 import { watchUpload } from './upload-watch.js'
 
 export type PreHandler = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void
@@ -83,10 +84,10 @@ export function createPreHandler(route: RouteConfig, manager: TokenManager, ctx:
       done()
       return
     }
-    prepare(request, token?.value).then(() => done(), done)
+    prepare(request, reply, token?.value).then(() => done(), done)
   }
 
-  async function prepare(request: FastifyRequest, held: string | undefined): Promise<void> {
+  async function prepare(request: FastifyRequest, reply: FastifyReply, held: string | undefined): Promise<void> {
     let tokenValue = held
     if (tokenValue === undefined) {
       try {
@@ -99,6 +100,7 @@ export function createPreHandler(route: RouteConfig, manager: TokenManager, ctx:
     const state = newState(tokenValue, route)
     request.proxyState = state
     await holdBody(request, state, replayLimit)
+    if (!state.replayable) streamedUntilClose(reply.raw, ctx.transferGc)
   }
 
   return preHandler

@@ -4,6 +4,7 @@ import type { ProxyConfig } from '../config/types.js'
 import type { ProxyCounters } from '../admin/counters.js'
 import type { Metrics } from '../admin/metrics.js'
 import type { ClientAborted } from './client-abort.js'
+import type { TransferGc } from './transfer-gc.js'
 
 /** What every route registration shares. */
 export interface RouteContext {
@@ -13,4 +14,6 @@ export interface RouteContext {
   metrics: Metrics
   /** Records a request whose caller went away (true), or returns false when the caller is still there. */
   clientAborted: ClientAborted
+  /** Collects the buffers of streamed bodies as they go. */
+  transferGc: TransferGc
 }

@@ -1,6 +1,8 @@
 // One proxied route: an @fastify/http-proxy instance sending requests under its prefix to its upstream with a fresh token.
 import type { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+// before @fastify/http-proxy: its reply-from then gets undici's dispatchers without the rest of undici
+import '../net/undici.js'
 import { fastifyHttpProxy } from '@fastify/http-proxy'
 import type { RouteConfig } from '../config/types.js'
 import { ProxyError } from '../shared/errors.js'
@@ -9,6 +11,7 @@ import type { TokenManager } from '../token/manager.js'
 import { droppedRequestHeaders, localLocation, upstreamRequestHeaders } from './headers.js'
 import { createPreHandler } from './pre-handler.js'
 import { replayAfter401 } from './replay.js'
+import { streamedUntilClose } from './transfer-gc.js'
 import type { ProxyRequestState } from './request-state.js'
 import type { RouteContext } from './route-context.js'
 import { sendError } from './send-error.js'
@@ -38,6 +41,7 @@ function createOnResponse(route: RouteConfig, manager: TokenManager, ctx: RouteC
       res.stream.once('error', (err: Error) => reply.send(err))
       return
     }
+    streamedUntilClose(reply.raw, ctx.transferGc)
     reply.send(res.stream)
   }
 }

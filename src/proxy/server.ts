@@ -17,6 +17,7 @@ import { createGuard } from './guards.js'
 import { createGuardedServer, type ListenerScope } from './listeners.js'
 import { logCompletedRequests } from './request-log.js'
 import { registerRoute } from './route.js'
+import { TransferGc } from './transfer-gc.js'
 import type { RouteContext } from './route-context.js'
 
 export interface ServerDeps {
@@ -93,7 +94,7 @@ export async function buildServer(config: ProxyConfig, deps: ServerDeps): Promis
   })
   logCompletedRequests(app, config, logger, metrics)
 
-  const ctx: RouteContext = { dispatcher, config, counters, metrics, clientAborted }
+  const ctx: RouteContext = { dispatcher, config, counters, metrics, clientAborted, transferGc: new TransferGc() }
   for (const route of config.routes) {
     const manager = managers.get(route.credential)
     if (!manager) throw new Error(`no token manager for credential ${route.credential}`)

@@ -138,7 +138,8 @@ export const ERROR_CODES = {
   },
   no_refresh_token: {
     status: 0,
-    summary: 'The identity provider returned no refresh token: the scope lacks offline_access.',
+    summary:
+      'The identity provider signed the user in but returned no refresh token: the app does not allow the Refresh Token grant, offline access was not consented (prompt=consent), or the granted scope lacks offline_access. The hint lists the causes that fit.',
   },
   usage: { status: 0, summary: 'Wrong command-line usage.' },
 } as const

@@ -1,6 +1,6 @@
 // Small node:http helpers for the simulator: tracked servers, request context, bodies, answers.
 
-import { createServer } from 'node:http'
+import { createServer } from '../shared/node-http.js'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { SimState } from './state.js'

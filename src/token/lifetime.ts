@@ -1,5 +1,5 @@
 // What a token response says about its token: how long it lives (expires_in or a rounded exp) and whose it is.
-import { decodeJwt } from 'jose'
+import { jwtClaims } from '../shared/jwt.js'
 import type { TokenSet } from '../oauth/types.js'
 import type { AccessToken } from './schedule.js'
 
@@ -17,7 +17,7 @@ export function lifetimeOf(set: TokenSet, sentAtMs: number): number {
   const lifetimeMs = set.expiresInS * 1000
   let exp: unknown
   try {
-    exp = decodeJwt(set.accessToken).exp
+    exp = jwtClaims(set.accessToken).exp
   } catch {
     return lifetimeMs // opaque token
   }
@@ -50,7 +50,7 @@ export function heldToken(
 export function claimsOf(set: TokenSet): { subject?: string; scope?: string } {
   const found: { subject?: string; scope?: string } = {}
   try {
-    const claims = decodeJwt(set.accessToken)
+    const claims = jwtClaims(set.accessToken)
     if (typeof claims.sub === 'string') found.subject = claims.sub
     if (typeof claims.scope === 'string') found.scope = claims.scope
   } catch {

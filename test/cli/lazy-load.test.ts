@@ -18,15 +18,19 @@ const DIST = fileURLToPath(new URL('../../dist/', import.meta.url))
  */
 const LOAD =
   'function load(url, context, next) {' +
-  " if (url.includes('/dist/')) process.stderr.write('module.loaded ' + url + '\\n');" +
+  " if (url.includes('/dist/') || url.includes('/node_modules/')) process.stderr.write('module.loaded ' + url + '\\n');" +
   ' return next(url, context) }'
 const REGISTER =
   "import * as m from 'node:module';" +
+  " process.on('exit', () => process.stderr.write('node.bundled-undici ' + process.moduleLoadList.some((x) => x.includes('deps/undici')) + '\\n'));" +
   ` if (m.registerHooks) m.registerHooks({ load: ${LOAD} });` +
   ` else m.register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(`export async ${LOAD}`)}))`
 
 /** Runs the CLI with the hook; resolves the dist/ files it loaded (relative paths) and its exit code. */
-function loadedBy(args: string[], cwd?: string): Promise<{ code: number; modules: string[] }> {
+function loadedBy(
+  args: string[],
+  cwd?: string,
+): Promise<{ code: number; modules: string[]; nodeBundledUndici: boolean }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -36,7 +40,11 @@ function loadedBy(args: string[], cwd?: string): Promise<{ code: number; modules
         const modules = [...stderr.matchAll(/^module\.loaded (\S+)$/gm)].map((m) =>
           relative(DIST, fileURLToPath(m[1] as string)),
         )
-        resolve({ code: err ? Number(err.code) : 0, modules })
+        resolve({
+          code: err ? Number(err.code) : 0,
+          modules,
+          nodeBundledUndici: /^node\.bundled-undici true$/m.test(stderr),
+        })
       },
     )
   })
@@ -118,4 +126,30 @@ t.test('a command on a store loads the Redis store and its client (the check abo
   t.not(r.code, 0)
   t.ok(r.modules.some((m) => m.startsWith('token/store/redis/')))
   t.ok(r.modules.some((m) => m.includes('@redis/client')))
+})
+
+t.test("serve loads undici's dispatchers only, neither Node's bundled undici nor jose", async (t) => {
+  const dir = tempFolder(t)
+  const r = await loadedBy(['serve', '--config', writeConfig(dir, await busyPort(t))], dir)
+  t.equal(r.code, 1)
+  t.ok(r.modules.includes('net/undici.js'), 'serve got as far as the upstream agent')
+  t.ok(r.modules.includes('../node_modules/undici/lib/dispatcher/agent.js'), 'the hook sees node_modules')
+  // fetch, WebSocket, EventSource, the caches and the mocks: undici's entry loads them, the proxy does not
+  t.same(
+    r.modules.filter((m) => /node_modules\/undici\/(index\.js|lib\/(web|mock|cache)\/)/.test(m)),
+    [],
+  )
+  t.same(
+    r.modules.filter((m) => m.includes('node_modules/jose/')),
+    [],
+    'jose loads only to sign assertions',
+  )
+  // an ES import of node:http reads its WebSocket getter, which loads Node's own copy of undici
+  t.equal(r.nodeBundledUndici, false, "Node's bundled undici is not loaded")
+})
+
+t.test('demo loads jose, for the simulator signs its tokens (the check above can fail)', async (t) => {
+  const r = await loadedBy(['demo', '--check', '--port', '0'])
+  t.equal(r.code, 0)
+  t.ok(r.modules.some((m) => m.includes('node_modules/jose/')))
 })

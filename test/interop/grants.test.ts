@@ -46,6 +46,12 @@ t.test('device login (RFC 8628): approved in a browser, the refresh token is sav
   t.type(store.load('default')?.refreshToken, 'string')
   const p = await startInteropProxy(t, config, clock, store)
   t.equal((await p.get()).status, 200)
+  t.equal(p.logs.events('token.saved_used').length, 1, 'serve starts on the access token the login returned')
+  t.same(
+    [...new Set(idp.tokenCalls.map((c) => c.grantType))],
+    ['urn:ietf:params:oauth:grant-type:device_code'],
+    'only the polls of the login: no refresh (and no rotation) right after it',
+  )
   t.equal(oac.refused, 0)
 })
 

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRemoteJWKSet, exportJWK, jwtVerify } from 'jose'
-import Provider from 'oidc-provider'
+import Provider, { interactionPolicy } from 'oidc-provider'
 import type { Test } from 'tap'
 import { request } from 'undici'
 import type { Clock } from '../../src/shared/clock.js'
@@ -78,8 +78,13 @@ function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()))
 }
 
+export interface IdpOptions {
+  /** false: the server does not take prompt=consent (unsupported prompt value), as some servers answer. */
+  consentRequestable?: boolean
+}
+
 /** Starts node-oidc-provider behind a thin server that can inject token-endpoint faults on `clock`. */
-export async function startIdp(t: Test, clock: Clock): Promise<Idp> {
+export async function startIdp(t: Test, clock: Clock, options: IdpOptions = {}): Promise<Idp> {
   const server = createServer()
   const port = await listen(server)
   const issuer = `http://127.0.0.1:${port}`
@@ -146,7 +151,10 @@ export async function startIdp(t: Test, clock: Clock): Promise<Idp> {
     // IDCS rotates refresh tokens; presenting a rotated one revokes the whole grant
     rotateRefreshToken: true,
     ttl: { AccessToken: ACCESS_TOKEN_LIFETIME_S, ClientCredentials: ACCESS_TOKEN_LIFETIME_S, RefreshToken: 7 * 86_400 },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      ...(options.consentRequestable === false ? { policy: withoutRequestableConsent() } : {}),
+    },
     findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
   })
   const tokenCalls: Idp['tokenCalls'] = []
@@ -198,6 +206,14 @@ export async function startIdp(t: Test, clock: Clock): Promise<Idp> {
   })
   t.teardown(() => idp.close())
   return idp
+}
+
+/** The default interaction policy, but prompt=consent may not be asked for: such a request is invalid_request. */
+function withoutRequestableConsent(): interactionPolicy.Prompt[] {
+  const policy = interactionPolicy.base()
+  const consent = policy.get('consent')
+  if (consent) consent.requestable = false
+  return policy
 }
 
 /** Tokens the provider issues join the whole-suite leak scan: none may appear in a log line. */

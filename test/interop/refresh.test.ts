@@ -52,6 +52,22 @@ t.test('without prompt=consent the server drops offline_access: the error lists 
   t.notMatch(err.hint, /scope must end with offline_access/, 'no false claim about the scope')
 })
 
+t.test('a server that does not take prompt=consent: login_failed with its words and a hint to omit it', async (t) => {
+  const clock = new FakeClock(Date.now())
+  const idp = await startIdp(t, clock, { consentRequestable: false })
+  const oac = await startOac(t, idp)
+  const config = interopConfig(t, idp, oac, 'none')
+  const err = (await browserLogin(config, clock).catch((e: unknown) => e)) as {
+    code: string
+    message: string
+    hint: string
+  }
+  t.equal(err.code, 'login_failed')
+  t.match(err.message, /invalid_request \(unsupported prompt value requested\)/)
+  t.match(err.hint, /login\.prompt: omit/)
+  t.equal(idp.tokenCalls.length, 0, 'no code came back to exchange')
+})
+
 t.test('the proxy refreshes with rotation; every token is accepted by the OAC stand-in', async (t) => {
   const { idp, oac: oacHits, clock, config, store } = await setup(t)
   const p = await startInteropProxy(t, config, clock, store)

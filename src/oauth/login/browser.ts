@@ -1,8 +1,9 @@
 // Authorization code grant with PKCE (S256) on a loopback redirect: the browser login.
 import { createHash, randomBytes } from 'node:crypto'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { createServer } from '../../shared/node-http.js'
 import type { AddressInfo } from 'node:net'
-import { oauthErrorCode, ProxyError } from '../../shared/errors.js'
+import { oauthErrorCode, ProxyError, sanitizeDescription } from '../../shared/errors.js'
 import { requestToken, type TokenEndpoint } from '../token-endpoint.js'
 import type { TokenSet } from '../types.js'
 
@@ -154,7 +155,7 @@ function answerRedirect(
           ? new ProxyError('login_denied', 'the sign-in was refused (access_denied)', {
               hint: 'Sign in with a user allowed to use the application, then run login again.',
             })
-          : new ProxyError('login_failed', `the identity domain answered the login with ${oauthErrorCode(error)}`),
+          : refusedLogin(error, q.get('error_description'), expected.options.prompt),
       ),
     )
     return
@@ -177,6 +178,30 @@ function answerRedirect(
     (err: unknown) =>
       finish(502, 'Login failed', 'The code could not be exchanged for tokens; see the terminal.', () => reject(err)),
   )
+}
+
+/** Printable characters only, at most `max` of them: an identity domain's words, safe for a terminal line. */
+function printable(s: string, max: number): string {
+  return s.replace(/[^\x20-\x7e]/g, '?').slice(0, max)
+}
+
+/**
+ * An error the identity domain sent back instead of a code. A server that does not take prompt=consent
+ * (login.prompt) says so here; the hint then says how to stop sending it.
+ */
+function refusedLogin(error: string, description: string | null, prompt: 'consent' | 'omit' | undefined): ProxyError {
+  // scrubbed like any identity-provider text (known secrets, token shapes) before it is cut
+  const detail = description ? ` (${printable(sanitizeDescription(description), 160)})` : ''
+  const message = `the identity domain answered the login with ${printable(oauthErrorCode(error), 64)}${detail}`
+  const promptSent = (prompt ?? 'consent') !== 'omit'
+  const aboutPrompt = /\bprompt\b/i.test(description ?? '')
+  const hint =
+    promptSent && aboutPrompt
+      ? 'The login asked for consent (prompt=consent), which this identity domain refuses: set login.prompt: omit (OAC_PROXY_LOGIN_PROMPT=omit) and run login again.'
+      : 'Check the application: its redirect URL (login.redirectPort, login.redirectPath), the grants it allows and the scope' +
+        (promptSent ? '; if the answer is about prompt=consent, set login.prompt: omit' : '') +
+        '. Then run login again.'
+  return new ProxyError('login_failed', message, { hint })
 }
 
 function escapeHtml(s: string): string {
