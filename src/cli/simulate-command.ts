@@ -1,6 +1,7 @@
 // The `simulate` command: only the simulated IDCS + OAC until SIGINT or SIGTERM, optionally writing a config for it.
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { writeFileAtomic } from '../shared/atomic-file.js'
 import type { Simulator } from '../simulator/index.js'
 import { liveLock } from '../token/store/lock.js'
 import { intFlag, parse, PORT_RANGE, TOKEN_LIFETIME_RANGE } from './argv.js'
@@ -34,7 +35,7 @@ export async function simulateCommand(args: string[]): Promise<number> {
   out(`client id:      ${sim.clientId}`)
   out(`scope:          ${sim.scope}`)
   out(`sign-in page:   ${signInLine(sim)}`)
-  if (typeof values['write-config'] === 'string') writeSimulatorConfig(sim, resolve(values['write-config']))
+  if (typeof values['write-config'] === 'string') await writeSimulatorConfig(sim, resolve(values['write-config']))
   else out('client secret and refresh token: use --write-config DIR to get them as files')
   const logger = stderrLogger('warn')
   await waitForSignal(logger)
@@ -45,16 +46,19 @@ export async function simulateCommand(args: string[]): Promise<number> {
 const STATE_FILE = 'oac-token-proxy.state.json'
 const GITIGNORE_HEADER = '# written by oac-token-proxy simulate: secrets'
 
-/** DIR/config.yaml for the simulator, the client secret and a refresh token in files beside it (mode 0600). */
-function writeSimulatorConfig(sim: Simulator, dir: string): void {
+/**
+ * DIR/config.yaml for the simulator, the client secret and a refresh token in files beside it (mode 0600).
+ * Each is a new file renamed into place: a file or symlink already at that name is replaced, never written through.
+ */
+async function writeSimulatorConfig(sim: Simulator, dir: string): Promise<void> {
   const created = !existsSync(dir) || readdirSync(dir).length === 0
   mkdirSync(dir, { recursive: true })
   // the folder holds a client secret and a refresh token: keep it out of git unless its owner decides otherwise
-  if (created) writeFileSync(join(dir, '.gitignore'), `${GITIGNORE_HEADER}\n*\n`)
+  if (created) await writeFileAtomic(join(dir, '.gitignore'), `${GITIGNORE_HEADER}\n*\n`, 0o644)
   const ignored = created || readText(join(dir, '.gitignore'))?.startsWith(GITIGNORE_HEADER) === true
-  writeFileSync(join(dir, 'client-secret'), sim.clientSecret + '\n', { mode: 0o600 })
-  writeFileSync(join(dir, 'refresh-token'), sim.issueRefreshToken() + '\n', { mode: 0o600 })
-  writeFileSync(
+  await writeFileAtomic(join(dir, 'client-secret'), sim.clientSecret + '\n', 0o600)
+  await writeFileAtomic(join(dir, 'refresh-token'), sim.issueRefreshToken() + '\n', 0o600)
+  await writeFileAtomic(
     join(dir, 'config.yaml'),
     [
       '# written by oac-token-proxy simulate',
@@ -67,7 +71,7 @@ function writeSimulatorConfig(sim: Simulator, dir: string): void {
       `stateFile: ${STATE_FILE}`,
       '',
     ].join('\n'),
-    { mode: 0o600 },
+    0o600,
   )
   out(`config written: ${join(dir, 'config.yaml')}  (secrets in files beside it, mode 0600)`)
   clearEarlierSimulatorState(join(dir, STATE_FILE), sim)

@@ -1,7 +1,7 @@
 // Resolves the store section: which Redis (URL or Sentinel), its secrets, the encryption key or the explicit opt-out.
 import { Secret } from '../shared/secret.js'
 import type { CredentialContext } from './credentials.js'
-import { resolveSecret, type SecretRef } from './secrets.js'
+import { checkSecretFileMode, resolveSecret, type SecretRef } from './secrets.js'
 import type { Reader, Tree } from './tree.js'
 import { getPath } from './tree.js'
 import type { StoreSettings } from './types.js'
@@ -49,6 +49,7 @@ export function resolveStore(tree: Tree, value: Reader, ctx: Ctx): StoreSettings
   const password = secret('store.password')
   const sentinelPassword = secret('store.sentinel.password')
   const seconds = (key: string): number => Math.round(value<number>(key) * 1000)
+  if (url !== undefined) checkUrlPassword(url, ctx)
   return {
     ...(url !== undefined ? { url: withUrlPasswordRegistered(url) } : {}),
     ...(masterName !== undefined
@@ -100,6 +101,24 @@ function readSecret(tree: Tree, key: string, ctx: Ctx): Secret | undefined {
     ctx.problems.push((err as Error).message)
     ctx.secretProblems.push((err as Error).message)
     return undefined
+  }
+}
+
+/** A password written into store.url in the configuration file is an inline secret: the file gets the secret-file check. */
+function checkUrlPassword(url: string, ctx: Ctx): void {
+  if (ctx.configFile === undefined || ctx.where('store.url') !== ctx.configFile) return
+  let password = ''
+  try {
+    password = new URL(url).password
+  } catch {
+    return // the connection step reports an unparsable URL without echoing it
+  }
+  if (password === '') return
+  try {
+    checkSecretFileMode(ctx.configFile, 'store.url (its password)', ctx, true)
+  } catch (err) {
+    ctx.problems.push((err as Error).message)
+    ctx.secretProblems.push((err as Error).message)
   }
 }
 

@@ -1,6 +1,7 @@
 // Client authentication at the token endpoint, chosen separately from the grant.
 import type { Clock } from '../shared/clock.js'
 import type { AssertionKey } from '../config/types.js'
+import { registerSecretValue } from '../shared/redact.js'
 import type { Secret } from '../shared/secret.js'
 import { signAssertion } from './assertion.js'
 
@@ -27,7 +28,10 @@ export async function applyClientAuth(
   switch (auth.method) {
     case 'client_secret_basic': {
       const raw = `${formEncode(auth.clientId)}:${formEncode(auth.clientSecret.reveal())}`
-      headers.authorization = `Basic ${Buffer.from(raw).toString('base64')}`
+      const basic = Buffer.from(raw).toString('base64')
+      // the encoded pair reveals the secret as well: an IdP echoing the header gets it scrubbed too
+      registerSecretValue(basic)
+      headers.authorization = `Basic ${basic}`
       return
     }
     case 'client_secret_post':

@@ -99,9 +99,9 @@ export function methodOverrides(req: IncomingMessage, query: string): string[] {
     if (v === undefined) continue
     for (const item of (Array.isArray(v) ? v : [v]).join(',').split(',')) out.push(item)
   }
-  // parsed, not searched: `%5Fmethod` is `_method` once decoded
+  // parsed, not searched: `%5Fmethod` is `_method` once decoded; `;` separates parameters for some servers too
   if (query !== '') {
-    for (const [k, v] of new URLSearchParams(query)) if (k.toLowerCase() === '_method') out.push(v)
+    for (const [k, v] of new URLSearchParams(query.replaceAll(';', '&'))) if (k.toLowerCase() === '_method') out.push(v)
   }
   return out.map((m) => m.trim().toUpperCase()).filter((m) => m !== '')
 }

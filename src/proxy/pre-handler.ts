@@ -9,6 +9,7 @@ import type { ProxyRequestState } from './request-state.js'
 import type { RouteContext } from './route-context.js'
 import { Slots, type Release } from './slots.js'
 import { streamedUntilClose } from './transfer-gc.js'
+import { watchUpload } from './upload-watch.js'
 
 export type PreHandler = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void
 
@@ -75,6 +76,8 @@ export function createPreHandler(route: RouteConfig, manager: TokenManager, ctx:
   }
 
   function withSlot(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void {
+    // a body that stops moving must not keep the slot
+    watchUpload(request, reply, config.proxy.upstreamTimeoutMs, route.prefix)
     const token = manager.peek()
     if (token !== undefined && request.body === undefined) {
       request.proxyState = newState(token.value, route)

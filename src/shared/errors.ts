@@ -33,6 +33,11 @@ export const ERROR_CODES = {
   },
   upstream_error: { status: 502, summary: 'The upstream answered something the proxy could not relay.' },
   bad_request: { status: 400, summary: 'The request could not be read (malformed body or headers).' },
+  request_timeout: {
+    status: 408,
+    summary:
+      "The caller's request body made no progress for proxy.upstreamTimeoutSeconds while it held an upstream slot; the connection is closed.",
+  },
   internal_error: { status: 500, summary: 'An unexpected error inside the proxy; the log has details.' },
   host_not_allowed: {
     status: 421,
@@ -188,14 +193,15 @@ export class OAuthError extends ProxyError {
     description: string | undefined,
     options: ProxyErrorOptions = {},
   ) {
+    const code = oauthErrorCode(oauthError)
     super(
       'idp_error',
-      `identity provider answered ${httpStatusFromIdp} ${oauthError}` +
+      `identity provider answered ${httpStatusFromIdp} ${code}` +
         (description ? `: ${sanitizeDescription(description)}` : ''),
       options,
     )
     this.name = 'OAuthError'
-    this.oauthError = oauthError
+    this.oauthError = code
     this.httpStatusFromIdp = httpStatusFromIdp
   }
 
@@ -215,6 +221,17 @@ export const TERMINAL_OAUTH_ERRORS = new Set([
 ])
 
 const MAX_DESCRIPTION_CHARS = 200
+/** What an OAuth `error` code looks like in practice (RFC 6749 5.2: invalid_grant, slow_down...). */
+const OAUTH_ERROR_FORM = /^[A-Za-z0-9_.:-]{1,64}$/
+const MAX_OAUTH_ERROR_CHARS = 64
+
+/**
+ * The `error` field of an IdP answer as shown in messages, statuses and logs: a code of the usual form
+ * as it is, anything else scrubbed like a description (known secrets, token shapes), on one line and cut.
+ */
+export function oauthErrorCode(raw: string): string {
+  return OAUTH_ERROR_FORM.test(raw) ? raw : sanitizeDescription(raw).slice(0, MAX_OAUTH_ERROR_CHARS)
+}
 
 /**
  * IdP descriptions are shown to users: every secret value this process knows is scrubbed first

@@ -1,7 +1,7 @@
 // `simulate --write-config DIR` then `serve --config DIR/config.yaml`: the documented try-it path works.
 import t, { type Test } from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { runCli } from '../helpers/cli-run.js'
@@ -97,4 +97,22 @@ t.test('a state file the simulator did not write is kept and named', async (t) =
   const out = await simulateInto(t, dir, 'is kept')
   t.match(out, /oac-token-proxy\.state\.json was already there and may hold a sign-in elsewhere, so it is kept/)
   t.same(JSON.parse(readFileSync(join(dir, 'oac-token-proxy.state.json'), 'utf8')), kept, 'left as it was')
+})
+
+t.test('files already at the names simulate writes are replaced, never written through', async (t) => {
+  const dir = t.testdir({ 'victim.txt': 'precious\n' })
+  const victim = join(dir, 'victim.txt')
+  // a planted symlink, and a world-readable file whose mode a plain rewrite would keep
+  symlinkSync(victim, join(dir, 'client-secret'))
+  symlinkSync(victim, join(dir, 'refresh-token'))
+  writeFileSync(join(dir, 'config.yaml'), 'old\n')
+  chmodSync(join(dir, 'config.yaml'), 0o644)
+  await simulateInto(t, dir)
+  t.equal(readFileSync(victim, 'utf8'), 'precious\n', 'the symlinks target is untouched')
+  for (const name of ['client-secret', 'refresh-token', 'config.yaml']) {
+    const st = lstatSync(join(dir, name))
+    t.ok(st.isFile(), `${name} is a regular file`)
+    t.equal(st.mode & 0o777, 0o600, `${name} has mode 0600`)
+  }
+  t.match(readFileSync(join(dir, 'config.yaml'), 'utf8'), /^clientSecret: \{ file: client-secret \}$/m)
 })

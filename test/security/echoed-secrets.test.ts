@@ -4,6 +4,8 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startStack, waitFor, type Stack } from '../helpers.js'
 import { sanitizeDescription } from '../../src/shared/errors.js'
+import { applyClientAuth } from '../../src/oauth/client-auth.js'
+import { Secret } from '../../src/shared/secret.js'
 
 /** Every 12-character piece of each secret: a cut that leaves a fragment is a leak too. */
 function fragments(secrets: string[]): string[] {
@@ -80,4 +82,42 @@ t.test('scopes and URLs in an IdP error stay readable', async (t) => {
   const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbmFseXN0In0.c2lnbmF0dXJl'
   t.equal(sanitizeDescription(`token ${jwt} expired`), 'token [redacted] expired', 'token shapes still are')
   t.equal(sanitizeDescription('opaque 8f9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a rejected'), 'opaque [redacted] rejected')
+})
+
+t.test('an IdP echoing the Basic credential, or secrets in the error field itself', async (t) => {
+  const basic = (id: string, secret: string): string => Buffer.from(`${id}:${secret}`).toString('base64')
+  const { s, rt } = await failingStack(t, (rt, secret) => ({
+    error: `invalid_grant ${rt}\n{"level":"info","forged":true}`,
+    error_description: `bad client, Authorization: Basic ${basic('oac-sim-client', secret)} refused`,
+  }))
+  const secrets = [rt, s.sim.clientSecret, basic(s.sim.clientId, s.sim.clientSecret)]
+  const status = await s.get('/-/status')
+  const api = await s.get('/api/20210901/snapshots')
+  for (const [where, text] of [
+    ['/-/status', status.body],
+    ['the HTTP answer', api.body],
+    ['the logs', s.logs.text()],
+  ] as const) {
+    t.same(
+      fragments(secrets).filter((f) => text.includes(f)),
+      [],
+      `no piece of a secret in ${where}`,
+    )
+  }
+  t.notMatch(s.logs.text(), /"forged":true/, 'the error field cannot forge a log line')
+  const lastError = (status.json() as { credentials: Array<{ lastError?: { message: string } }> }).credentials[0]
+    ?.lastError?.message
+  t.notMatch(lastError, /[\r\n]/, 'the status shows the error on one line')
+})
+
+t.test('a short Basic credential, too short to look like a token, is scrubbed as a known value', async (t) => {
+  const headers: Record<string, string> = {}
+  await applyClientAuth(
+    { method: 'client_secret_basic', clientId: 'c', clientSecret: new Secret('short-pw-12', 'test') },
+    headers,
+    new URLSearchParams(),
+  )
+  const basic = (headers.authorization as string).slice('Basic '.length)
+  t.ok(basic.length < 32, 'shorter than the token shapes redaction looks for')
+  t.equal(sanitizeDescription(`Authorization: Basic ${basic} refused`), 'Authorization: Basic [redacted] refused')
 })

@@ -48,6 +48,30 @@ t.test('a state file owned by another user is refused', { skip: !isRoot && 'need
   t.throws(() => FileStore.open(state), { code: 'file_unsafe', message: /belongs to another user \(uid 65534/ })
 })
 
+t.test(
+  'a lock or token file owned by another user is refused',
+  { skip: !isRoot && 'needs root to chown' },
+  async (t) => {
+    const { state } = dirWithVictim(t)
+    writeFileSync(`${state}.lock`, JSON.stringify({ pid: 1, hostname: 'elsewhere', startedAtMs: 0 }), { mode: 0o600 })
+    chownSync(`${state}.lock`, 65534, 65534)
+    t.throws(() => FileStore.open(state), {
+      code: 'file_unsafe',
+      message: /state lock file .* belongs to another user/,
+    })
+    await t.rejects(
+      startStack(t, {
+        beforeProxy: (_sim, dir) => {
+          writeFileSync(join(dir, 'token'), 'x', { mode: 0o600 })
+          chownSync(join(dir, 'token'), 65534, 65534)
+        },
+        file: { tokenFile: 'token' },
+      }),
+      { code: 'file_unsafe', message: /token file .* belongs to another user/ },
+    )
+  },
+)
+
 t.test('an oversized state file is refused without being read whole', async (t) => {
   const { state } = dirWithVictim(t)
   writeFileSync(state, '{"version":1,"credentials":{},"pad":"' + 'x'.repeat(MAX_STATE_FILE_BYTES) + '"}', {

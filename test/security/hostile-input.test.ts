@@ -514,14 +514,17 @@ export function prefixEncodings(prefix: string): string[] {
   return [...out]
 }
 
+/** Method overrides a server behind the proxy may honour, each asking for a write. */
+const OVERRIDE_HEADERS = ['X-HTTP-Method-Override: DELETE', 'X-HTTP-Method: PUT', 'X-Method-Override: POST']
+
 /** Inputs generated from the configuration: every route prefix, every deny glob and the admin prefix, in every encoding. */
 function configInputs(s: Stack): Hostile[] {
   const self = `127.0.0.1:${s.proxy.port}`
   const out: Hostile[] = []
-  const add = (name: string, method: string, target: string): void => {
+  const add = (name: string, method: string, target: string, headers: string[] = []): void => {
     out.push({
-      name: `config: ${name} ${method} ${target.slice(0, 80)}`,
-      bytes: build({ method, target, ...(method === 'POST' || method === 'PUT' ? { body: '{}' } : {}) }, self),
+      name: `config: ${name} ${method} ${target.slice(0, 80)}${headers.length > 0 ? ` ${headers.join(' ')}` : ''}`,
+      bytes: build({ method, target, headers, ...(method === 'POST' || method === 'PUT' ? { body: '{}' } : {}) }, self),
     })
   }
   for (const route of s.config.routes) {
@@ -534,6 +537,9 @@ function configInputs(s: Stack): Hostile[] {
       const rest = allowed.slice(route.prefix.length)
       if (access.readOnly || access.allowMethods) {
         for (const method of ['POST', 'PUT', 'DELETE']) add(`route ${route.prefix}`, method, p + rest)
+        // a GET that asks for a write by method override, in every header and parameter servers read
+        for (const override of OVERRIDE_HEADERS) add(`route ${route.prefix} override`, 'GET', p + rest, [override])
+        add(`route ${route.prefix} override`, 'GET', `${p + rest}?_method=DELETE`)
       }
       // a path outside allowPaths, with an allowed method
       if (access.allowPaths) add(`route ${route.prefix} path`, 'GET', p + 'not/allowed')

@@ -1,5 +1,6 @@
 // A configuration file holding an inline secret follows the secret-file permission policy.
 import t, { type Test } from 'tap'
+import { generateKeyPairSync } from 'node:crypto'
 import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
@@ -22,11 +23,32 @@ function configDir(t: Test, tree: Record<string, unknown>, mode: number): string
   return path
 }
 
+const PEM = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' })
+
 const INLINE: Array<[string, Record<string, unknown>]> = [
   ['clientSecret', { clientSecret: 'inline-client-secret-1234' }],
   ['clientSecret', { clientSecret: { value: 'inline-client-secret-1234' } }],
   ['password', { grant: 'password', username: 'u', password: 'inline-password-1234', clientSecret: { env: 'CS' } }],
   ['refreshToken', { refreshToken: 'inline-refresh-token-1234' }],
+  [
+    'privateKey',
+    {
+      grant: 'jwt_bearer',
+      username: 'u',
+      keyId: 'k',
+      clientSecret: { env: 'CS' },
+      privateKey: PEM,
+    },
+  ],
+  [
+    'store.password',
+    { store: { url: 'redis://127.0.0.1:6379', encryption: 'none', password: 'inline-redis-pw-1234' } },
+  ],
+  [
+    'store.encryptionKey',
+    { store: { url: 'redis://127.0.0.1:6379', encryptionKey: 'inline-encryption-key-0123456789abcdef' } },
+  ],
+  ['store.url (its password)', { store: { url: 'redis://:inline-redis-pw-1234@127.0.0.1:6379', encryption: 'none' } }],
   [
     'credentials.admin.clientSecret',
     {
@@ -46,7 +68,7 @@ t.test('an inline secret in a config file readable by group or others is refused
         {
           code: 'secret_unreadable',
           message: new RegExp(
-            `${key.replace(/\./g, '\\.')} is inline in the configuration file .*config\\.yaml, which is readable by group or others \\(mode 0${mode.toString(8)}\\); run: chmod 600`,
+            `${key.replace(/[.()]/g, '\\$&')} is inline in the configuration file .*config\\.yaml, which is readable by group or others \\(mode 0${mode.toString(8)}\\); run: chmod 600`,
           ),
         },
         `${key} ${mode.toString(8)}`,

@@ -102,7 +102,7 @@ t.test('method overrides are checked like the method on restricted routes', asyn
       t.equal(res.error, 'method_forbidden')
     }
   }
-  for (const query of ['_method=DELETE', '%5Fmethod=DELETE', '_METHOD=post', 'a=1&_method=PUT']) {
+  for (const query of ['_method=DELETE', '%5Fmethod=DELETE', '_METHOD=post', 'a=1&_method=PUT', 'a=1;_method=PATCH']) {
     const res = await send(s, 'GET', `/ro/api/20210901/snapshots?${query}`)
     t.equal(res.status, 405, query)
   }

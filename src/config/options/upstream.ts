@@ -42,7 +42,8 @@ export const PROXY_OPTIONS: readonly OptionSpec[] = [
     default: DEFAULT_UPSTREAM_TIMEOUT_SECONDS,
     minimum: 0.1,
     maximum: MAX_DURATION_SECONDS,
-    description: 'Longest wait for upstream response headers, and longest pause inside a response body.',
+    description:
+      "Longest wait for upstream response headers, longest pause inside a response body, and longest pause inside a caller's request body while it holds an upstream slot (then 408 request_timeout, and the connection is closed).",
   },
   {
     path: 'proxy.connections',

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { createServer } from '../../shared/node-http.js'
 import type { AddressInfo } from 'node:net'
-import { ProxyError } from '../../shared/errors.js'
+import { oauthErrorCode, ProxyError, sanitizeDescription } from '../../shared/errors.js'
 import { requestToken, type TokenEndpoint } from '../token-endpoint.js'
 import type { TokenSet } from '../types.js'
 
@@ -190,8 +190,9 @@ function printable(s: string, max: number): string {
  * (login.prompt) says so here; the hint then says how to stop sending it.
  */
 function refusedLogin(error: string, description: string | null, prompt: 'consent' | 'omit' | undefined): ProxyError {
-  const detail = description ? ` (${printable(description, 160)})` : ''
-  const message = `the identity domain answered the login with ${printable(error, 64)}${detail}`
+  // scrubbed like any identity-provider text (known secrets, token shapes) before it is cut
+  const detail = description ? ` (${printable(sanitizeDescription(description), 160)})` : ''
+  const message = `the identity domain answered the login with ${printable(oauthErrorCode(error), 64)}${detail}`
   const promptSent = (prompt ?? 'consent') !== 'omit'
   const aboutPrompt = /\bprompt\b/i.test(description ?? '')
   const hint =

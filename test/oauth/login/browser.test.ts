@@ -163,6 +163,27 @@ t.test('a redirect with another state rejects with login_failed and answers 400'
   t.equal(b.sim.stats().tokenCalls, 0, 'the code is not exchanged')
 })
 
+t.test('an error and its description in the redirect are shown scrubbed, on one line and cut', async (t) => {
+  const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbmFseXN0In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ'
+  const b = await startBrowserLogin(t, {
+    browser: async (url) => {
+      const q = query(url)
+      const error = `server_error ${jwt}\n{"level":"info","forged":true}${'x'.repeat(500)}`
+      const description = `refresh token ${jwt} refused`
+      return get(
+        `${q.redirect_uri}?state=${q.state}&error=${encodeURIComponent(error)}&error_description=${encodeURIComponent(description)}`,
+      )
+    },
+  })
+  const err = (await b.promise.catch((e: unknown) => e)) as Error & { code: string }
+  t.equal(err.code, 'login_failed')
+  t.notMatch(err.message, jwt.slice(0, 20), 'no token in the message')
+  t.notMatch(err.message, /[\r\n]/, 'one line')
+  t.ok(err.message.length < 300, `cut short (${err.message.length} characters)`)
+  t.match(err.message, /refresh token \[redacted\] refused/, 'the description is kept, scrubbed')
+  t.equal((await b.page).status, 400)
+})
+
 t.test(
   'the authorize URL carries a PKCE S256 challenge, a state, the scope with offline_access and prompt=consent',
   async (t) => {
