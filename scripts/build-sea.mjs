@@ -19,9 +19,10 @@ export const SEA_FILE = join(OUT_DIR, 'oac-token-proxy')
 const SENTINEL_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
 
 /**
- * Four files need a bundler's help. Three load modules through createRequire, which esbuild cannot follow:
- * pino-pretty (kept off the start-up path), undici's parts (net/undici.js) and node:http (shared/node-http.js),
- * the last two to keep serve small; the fourth reads the version from package.json next to dist/.
+ * Five files need a bundler's help. Four load modules through createRequire, which esbuild cannot follow:
+ * pino-pretty (kept off the start-up path), undici's parts (net/undici.js), node:http (shared/node-http.js) and
+ * prom-client (admin/prom-client.js), the last three to keep serve small; the fifth reads the version from
+ * package.json next to dist/.
  */
 function seaPatches(version) {
   const patches = [
@@ -44,11 +45,13 @@ function seaPatches(version) {
       'export const { Agent, Pool, Client, EnvHttpProxyAgent, Dispatcher, getGlobalDispatcher, setGlobalDispatcher, request } = undici',
     ].join('\n'),
     [join(root, 'dist', 'shared', 'node-http.js')]: "export { createServer } from 'node:http'",
+    [join(root, 'dist', 'admin', 'prom-client.js')]:
+      "export { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'",
   }
   return {
     name: 'sea-patches',
     setup(b) {
-      b.onLoad({ filter: /[\\/](undici|node-http)\.js$/ }, (args) =>
+      b.onLoad({ filter: /[\\/](undici|node-http|prom-client)\.js$/ }, (args) =>
         args.path in replaced ? { contents: replaced[args.path], loader: 'js' } : undefined,
       )
       b.onLoad({ filter: /[\\/](log|version)\.js$/ }, (args) => {
