@@ -41,6 +41,7 @@ const { values: opts } = parseArgs({
     'no-refresh': { type: 'boolean', default: false },
     profile: { type: 'boolean' },
     'no-profile': { type: 'boolean', default: false },
+    'no-sea': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 })
@@ -253,6 +254,15 @@ async function main() {
     }),
   }
   log(`cold start: ${cold.proxy.ms.toFixed(0)} ms (reference ${cold.reference.ms.toFixed(0)} ms)`)
+  if (!opts['no-sea']) {
+    log('single-file executable: build (npm run sea), then its cold start and RSS')
+    const { buildSea } = await import('../scripts/build-sea.mjs')
+    const built = await buildSea()
+    await waitForQuiet({ maxMs: Math.max(quietBudgetMs, 1000) })
+    const started = await coldStart({ root: ROOT, sim, node: built.file, flags: [], script: null, cpus: cpus.proxy })
+    cold.sea = { ...started, bytes: built.bytes, bundleBytes: built.bundleBytes }
+    log(`single-file executable: ${(built.bytes / 2 ** 20).toFixed(1)} MB, cold start ${started.ms.toFixed(0)} ms`)
+  }
 
   log('idle memory layer by layer')
   const layers = idleLayers(ROOT)
