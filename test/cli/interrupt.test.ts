@@ -1,5 +1,5 @@
 // Ctrl-C during login says what happened and releases the state lock; a start that takes over a stale lock says so.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, writeFileSync } from 'node:fs'
@@ -14,6 +14,31 @@ function deadPid(): number {
   return r.pid as number
 }
 
+/** The built CLI with `args`, its output collected; `stop` sends a signal and resolves the exit code. */
+function runUntilSignal(t: Test, args: string[]) {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  let stderr = ''
+  let stdout = ''
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+  const exited = once(child, 'exit')
+  return {
+    stderr: () => stderr,
+    stdout: () => stdout,
+    async stop(signal: NodeJS.Signals): Promise<number | null> {
+      child.kill(signal)
+      const [code] = (await exited) as [number | null]
+      return code
+    },
+  }
+}
+
 for (const [signal, code] of [
   ['SIGINT', 130],
   ['SIGTERM', 143],
@@ -24,28 +49,16 @@ for (const [signal, code] of [
       const sim = await simulatorFor(t, { accessTokenLifetimeS: 100 })
       const dir = tempFolder(t)
       const config = await writeSimConfig(dir, sim)
-      const child = spawn(process.execPath, [CLI, 'login', '--config', config, '--device'], {
-        env: { PATH: process.env.PATH ?? '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-      t.teardown(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-      })
-      let stderr = ''
-      let stdout = ''
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-      const exited = once(child, 'exit')
+      const run = runUntilSignal(t, ['login', '--config', config, '--device'])
       await waitFor(
-        () => sim.stats().tokenCalls > 0 || /user_?code|enter the code/i.test(stderr + stdout),
+        () => sim.stats().tokenCalls > 0 || /user_?code|enter the code/i.test(run.stderr() + run.stdout()),
         10_000,
         'the device code',
       )
       t.ok(existsSync(join(dir, 'state.json.lock')), 'login holds the lock while it waits')
-      child.kill(signal)
-      const [exitCode] = (await exited) as [number | null]
+      const exitCode = await run.stop(signal)
       t.equal(exitCode, code)
-      t.match(stderr, /login cancelled/)
+      t.match(run.stderr(), /login cancelled/)
       t.notOk(existsSync(join(dir, 'state.json.lock')), 'the lock file is removed')
       t.notOk(existsSync(join(dir, 'state.json')), 'no state file written')
     },
@@ -63,29 +76,17 @@ for (const [signal, code] of [
       sim.faults.idcs.always({ kind: 'hang' })
       const dir = tempFolder(t)
       const config = await writeSimConfig(dir, sim)
-      const child = spawn(process.execPath, [CLI, 'token', '--config', config], {
-        env: { PATH: process.env.PATH ?? '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-      t.teardown(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-      })
-      let stderr = ''
-      let stdout = ''
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-      const exited = once(child, 'exit')
+      const run = runUntilSignal(t, ['token', '--config', config])
       await waitFor(() => sim.stats().tokenCalls > 0, 10_000, 'the token call')
       t.ok(existsSync(join(dir, 'state.json.lock')), 'token holds the lock while it waits')
-      child.kill(signal)
-      const [exitCode] = (await exited) as [number | null]
+      const exitCode = await run.stop(signal)
       t.equal(exitCode, code)
       t.match(
-        stderr,
+        run.stderr(),
         /^oac-token-proxy: cancelled \(.+\) while waiting for the identity provider at \S+ to answer a refresh/m,
       )
-      t.match(stderr, /oac-token-proxy login/, 'says what to do if the refresh token was rotated meanwhile')
-      t.equal(stdout, '', 'no token printed')
+      t.match(run.stderr(), /oac-token-proxy login/, 'says what to do if the refresh token was rotated meanwhile')
+      t.equal(run.stdout(), '', 'no token printed')
       t.notOk(existsSync(join(dir, 'state.json.lock')), 'the lock file is removed')
       t.notOk(existsSync(join(dir, 'state.json')), 'no state file written')
     },

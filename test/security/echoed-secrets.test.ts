@@ -33,6 +33,17 @@ async function failingStack(
   return { s, rt }
 }
 
+/** No piece of any secret in any of the texts (named by where they were read). */
+function noSecretIn(t: Test, secrets: string[], texts: Record<string, string>): void {
+  for (const [where, text] of Object.entries(texts)) {
+    t.same(
+      fragments(secrets).filter((f) => text.includes(f)),
+      [],
+      `no piece of a secret in ${where}`,
+    )
+  }
+}
+
 t.test('an IdP echoing the client secret and the refresh token in error_description', async (t) => {
   const { s, rt } = await failingStack(t, (rt, secret) => ({
     error: 'invalid_grant',
@@ -51,17 +62,7 @@ t.test('an IdP echoing the client secret and the refresh token in error_descript
   const lastError = (status.json() as { credentials: Array<{ lastError?: { message: string } }> }).credentials[0]
     ?.lastError?.message
   t.match(lastError, /\[redacted\]/, 'the status says something was scrubbed')
-  for (const [where, text] of [
-    ['/-/status', status.body],
-    ['the HTTP answer', api.body],
-    ['the logs', s.logs.text()],
-  ] as const) {
-    t.same(
-      fragments(secrets).filter((f) => text.includes(f)),
-      [],
-      `no piece of a secret in ${where}`,
-    )
-  }
+  noSecretIn(t, secrets, { '/-/status': status.body, 'the HTTP answer': api.body, 'the logs': s.logs.text() })
 })
 
 t.test('scopes and URLs in an IdP error stay readable', async (t) => {
@@ -93,17 +94,7 @@ t.test('an IdP echoing the Basic credential, or secrets in the error field itsel
   const secrets = [rt, s.sim.clientSecret, basic(s.sim.clientId, s.sim.clientSecret)]
   const status = await s.get('/-/status')
   const api = await s.get('/api/20210901/snapshots')
-  for (const [where, text] of [
-    ['/-/status', status.body],
-    ['the HTTP answer', api.body],
-    ['the logs', s.logs.text()],
-  ] as const) {
-    t.same(
-      fragments(secrets).filter((f) => text.includes(f)),
-      [],
-      `no piece of a secret in ${where}`,
-    )
-  }
+  noSecretIn(t, secrets, { '/-/status': status.body, 'the HTTP answer': api.body, 'the logs': s.logs.text() })
   t.notMatch(s.logs.text(), /"forged":true/, 'the error field cannot forge a log line')
   const lastError = (status.json() as { credentials: Array<{ lastError?: { message: string } }> }).credentials[0]
     ?.lastError?.message
