@@ -7,6 +7,7 @@
 // Every runtime import of undici in src/ goes through this file (test/net/undici.test.ts checks it).
 import { createRequire } from 'node:module'
 import type * as Undici from 'undici'
+import { cacheStandIn } from '../shared/deferred-module.js'
 
 const require = createRequire(import.meta.url)
 const ENTRY = require.resolve('undici')
@@ -50,26 +51,12 @@ export function request(
   })
 }
 
-let full: Record<string, unknown> | undefined
-/** The package's real entry, loaded past the cache entry below; it reuses the dispatcher files loaded above. */
-function loadFull(): Record<string, unknown> {
-  if (full) return full
-  const cached = require.cache[ENTRY]
-  delete require.cache[ENTRY]
-  try {
-    full = require(ENTRY) as Record<string, unknown>
-  } finally {
-    if (cached) require.cache[ENTRY] = cached
-  }
-  return full
-}
-
 /**
  * What require('undici') answers: the dispatchers above as plain properties; the other dispatcher classes (which
  * @fastify/reply-from tests requests against, e.g. `instanceof undici.BalancedPool` on every request) from their
  * own files on first use; any other name from the full entry, through the prototype.
  */
-function slimExports(): Record<string, unknown> {
+function slimExports(loadFull: () => Record<string | symbol, unknown>): Record<string, unknown> {
   const exports: Record<string, unknown> = Object.create(
     new Proxy({}, { get: (_target, name) => (typeof name === 'string' ? loadFull()[name] : undefined) }),
   )
@@ -104,13 +91,6 @@ function slimExports(): Record<string, unknown> {
   return exports
 }
 
-// A process that loaded the full entry already (a test importing undici itself) keeps it.
-if (!require.cache[ENTRY]) {
-  const exports = slimExports()
-  const Module = require('node:module') as typeof import('node:module')
-  const entry = new Module(ENTRY)
-  entry.filename = ENTRY
-  entry.loaded = true
-  entry.exports = exports
-  require.cache[ENTRY] = entry
-}
+// The package's real entry loads past the stand-in, reusing the dispatcher files loaded above; a process that
+// loaded it already (a test importing undici itself) keeps it.
+cacheStandIn(ENTRY, slimExports)
