@@ -41,7 +41,8 @@ function createOnResponse(route: RouteConfig, manager: TokenManager, ctx: RouteC
       res.stream.once('error', (err: Error) => reply.send(err))
       return
     }
-    streamedUntilClose(reply.raw, ctx.transferGc)
+    // a body of unknown or large size: its buffers are collected as it streams (an empty one has none)
+    if (length !== 0 && request.method !== 'HEAD') streamedUntilClose(reply.raw, ctx.transferGc)
     reply.send(res.stream)
   }
 }
