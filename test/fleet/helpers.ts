@@ -8,9 +8,8 @@ import { createClient } from '@redis/client'
 import { decodeJwt } from 'jose'
 import type { Test } from 'tap'
 import { Pool } from 'undici'
-import { stringify } from 'yaml'
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js'
-import { registerSecret, spawnProxy, waitFor, type SpawnedProxy } from '../helpers.js'
+import { registerSecret, spawnProxy, waitFor, writeSimConfig, type SpawnedProxy } from '../helpers.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'
 import { startIdcsTap, type IdcsTap } from './idcs-tap.js'
 
@@ -168,25 +167,18 @@ export class Fleet {
     const key = randomBytes(32).toString('base64')
     registerSecret(key)
     writeFileSync(join(dir, 'store-key'), key + '\n', { mode: 0o600 })
-    writeFileSync(join(dir, 'client-secret'), sim.clientSecret, { mode: 0o600 })
-    writeFileSync(join(dir, 'refresh-token'), sim.issueRefreshToken(), { mode: 0o600 })
-    for (const [name, content] of Object.entries(options.files?.(sim) ?? {}))
-      writeFileSync(join(dir, name), content, { mode: 0o600 })
-    const config = {
-      oacUrl: sim.oacUrl,
+    // the simulator's config, through the tap, on the store; each replica gets its own state file when spawned
+    const configPath = await writeSimConfig(dir, sim, {
       idcsUrl: tap.url,
-      clientId: sim.clientId,
-      clientSecret: { file: 'client-secret' },
-      scope: sim.scope,
-      refreshToken: { file: 'refresh-token' },
-      listen: { port: 0 },
+      stateFile: undefined,
       log: { level: 'info', requests: false },
       login: { headless: false },
       store: { url: redis.url, keyPrefix, encryptionKey: { file: 'store-key' } },
       ...(typeof options.config === 'function' ? options.config(sim) : options.config),
-    }
-    const configPath = join(dir, 'config.yaml')
-    writeFileSync(configPath, stringify(config), { mode: 0o600 })
+    })
+    // a test's own files last: they may replace what the config names
+    for (const [name, content] of Object.entries(options.files?.(sim) ?? {}))
+      writeFileSync(join(dir, name), content, { mode: 0o600 })
     const watch = await StoreWatch.start(t, redis, keyPrefix)
     const fleet = new Fleet(t, sim, redis, tap, dir, configPath, keyPrefix, watch, options.name ?? 'r')
     holder.fleet = fleet
